@@ -1,0 +1,109 @@
+/**
+ * Typed errors of the core that are not LM errors. Every error carries a stable `_tag`, whether a retry
+ * can help (`retryable`), and a `suggestion` for the user, after the model of `effect/ai`'s AiError.
+ */
+import { Schema } from "effect"
+
+/** A DSPy signature string that does not parse; `position` is a 0-based offset into `source`. */
+export class SignatureParseError extends Schema.TaggedError<SignatureParseError>()("SignatureParseError", {
+  source: Schema.String,
+  position: Schema.Number,
+  found: Schema.String,
+  reason: Schema.String
+}) {
+  readonly retryable = false
+  override get message(): string {
+    const caret = `${this.source}\n${" ".repeat(Math.max(0, this.position))}^`
+    return `Invalid signature at position ${this.position} (near ${JSON.stringify(this.found)}): ${this.reason}\n${caret}`
+  }
+  get suggestion(): string {
+    return "Write signatures as \"input1, input2: type -> output: type\", e.g. \"context: list[str], question -> answer: float\"."
+  }
+}
+
+/** An invalid edit of a signature (unknown field, duplicate name, bad index). */
+export class SignatureEditError extends Schema.TaggedError<SignatureEditError>()("SignatureEditError", {
+  operation: Schema.String,
+  field: Schema.String,
+  reason: Schema.String
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return `Cannot ${this.operation} field "${this.field}": ${this.reason}`
+  }
+}
+
+/** Inputs that do not fit the signature: a missing or unknown field, or a value of the wrong type. */
+export class InputValidationError extends Schema.TaggedError<InputValidationError>()("InputValidationError", {
+  predictor: Schema.String,
+  field: Schema.String,
+  problem: Schema.Literals(["missing", "unknown", "wrong_type"]),
+  detail: Schema.String
+}) {
+  readonly retryable = false
+  override get message(): string {
+    const where = this.predictor === "" ? "" : ` (predictor "${this.predictor}")`
+    switch (this.problem) {
+      case "missing":
+        return `Missing input field "${this.field}"${where}: ${this.detail}`
+      case "unknown":
+        return `Unknown input field "${this.field}"${where}: ${this.detail}`
+      case "wrong_type":
+        return `Input field "${this.field}" has the wrong type${where}: ${this.detail}`
+    }
+  }
+  get suggestion(): string {
+    return "Pass exactly the signature's input fields with values of their declared types."
+  }
+}
+
+/**
+ * The LM replied, but the reply could not be turned into the signature's outputs (after the JSON
+ * fallback where it applies). `completion` keeps the raw text so the caller can see what came back.
+ */
+export class AdapterParseError extends Schema.TaggedError<AdapterParseError>()("AdapterParseError", {
+  adapter: Schema.String,
+  signature: Schema.String,
+  completion: Schema.String,
+  reason: Schema.String,
+  field: Schema.optional(Schema.String),
+  parsed: Schema.optional(Schema.Record(Schema.String, Schema.Unknown))
+}) {
+  readonly retryable = true
+  override get message(): string {
+    const where = this.field === undefined ? "" : ` (field "${this.field}")`
+    const shown = this.completion.length > 500 ? `${this.completion.slice(0, 500)}…` : this.completion
+    return `${this.adapter} failed to parse the LM response for signature "${this.signature}"${where}: ${this.reason}\nLM response:\n${shown}`
+  }
+  get suggestion(): string {
+    return "Use a model that follows the output format, add demos, or switch to JSONAdapter with structured outputs."
+  }
+}
+
+/** A saved program state that does not fit the program it is loaded into; the program is left as it was. */
+export class StateLoadError extends Schema.TaggedError<StateLoadError>()("StateLoadError", {
+  key: Schema.String,
+  reason: Schema.String
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return `Cannot load program state at key "${this.key}": ${this.reason}`
+  }
+  get suggestion(): string {
+    return "Load a file saved from a program with the same predictors (same attribute paths and field counts)."
+  }
+}
+
+/** Evaluate stopped because more examples failed than its error budget allows. */
+export class ErrorBudgetExceeded extends Schema.TaggedError<ErrorBudgetExceeded>()("ErrorBudgetExceeded", {
+  maxErrors: Schema.Number,
+  errors: Schema.Number,
+  completed: Schema.Number,
+  total: Schema.Number,
+  lastError: Schema.String
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return `Execution cancelled: ${this.errors} errors reached the budget of ${this.maxErrors} after ${this.completed}/${this.total} examples. Last error: ${this.lastError}`
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The type of a signature field, as a small AST that can be rendered three ways: the Python type name
+ * DSPy shows in prompts (`list[str]`, `Union[int, NoneType]`), the pydantic-style JSON schema DSPy puts in
+ * type notes and structured-output requests, and an Effect Schema that decodes parsed outputs.
+ *
+ * Keeping our own AST (instead of rendering from Effect's SchemaAST directly) is what lets the prompts
+ * match DSPy byte for byte: Effect's JSON schema output differs from pydantic's (integer bounds, NaN
+ * handling, key order).
+ */
+import { Schema, SchemaAST } from "effect"
+
+export type LiteralValue = string | number | boolean
+
+export interface ObjectProperty {
+  readonly name: string
+  readonly type: FieldType
+  readonly optional: boolean
+  readonly description?: string | undefined
+}
+
+export type FieldType =
+  | { readonly _tag: "str" }
+  | { readonly _tag: "int" }
+  | { readonly _tag: "float" }
+  | { readonly _tag: "bool" }
+  | { readonly _tag: "any" }
+  | { readonly _tag: "none" }
+  | { readonly _tag: "list"; readonly item: FieldType }
+  | { readonly _tag: "dict"; readonly key: FieldType; readonly value: FieldType }
+  | { readonly _tag: "literal"; readonly values: ReadonlyArray<LiteralValue> }
+  | { readonly _tag: "optional"; readonly inner: FieldType }
+  | { readonly _tag: "union"; readonly members: ReadonlyArray<FieldType> }
+  | { readonly _tag: "object"; readonly name: string; readonly properties: ReadonlyArray<ObjectProperty> }
+
+export const str: FieldType = { _tag: "str" }
+export const int: FieldType = { _tag: "int" }
+export const float: FieldType = { _tag: "float" }
+export const bool: FieldType = { _tag: "bool" }
+export const any: FieldType = { _tag: "any" }
+export const list = (item: FieldType): FieldType => ({ _tag: "list", item })
+export const dict = (value: FieldType, key: FieldType = str): FieldType => ({ _tag: "dict", key, value })
+export const literal = (...values: ReadonlyArray<LiteralValue>): FieldType => ({ _tag: "literal", values })
+export const optional = (inner: FieldType): FieldType => ({ _tag: "optional", inner })
+
+/** Python's repr of a literal value, as `Literal['a', 'b']` prints it. */
+export const pyRepr = (v: LiteralValue): string => {
+  if (typeof v === "boolean") return v ? "True" : "False"
+  if (typeof v === "number") return String(v)
+  // Python prefers single quotes unless the string contains one and no double quote.
+  if (v.includes("'") && !v.includes('"')) return `"${v.replace(/\\/g, "\\\\")}"`
+  return `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
+}
+
+/**
+ * The annotation name DSPy prints in `1. \`answer\` (float):` and in the output reminder.
+ *
+ * @example
+ * typeName(list(str)) // "list[str]"
+ * typeName(optional(int)) // "Union[int, NoneType]"
+ */
+export const typeName = (t: FieldType): string => {
+  switch (t._tag) {
+    case "str":
+    case "int":
+    case "float":
+    case "bool":
+      return t._tag
+    case "any":
+      return "Any"
+    case "none":
+      return "NoneType"
+    case "list":
+      return `list[${typeName(t.item)}]`
+    case "dict":
+      return `dict[${typeName(t.key)}, ${typeName(t.value)}]`
+    case "literal":
+      return `Literal[${t.values.map(pyRepr).join(", ")}]`
+    case "optional":
+      return `Union[${typeName(t.inner)}, NoneType]`
+    case "union":
+      return `Union[${t.members.map(typeName).join(", ")}]`
+    case "object":
+      return t.name
+  }
+}
+
+/** True when the field is rendered verbatim (no type note, no JSON parsing). */
+export const isString = (t: FieldType): boolean => t._tag === "str"
+
+/** Fields that may be left out of a reply (DSPy fills them with None). */
+export const isNullable = (t: FieldType): boolean =>
+  t._tag === "optional" || t._tag === "none" || t._tag === "any" ||
+  (t._tag === "union" && t.members.some(isNullable))
+
+/** A pydantic-style JSON schema (key order as DSPy prints it). */
+export const jsonSchema = (t: FieldType): Record<string, unknown> => {
+  switch (t._tag) {
+    case "str":
+      return { type: "string" }
+    case "int":
+      return { type: "integer" }
+    case "float":
+      return { type: "number" }
+    case "bool":
+      return { type: "boolean" }
+    case "any":
+      return {}
+    case "none":
+      return { type: "null" }
+    case "list":
+      return { type: "array", items: jsonSchema(t.item) }
+    case "dict":
+      return { type: "object", additionalProperties: jsonSchema(t.value) }
+    case "literal": {
+      const types = new Set(t.values.map((v) => typeof v))
+      const type = types.size === 1 ? ({ string: "string", number: "number", boolean: "boolean" } as const)[[...types][0] as "string"] : undefined
+      return type === undefined ? { enum: [...t.values] } : { type, enum: [...t.values] }
+    }
+    case "optional":
+      return { anyOf: [jsonSchema(t.inner), { type: "null" }] }
+    case "union":
+      return { anyOf: t.members.map(jsonSchema) }
+    case "object": {
+      const properties: Record<string, unknown> = {}
+      for (const p of t.properties) {
+        properties[p.name] = p.description === undefined ? jsonSchema(p.type) : { ...jsonSchema(p.type), description: p.description }
+      }
+      return {
+        type: "object",
+        title: t.name,
+        properties,
+        required: t.properties.filter((p) => !p.optional).map((p) => p.name)
+      }
+    }
+  }
+}
+
+/** Python's `json.dumps` layout (`", "` and `": "` separators, non-ASCII kept). */
+export const pyJson = (value: unknown): string => pyJsonIndent(value, undefined, "")
+
+const pyJsonIndent = (value: unknown, indent: number | undefined, pad: string): string => {
+  if (value === null || value === undefined) return "null"
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : pyFloat(value)
+  if (typeof value === "boolean" || typeof value === "string") return JSON.stringify(value)
+  const inner = indent === undefined ? "" : pad + " ".repeat(indent)
+  const nl = indent === undefined ? "" : "\n"
+  const sep = indent === undefined ? ", " : ","
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]"
+    return `[${nl}${value.map((v) => inner + pyJsonIndent(v, indent, inner)).join(sep + nl)}${nl}${indent === undefined ? "" : pad}]`
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
+  if (entries.length === 0) return "{}"
+  return `{${nl}${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pyJsonIndent(v, indent, inner)}`).join(sep + nl)}${nl}${indent === undefined ? "" : pad}}`
+}
+
+/** `json.dumps(value, indent=n)` as Python prints it. */
+export const pyJsonPretty = (value: unknown, indent = 2): string => pyJsonIndent(value, indent, "")
+
+const pyFloat = (n: number): string => {
+  if (Number.isNaN(n)) return "NaN"
+  if (!Number.isFinite(n)) return n > 0 ? "Infinity" : "-Infinity"
+  return String(n)
+}
+
+/** An Effect Schema that decodes an already JSON-parsed value of this type. */
+export const toSchema = (t: FieldType): Schema.Top => {
+  switch (t._tag) {
+    case "str":
+      return Schema.String
+    case "int":
+      return Schema.Int
+    case "float":
+      return Schema.Number
+    case "bool":
+      return Schema.Boolean
+    case "any":
+      return Schema.Unknown
+    case "none":
+      return Schema.Null
+    case "list":
+      return Schema.Array(toSchema(t.item))
+    case "dict":
+      return Schema.Record(Schema.String, toSchema(t.value))
+    case "literal":
+      return Schema.Literals(t.values as ReadonlyArray<string>)
+    case "optional":
+      return Schema.NullOr(toSchema(t.inner))
+    case "union":
+      return Schema.Union(t.members.map(toSchema))
+    case "object": {
+      const fields: Record<string, Schema.Top> = {}
+      for (const p of t.properties) {
+        fields[p.name] = p.optional ? Schema.optionalKey(toSchema(p.type)) : toSchema(p.type)
+      }
+      return Schema.Struct(fields)
+    }
+  }
+}
+
+/** The error raised when an Effect Schema cannot be expressed as a prompt-level field type. */
+export class UnsupportedSchemaError extends Schema.TaggedError<UnsupportedSchemaError>()("UnsupportedSchemaError", {
+  path: Schema.String,
+  astTag: Schema.String,
+  message: Schema.String
+}) {}
+
+const isIntCheck = (ast: SchemaAST.AST): boolean =>
+  (ast.checks ?? []).some((c) => (c.annotations as { expected?: string } | undefined)?.expected === "an integer")
+
+/** Human-readable constraints of an Effect Schema's checks, for DSPy's "Constraints:" note. */
+export const constraintsOf = (ast: SchemaAST.AST): string | undefined => {
+  const texts = (ast.checks ?? [])
+    .map((c) => (c.annotations as { expected?: string } | undefined)?.expected)
+    .filter((e): e is string => e !== undefined && e !== "an integer")
+  return texts.length === 0 ? undefined : texts.join(", ")
+}
+
+/**
+ * Reads the prompt-level type from an Effect Schema, so Schema-built signatures render like string ones.
+ *
+ * @example
+ * fromSchema(Schema.Array(Schema.String)) // list(str)
+ */
+export const fromSchema = (schema: Schema.Top, path = "field"): FieldType => fromAst(schema.ast, path)
+
+const fromAst = (ast: SchemaAST.AST, path: string): FieldType => {
+  switch (ast._tag) {
+    case "String":
+      return str
+    case "Number":
+      return isIntCheck(ast) ? int : float
+    case "Boolean":
+      return bool
+    case "Unknown":
+    case "Any":
+      return any
+    case "Null":
+    case "Undefined":
+    case "Void":
+      return { _tag: "none" }
+    case "Literal":
+      return literal(ast.literal as LiteralValue)
+    case "Enum":
+      return literal(...ast.enums.map(([, v]) => v as LiteralValue))
+    case "Union": {
+      const members = ast.types
+      const nonNull = members.filter((m) => m._tag !== "Null" && m._tag !== "Undefined")
+      if (nonNull.length > 0 && nonNull.every((m) => m._tag === "Literal")) {
+        const lit = literal(...nonNull.map((m) => (m as SchemaAST.Literal).literal as LiteralValue))
+        return nonNull.length === members.length ? lit : optional(lit)
+      }
+      if (nonNull.length === 1 && members.length > 1) return optional(fromAst(nonNull[0]!, path))
+      const mapped = nonNull.map((m, i) => fromAst(m, `${path}|${i}`))
+      return nonNull.length === members.length
+        ? { _tag: "union", members: mapped }
+        : { _tag: "union", members: [...mapped, { _tag: "none" }] }
+    }
+    case "Arrays":
+      if (ast.elements.length === 0 && ast.rest.length === 1) return list(fromAst(ast.rest[0]!, `${path}[]`))
+      break
+    case "Objects": {
+      if (ast.propertySignatures.length === 0 && ast.indexSignatures.length === 1) {
+        return dict(fromAst(ast.indexSignatures[0]!.type, `${path}{}`))
+      }
+      if (ast.indexSignatures.length === 0) {
+        const ident = (ast.annotations as { identifier?: string; title?: string } | undefined)
+        return {
+          _tag: "object",
+          name: ident?.identifier ?? ident?.title ?? "Model",
+          properties: ast.propertySignatures.map((p) => {
+            const description = (p.type.annotations as { description?: string } | undefined)?.description
+            return {
+              name: String(p.name),
+              type: fromAst(p.type, `${path}.${String(p.name)}`),
+              optional: SchemaAST.isOptional(p.type),
+              ...(description === undefined ? {} : { description })
+            }
+          })
+        }
+      }
+      break
+    }
+    case "Suspend":
+      return fromAst(ast.thunk(), path)
+    case "Declaration":
+      break
+  }
+  throw new UnsupportedSchemaError({
+    path,
+    astTag: ast._tag,
+    message: `Schema at ${path} (${ast._tag}) has no prompt-level type; use String, Number, Int, Boolean, Literals, Array, Record, NullOr, Union or Struct`
+  })
+}

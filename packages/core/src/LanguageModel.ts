@@ -1,0 +1,125 @@
+/**
+ * The LanguageModel service: one interface for every provider. A call goes through the cache
+ * (memory, then disk; identical concurrent requests coalesced), the per-provider concurrency cap and
+ * requests-per-minute limiter, a per-request timeout, and retries of retryable errors by Schedule.
+ * Providers are plain objects registered through `Providers`, so any provider (or an `effect/ai`
+ * LanguageModel) can be plugged in as a Layer.
+ */
+import { Context, type Effect } from "effect"
+import type { LM } from "./LM.ts"
+import type { LMError } from "./LMError.ts"
+import type { Message, ToolCall } from "./Message.ts"
+
+export type ResponseFormat =
+  | { readonly type: "json_object" }
+  | { readonly type: "json_schema"; readonly json_schema: { readonly name: string; readonly schema: Record<string, unknown>; readonly strict: boolean } }
+
+export interface ToolDefinition {
+  readonly name: string
+  readonly description: string
+  readonly parameters: Record<string, unknown>
+}
+
+/** What a module asks of the LM for one call: messages plus overrides of the LM's settings. */
+export interface LMRequest {
+  readonly messages: ReadonlyArray<Message>
+  readonly temperature?: number | undefined
+  readonly maxTokens?: number | undefined
+  readonly n?: number | undefined
+  readonly stop?: ReadonlyArray<string> | undefined
+  readonly rolloutId?: number | string | undefined
+  readonly responseFormat?: ResponseFormat | undefined
+  readonly tools?: ReadonlyArray<ToolDefinition> | undefined
+  /** false: skip the cache for this call only. */
+  readonly cache?: boolean | undefined
+  readonly kwargs?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** A fully resolved request as a provider receives it (LM settings merged, rollout id removed). */
+export interface ProviderRequest {
+  /** The model name without the provider prefix. */
+  readonly model: string
+  readonly messages: ReadonlyArray<Message>
+  readonly temperature?: number | undefined
+  readonly maxTokens?: number | undefined
+  readonly n: number
+  readonly stop?: ReadonlyArray<string> | undefined
+  readonly responseFormat?: ResponseFormat | undefined
+  readonly tools?: ReadonlyArray<ToolDefinition> | undefined
+  readonly kwargs?: Readonly<Record<string, unknown>> | undefined
+  readonly timeoutMs: number
+}
+
+export interface LMOutput {
+  readonly text: string
+  readonly toolCalls?: ReadonlyArray<ToolCall> | undefined
+  readonly reasoning?: string | undefined
+  readonly finishReason?: string | undefined
+}
+
+export interface LMUsage {
+  readonly promptTokens: number
+  readonly completionTokens: number
+  readonly totalTokens: number
+}
+
+export const zeroUsage: LMUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 }
+
+export interface LMResponse {
+  /** One output per choice (n > 1 gives several). */
+  readonly outputs: ReadonlyArray<LMOutput>
+  /** Zero on a cache hit, as in DSPy. */
+  readonly usage: LMUsage
+  /** Cost in USD when the model's price is known (zero on a cache hit). */
+  readonly cost?: number | undefined
+  /** "provider/model" as requested. */
+  readonly model: string
+  /** The model the provider says answered. */
+  readonly responseModel?: string | undefined
+  readonly requestId?: string | undefined
+  readonly cacheHit: boolean
+}
+
+/** What a provider can do, so adapters pick structured outputs only where they work. */
+export interface ModelCapabilities {
+  readonly structuredOutputs: boolean
+  readonly jsonObject: boolean
+  readonly tools: boolean
+  readonly contextWindow?: number | undefined
+}
+
+/** One provider: the raw call, no cache/retry/limits (the LanguageModel service adds those). */
+export interface Provider {
+  readonly name: string
+  readonly complete: (request: ProviderRequest) => Effect.Effect<Omit<LMResponse, "cacheHit" | "model">, LMError>
+  readonly capabilities: (model: string) => ModelCapabilities
+  /** Cost in USD of a call, when the price is known. */
+  readonly cost?: ((model: string, usage: LMUsage) => number | undefined) | undefined
+}
+
+/** An entry of the LM call history (DSPy's `lm.history`). */
+export interface HistoryEntry {
+  readonly id: string
+  readonly timestamp: string
+  readonly model: string
+  readonly messages: ReadonlyArray<Message>
+  readonly kwargs: Readonly<Record<string, unknown>>
+  readonly outputs: ReadonlyArray<LMOutput>
+  readonly usage: LMUsage
+  readonly cost?: number | undefined
+  readonly cacheHit: boolean
+  readonly durationMs: number
+  readonly retries: number
+}
+
+export interface LanguageModelService {
+  /** Calls `lm` (or the fiber's CurrentLM when undefined) with the request. */
+  readonly generate: (lm: LM, request: LMRequest) => Effect.Effect<LMResponse, LMError>
+  readonly capabilities: (lm: LM) => ModelCapabilities
+  /** The most recent calls, newest last. */
+  readonly history: (n?: number) => ReadonlyArray<HistoryEntry>
+  /** Tokens and cost per model since the service started (cache hits excluded). */
+  readonly usage: () => Readonly<Record<string, LMUsage & { readonly cost: number; readonly calls: number }>>
+}
+
+export class LanguageModel extends Context.Service<LanguageModel, LanguageModelService>()("dspex/LanguageModel") {}
