@@ -211,6 +211,7 @@ export const parseSignatureString = (source: string): ParsedSignature => {
         next()
         continue
       }
+      if (sep.kind === "end") fail(sep, "a signature needs '->' between inputs and outputs")
       fail(sep, sep.kind === "punct" && sep.text === "->" ? "a signature has exactly one '->'" : "expected ',' between fields")
     }
   }
