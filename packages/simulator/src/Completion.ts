@@ -1,0 +1,211 @@
+/**
+ * The request pipeline shared by the OpenAI and Anthropic routes: authenticate, parse, validate, decide the
+ * fault, wait the simulated latency, then answer. Providers plug in only their wire formats, so both
+ * behave the same way under the same options and headers.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { decideFault, splitModel, UnknownFaultError } from "./Faults.ts"
+import { BodyTooLargeError, header, readBody, sendJson, type Sender } from "./Http.ts"
+import type { SimMessage } from "./PromptReader.ts"
+import { buildChoices, promptTokens, type Choice, type ToolMode } from "./Responder.ts"
+import type { ToolSpec } from "./Tasks.ts"
+import type { FaultKind, FaultRates, LatencyOptions, SimRequest } from "./Types.ts"
+import type { FaultState } from "./Faults.ts"
+
+export type Json = Record<string, unknown>
+export const isObj = (x: unknown): x is Json => typeof x === "object" && x !== null && !Array.isArray(x)
+
+export type ErrorKind =
+  | "auth_missing"
+  | "auth_invalid"
+  | "bad_json"
+  | "invalid"
+  | "rate_limit"
+  | "quota"
+  | "server"
+  | "overloaded"
+  | "context"
+  | "not_found"
+
+export interface ErrorInfo {
+  readonly message?: string
+  readonly param?: string
+  readonly code?: string
+  readonly model?: string
+  readonly key?: string
+  readonly promptTokens?: number
+  readonly limit?: number
+  readonly retryAfterSeconds?: number
+}
+
+/** The request, as read by a provider: plain-text turns plus the knobs that shape the reply. */
+export interface Conversation {
+  readonly model: string
+  readonly messages: ReadonlyArray<SimMessage>
+  readonly tools: ReadonlyArray<ToolSpec>
+  readonly toolMode: ToolMode
+  readonly responseFormat: unknown
+  readonly n: number
+  readonly temperature: number
+  readonly stop: ReadonlyArray<string>
+  readonly maxTokens: number | undefined
+  readonly stream: boolean
+}
+
+/** Per-request handle the provider writes its response through. */
+export interface RequestContext extends Sender {
+  readonly req: IncomingMessage
+  readonly requestId: string
+  readonly newId: (prefix: string) => string
+}
+
+export interface Outcome {
+  readonly body: Json
+  readonly conversation: Conversation
+  readonly model: string
+  readonly choices: ReadonlyArray<Choice>
+  readonly promptTokens: number
+}
+
+export interface ProviderSpec {
+  readonly name: "openai" | "anthropic"
+  readonly requestIdHeader: string
+  readonly apiKey: (req: IncomingMessage) => string | undefined
+  readonly error: (kind: ErrorKind, info: ErrorInfo, requestId: string) => { readonly status: number; readonly body: unknown }
+  /** A 400 message (and parameter) for a body the real API would reject, or undefined. */
+  readonly validate: (body: Json) => ErrorInfo | undefined
+  readonly conversation: (body: Json) => Conversation
+  readonly respond: (ctx: RequestContext, outcome: Outcome) => void
+  /** A 200 whose body the SDK cannot parse (broken JSON, or a broken SSE event when streaming). */
+  readonly malformed: (ctx: RequestContext, stream: boolean) => void
+}
+
+/** The live pieces of simulator state the pipeline needs. */
+export interface PipelineState {
+  readonly apiKeys: ReadonlyArray<string> | undefined
+  readonly latency: LatencyOptions
+  readonly faults: FaultRates
+  readonly contextWindowTokens: number
+  readonly answers: ((request: SimRequest) => string | undefined) | undefined
+  readonly faultState: FaultState
+  readonly jitter: () => number
+  readonly countModel: (model: string) => void
+  readonly countFault: (kind: FaultKind) => void
+  /** Resolves true after `ms`, false if the client went away or the simulator closed first. */
+  readonly sleep: (res: ServerResponse, ms: number) => Promise<boolean>
+  /** Keeps a response open forever (until the client aborts or the simulator closes). */
+  readonly hang: (res: ServerResponse) => void
+}
+
+export const keyIsValid = (key: string | undefined, apiKeys: ReadonlyArray<string> | undefined): boolean => {
+  if (key === undefined || key === "") return false
+  return apiKeys ? apiKeys.includes(key) : !key.startsWith("sk-invalid")
+}
+
+export const sendError = (ctx: RequestContext, spec: ProviderSpec, kind: ErrorKind, info: ErrorInfo = {}): void => {
+  const { status, body } = spec.error(kind, info, ctx.requestId)
+  const extra: Record<string, string> = {}
+  if (kind === "rate_limit" && info.retryAfterSeconds !== undefined) extra["retry-after"] = String(info.retryAfterSeconds)
+  sendJson(ctx, status, body, extra)
+}
+
+/** Checks the key the provider's way; sends the 401 and returns false when it is missing or wrong. */
+export const authenticate = (ctx: RequestContext, spec: ProviderSpec, state: PipelineState): boolean => {
+  const key = spec.apiKey(ctx.req)
+  if (keyIsValid(key, state.apiKeys)) return true
+  sendError(ctx, spec, key === undefined ? "auth_missing" : "auth_invalid", key === undefined ? {} : { key })
+  return false
+}
+
+const latencyFor = (ctx: RequestContext, state: PipelineState): number => {
+  const override = header(ctx.req, "x-sim-latency-ms")
+  if (override !== undefined && Number.isFinite(Number(override))) return Math.max(0, Number(override))
+  const fixed = state.latency.fixedMs ?? 0
+  const jitter = state.latency.jitterMs ?? 0
+  return fixed + (jitter > 0 ? state.jitter() * jitter : 0)
+}
+
+/** Runs one completion request end to end. */
+export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, state: PipelineState): Promise<void> => {
+  if (!authenticate(ctx, spec, state)) return
+  let raw: string
+  try {
+    raw = await readBody(ctx.req)
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) sendError(ctx, spec, "invalid", { message: e.message })
+    return
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch (e) {
+    sendError(ctx, spec, "bad_json", { message: e instanceof Error ? e.message : String(e) })
+    return
+  }
+  if (!isObj(parsed)) {
+    sendError(ctx, spec, "bad_json", { message: "the request body must be a JSON object" })
+    return
+  }
+  const body = parsed
+  const invalid = spec.validate(body)
+  if (invalid) {
+    sendError(ctx, spec, "invalid", invalid)
+    return
+  }
+  let fault: FaultKind | undefined
+  let model: string
+  try {
+    const split = splitModel(String(body["model"]))
+    model = split.model
+    state.countModel(model)
+    fault = decideFault(state.faultState, state.faults, {
+      header: header(ctx.req, "x-sim-fault"),
+      modelFault: split.fault,
+      once: header(ctx.req, "x-sim-fault-once")
+    })
+  } catch (e) {
+    if (!(e instanceof UnknownFaultError)) throw e
+    sendError(ctx, spec, "invalid", { message: e.message, param: "x-sim-fault" })
+    return
+  }
+  if (fault !== undefined) state.countFault(fault)
+  const conversation = spec.conversation({ ...body, model })
+  const tokens = promptTokens(conversation.messages)
+  const retryAfterSeconds = state.faults.retryAfterSeconds ?? 1
+
+  // Rejections a real API makes before doing any work come back without the simulated latency.
+  if (fault === "401") return sendError(ctx, spec, "auth_invalid", { key: spec.apiKey(ctx.req) ?? "" })
+  if (fault === "429") return sendError(ctx, spec, "rate_limit", { model, retryAfterSeconds })
+  if (fault === "quota") return sendError(ctx, spec, "quota", { model })
+  if (fault === "context" || tokens > state.contextWindowTokens) {
+    const limit = state.contextWindowTokens
+    return sendError(ctx, spec, "context", { model, limit, promptTokens: Math.max(tokens, limit + 1) })
+  }
+  if (fault === "hang") return state.hang(ctx.res)
+
+  const waitMs = latencyFor(ctx, state)
+  if (waitMs > 0 && !(await state.sleep(ctx.res, waitMs))) return
+
+  if (fault === "500") return sendError(ctx, spec, "server", { model })
+  if (fault === "overloaded") return sendError(ctx, spec, "overloaded", { model })
+  if (fault === "malformed") return spec.malformed(ctx, conversation.stream)
+
+  const { choices } = buildChoices({
+    provider: spec.name,
+    model,
+    messages: conversation.messages,
+    body,
+    headers: ctx.req.headers,
+    responseFormat: conversation.responseFormat,
+    tools: conversation.tools,
+    toolMode: conversation.toolMode,
+    n: conversation.n,
+    temperature: conversation.temperature,
+    stop: conversation.stop,
+    maxTokens: conversation.maxTokens,
+    fault: fault === "truncated" || fault === "empty" ? fault : undefined,
+    answers: state.answers,
+    newId: ctx.newId
+  })
+  spec.respond(ctx, { body, conversation, model, choices, promptTokens: tokens })
+}
