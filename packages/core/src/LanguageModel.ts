@@ -5,10 +5,16 @@
  * Providers are plain objects registered through `Providers`, so any provider (or an `effect/ai`
  * LanguageModel) can be plugged in as a Layer.
  */
-import { Context, type Effect } from "effect"
+import { type Config, Context, type Effect, Layer, type Scope } from "effect"
+import type { Cache } from "./Cache.ts"
+import type { LanguageModelOptions } from "./internal/lmConfig.ts"
+import { makeRuntime } from "./internal/lmRuntime.ts"
 import type { LM } from "./LM.ts"
 import type { LMError } from "./LMError.ts"
 import type { Message, ToolCall } from "./Message.ts"
+import type { Providers } from "./Providers.ts"
+
+export type { LanguageModelOptions, ProviderOptions } from "./internal/lmConfig.ts"
 
 export type ResponseFormat =
   | { readonly type: "json_object" }
@@ -114,7 +120,7 @@ export interface HistoryEntry {
 
 export interface LanguageModelService {
   /** Calls `lm` (or the fiber's CurrentLM when undefined) with the request. */
-  readonly generate: (lm: LM, request: LMRequest) => Effect.Effect<LMResponse, LMError>
+  readonly generate: (lm: LM | undefined, request: LMRequest) => Effect.Effect<LMResponse, LMError>
   readonly capabilities: (lm: LM) => ModelCapabilities
   /** The most recent calls, newest last. */
   readonly history: (n?: number) => ReadonlyArray<HistoryEntry>
@@ -122,4 +128,38 @@ export interface LanguageModelService {
   readonly usage: () => Readonly<Record<string, LMUsage & { readonly cost: number; readonly calls: number }>>
 }
 
-export class LanguageModel extends Context.Service<LanguageModel, LanguageModelService>()("dspex/LanguageModel") {}
+export class LanguageModel extends Context.Service<LanguageModel, LanguageModelService>()("dspex/LanguageModel") {
+  /** @see make */
+  static make(options?: LanguageModelOptions): Effect.Effect<LanguageModelService, Config.ConfigError, Providers | Cache | Scope.Scope> {
+    return make(options)
+  }
+  /** @see layer */
+  static layer(options?: LanguageModelOptions): Layer.Layer<LanguageModel, Config.ConfigError, Providers | Cache> {
+    return layer(options)
+  }
+}
+
+/**
+ * The service over the `Providers` and `Cache` in context (and the `RateLimiter` when one is provided,
+ * else an in-memory one). Settings come from `options`, then the environment (`DSPEX_LM_TIMEOUT_MS`
+ * default 60000, `DSPEX_LM_MAX_CONCURRENCY` default 64 per provider, `DSPEX_LM_REQUESTS_PER_MINUTE`
+ * default unlimited, `DSPEX_LM_NUM_RETRIES` default 3, `DSPEX_LM_HISTORY_SIZE` default 1000, and
+ * `DSPEX_LM_<PROVIDER>_{MAX_CONCURRENCY,REQUESTS_PER_MINUTE,TIMEOUT_MS}` per provider).
+ *
+ * @example
+ * const lm = yield* LanguageModel.make({ timeoutMs: 30_000 })
+ */
+export const make = (options?: LanguageModelOptions): Effect.Effect<LanguageModelService, Config.ConfigError, Providers | Cache | Scope.Scope> =>
+  makeRuntime(options)
+
+/**
+ * The LanguageModel layer; provide it with a `Providers` layer and a `Cache` layer.
+ *
+ * @example
+ * const LmLive = LanguageModel.layer({ providers: { openai: { maxConcurrency: 16, requestsPerMinute: 500 } } }).pipe(
+ *   Layer.provide([Providers.layer(OpenAi.provider()), Cache.layerConfig])
+ * )
+ * const answer = LanguageModel.use((lm) => lm.generate(LM.make("openai/gpt-4o-mini"), { messages })).pipe(Effect.provide(LmLive))
+ */
+export const layer = (options?: LanguageModelOptions): Layer.Layer<LanguageModel, Config.ConfigError, Providers | Cache> =>
+  Layer.effect(LanguageModel, makeRuntime(options))

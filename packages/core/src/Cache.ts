@@ -1,0 +1,219 @@
+/**
+ * The LM response cache (DSPy's `dspy.cache`): a service keyed by `cacheKey(request)` holding serialisable
+ * `LMResponse`s. Layers: an in-memory LRU, a persistent SQLite file, both tiered (memory in front of disk,
+ * a disk hit promoted, writes go to both), or none. Being a service, a cluster-wide store (NATS KV) can
+ * later take the disk layer's place, or sit behind it with `tiered`.
+ *
+ * Entries are immutable: the cache stores a frozen copy, so neither the writer nor any reader can change
+ * what later callers get. A cache never fails a call: storage errors are logged and count as misses.
+ */
+import { homedir } from "node:os"
+import { join } from "node:path"
+import { Config, Context, Effect, Layer, Option, type Scope } from "effect"
+import type { LMResponse } from "./LanguageModel.ts"
+import { openDiskStore, type DiskStore } from "./internal/cacheDisk.ts"
+import { Lru } from "./internal/lru.ts"
+
+export interface CacheShape {
+  readonly get: (key: string) => Effect.Effect<Option.Option<LMResponse>>
+  readonly set: (key: string, value: LMResponse) => Effect.Effect<void>
+}
+
+export interface MemoryOptions {
+  /** LRU capacity; default 100_000 entries. */
+  readonly maxEntries?: number | undefined
+}
+
+export interface DiskOptions {
+  /** Directory holding the cache database (`dspex-cache.sqlite`); created when absent. */
+  readonly path: string
+}
+
+export const defaultMaxEntries = 100_000
+export const defaultDirectory = (): string => join(homedir(), ".dspex", "cache")
+
+const deepFreeze = <A>(value: A): A => {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const k of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[k])
+  }
+  return value
+}
+
+/**
+ * A deeply frozen copy (or the value itself when it is already frozen, e.g. read back from another tier):
+ * what every store keeps, so no caller can change what later callers get.
+ *
+ * @example
+ * const entry = Cache.immutableCopy(response) // Object.isFrozen(entry.outputs) === true
+ */
+export const immutableCopy = (value: LMResponse): LMResponse => (Object.isFrozen(value) ? value : deepFreeze(structuredClone(value)))
+
+/**
+ * An LRU memory store (synchronous; the building block of `memory` and `layered`).
+ *
+ * @example
+ * const store = Cache.makeMemory({ maxEntries: 1000 })
+ */
+export const makeMemory = (options: MemoryOptions = {}): CacheShape => {
+  const lru = new Lru<string, LMResponse>(options.maxEntries ?? defaultMaxEntries)
+  return {
+    get: (key) => Effect.sync(() => Option.fromUndefinedOr(lru.get(key))),
+    set: (key, value) => Effect.sync(() => lru.set(key, immutableCopy(value)))
+  }
+}
+
+/** A store that never holds anything (caching off). */
+export const noneShape: CacheShape = {
+  get: () => Effect.succeedNone,
+  set: () => Effect.void
+}
+
+/**
+ * `front` first, then `back`; a `back` hit is promoted into `front`; writes go to both.
+ *
+ * @example
+ * const store = Cache.tiered(Cache.makeMemory(), clusterKvStore)
+ */
+export const tiered = (front: CacheShape, back: CacheShape): CacheShape => ({
+  get: (key) =>
+    Effect.flatMap(front.get(key), (hit) =>
+      Option.isSome(hit)
+        ? Effect.succeed(hit)
+        : Effect.tap(back.get(key), (promoted) => (Option.isSome(promoted) ? front.set(key, promoted.value) : Effect.void))),
+  set: (key, value) => Effect.andThen(front.set(key, value), back.set(key, value))
+})
+
+/**
+ * A SQLite store under `options.path`, opened on first use and closed with the scope. When the path is
+ * unusable (read-only, not a directory), a warning is logged once and `fallback` serves instead, as DSPy
+ * falls back to memory-only.
+ */
+export const makeDisk = (options: DiskOptions, fallback: CacheShape): Effect.Effect<CacheShape, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    let state: { readonly _tag: "closed" } | { readonly _tag: "open"; readonly store: DiskStore } | { readonly _tag: "failed" } = { _tag: "closed" }
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      if (state._tag === "open") state.store.close()
+      state = { _tag: "failed" }
+    }))
+    const store = Effect.suspend(() => {
+      if (state._tag === "open") return Effect.succeed(state.store)
+      if (state._tag === "failed") return Effect.succeed(undefined)
+      try {
+        const opened = openDiskStore(options.path)
+        state = { _tag: "open", store: opened }
+        return Effect.succeed(opened)
+      } catch (e) {
+        state = { _tag: "failed" }
+        return Effect.as(
+          Effect.logWarning(`DSPex disk cache unusable at ${options.path} (${String(e)}); using the memory cache only.`),
+          undefined
+        )
+      }
+    })
+    const warn = (what: string, e: unknown) => Effect.logWarning(`DSPex disk cache ${what} failed: ${String(e)}`)
+    return {
+      get: (key) =>
+        Effect.flatMap(store, (s) => {
+          if (s === undefined) return fallback.get(key)
+          try {
+            const json = s.get(key)
+            return Effect.succeed(json === undefined ? Option.none() : Option.some(deepFreeze(JSON.parse(json) as LMResponse)))
+          } catch (e) {
+            return Effect.as(warn("read", e), Option.none())
+          }
+        }),
+      set: (key, value) =>
+        Effect.flatMap(store, (s) => {
+          if (s === undefined) return fallback.set(key, value)
+          try {
+            s.set(key, JSON.stringify(value))
+            return Effect.void
+          } catch (e) {
+            return warn("write", e)
+          }
+        })
+    }
+  })
+
+export class Cache extends Context.Service<Cache, CacheShape>()("dspex/Cache") {
+  /** @see memory */
+  static memory(options?: MemoryOptions): Layer.Layer<Cache> {
+    return memory(options)
+  }
+  /** @see disk */
+  static disk(options: DiskOptions): Layer.Layer<Cache> {
+    return disk(options)
+  }
+  /** @see layered */
+  static layered(memoryOptions: MemoryOptions, diskOptions: DiskOptions): Layer.Layer<Cache> {
+    return layered(memoryOptions, diskOptions)
+  }
+  /** @see tiered */
+  static tiered(front: CacheShape, back: CacheShape): CacheShape {
+    return tiered(front, back)
+  }
+  /** @see none */
+  static get none(): Layer.Layer<Cache> {
+    return none
+  }
+  /** @see layerConfig */
+  static get layerConfig(): Layer.Layer<Cache, Config.ConfigError> {
+    return layerConfig
+  }
+}
+
+/**
+ * An in-memory LRU cache (default 100_000 entries), lost when the process ends.
+ *
+ * @example
+ * program.pipe(Effect.provide(LanguageModel.layer().pipe(Layer.provide(Cache.memory({ maxEntries: 10_000 })))))
+ */
+export const memory = (options: MemoryOptions = {}): Layer.Layer<Cache> => Layer.sync(Cache, () => makeMemory(options))
+
+/**
+ * A persistent cache in `<path>/dspex-cache.sqlite` alone (no memory tier); memory-only when the path is
+ * unusable.
+ *
+ * @example
+ * Cache.disk({ path: "/var/cache/dspex" })
+ */
+export const disk = (options: DiskOptions): Layer.Layer<Cache> =>
+  Layer.effect(Cache, Effect.suspend(() => makeDisk(options, makeMemory())))
+
+/**
+ * DSPy's default: memory in front of disk, a disk hit promoted into memory, writes to both.
+ *
+ * @example
+ * Cache.layered({ maxEntries: 100_000 }, { path: `${os.homedir()}/.dspex/cache` })
+ */
+export const layered = (memoryOptions: MemoryOptions, diskOptions: DiskOptions): Layer.Layer<Cache> =>
+  Layer.effect(
+    Cache,
+    Effect.suspend(() => {
+      const front = makeMemory(memoryOptions)
+      return Effect.map(makeDisk(diskOptions, noneShape), (back) => tiered(front, back))
+    })
+  )
+
+/** No caching at all: every call reaches the provider. */
+export const none: Layer.Layer<Cache> = Layer.succeed(Cache, noneShape)
+
+/**
+ * The cache configured from the environment: `DSPEX_CACHE=off` disables it, `DSPEX_CACHE=memory` keeps it
+ * in memory only; otherwise memory (`DSPEX_CACHE_MEMORY_ENTRIES`, default 100_000) in front of disk at
+ * `DSPEX_CACHE_DIR` (default `~/.dspex/cache`).
+ *
+ * @example
+ * LanguageModel.layer().pipe(Layer.provide([Cache.layerConfig, Providers.layer(OpenAi.provider())]))
+ */
+export const layerConfig: Layer.Layer<Cache, Config.ConfigError> = Layer.unwrap(
+  Effect.gen(function*() {
+    const mode = yield* Config.Literals(["on", "off", "memory", "true", "false", "1", "0"], "DSPEX_CACHE").pipe(Config.withDefault("on"))
+    const directory = yield* Config.String("DSPEX_CACHE_DIR").pipe(Config.withDefault(""))
+    const maxEntries = yield* Config.Int("DSPEX_CACHE_MEMORY_ENTRIES").pipe(Config.withDefault(defaultMaxEntries))
+    if (mode === "off" || mode === "false" || mode === "0") return none
+    if (mode === "memory") return memory({ maxEntries })
+    return layered({ maxEntries }, { path: directory === "" ? defaultDirectory() : directory })
+  })
+)

@@ -1,0 +1,243 @@
+/**
+ * The LanguageModel service's implementation. One `generate` call:
+ *   resolve the LM (argument, else the fiber's CurrentLM) and its provider
+ *   → cache lookup (unless the LM or the request turns caching off)
+ *   → single-flight (identical concurrent misses share one provider call)
+ *   → retries of retryable errors by Schedule, each attempt going through
+ *       the provider's concurrency cap → its requests-per-minute limit → the per-request timeout
+ *       → provider.complete
+ *   → usage/cost accounting, cache write, history entry, span attributes and LMStart/LMEnd callbacks.
+ */
+import { randomUUID } from "node:crypto"
+import { Clock, type Config, Duration, Effect, Option, type Scope } from "effect"
+import { RateLimiter } from "effect/persistence"
+import { Cache, immutableCopy } from "../Cache.ts"
+import { emit, nextCallId } from "../Callbacks.ts"
+import type {
+  HistoryEntry,
+  LanguageModelService,
+  LMRequest,
+  LMResponse,
+  ModelCapabilities,
+  Provider,
+  ProviderRequest
+} from "../LanguageModel.ts"
+import { CurrentLM, type LM, splitModel } from "../LM.ts"
+import { LMConfigurationError, type LMError, LMTimeout } from "../LMError.ts"
+import { Providers } from "../Providers.ts"
+import { cacheKeyOf, dspyKwargs } from "./cacheKey.ts"
+import { type LanguageModelOptions, resolveSettings } from "./lmConfig.ts"
+import { Ring, UsageLedger } from "./lmHistory.ts"
+import { makeGate } from "./lmLimits.ts"
+import { withRetries } from "./lmRetry.ts"
+import { makeSingleFlight } from "./lmSingleFlight.ts"
+
+const zero = { promptTokens: 0, completionTokens: 0, totalTokens: 0 } as const
+
+const noCapabilities: ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: false }
+
+/** Client-side knobs that are never sent to the provider. */
+const unsentKwargs = new Set(["rollout_id", "rolloutId", "cache", "num_retries", "numRetries"])
+
+/** What one shared provider call produced. */
+interface Flight {
+  /** The response as the provider gave it (handed to the caller that made the call). */
+  readonly response: LMResponse
+  /** A frozen copy for everyone else (and for the cache). */
+  readonly shared: LMResponse
+  /** False when the flight found the entry already cached. */
+  readonly fresh: boolean
+  readonly retries: number
+}
+
+const asHit = (r: LMResponse): LMResponse => ({ ...r, usage: zero, cost: 0, cacheHit: true })
+
+const providerKwargs = (kwargs: Readonly<Record<string, unknown>> | undefined): Readonly<Record<string, unknown>> | undefined => {
+  if (kwargs === undefined) return undefined
+  let out: Record<string, unknown> | undefined
+  for (const k in kwargs) {
+    if (unsentKwargs.has(k)) {
+      out ??= { ...kwargs }
+      delete out[k]
+    }
+  }
+  return out ?? kwargs
+}
+
+/** The request and the LM's defaults merged (the request wins), as one set of settings. */
+const merge = (lm: LM, request: LMRequest) => ({
+  temperature: request.temperature ?? lm.temperature,
+  maxTokens: request.maxTokens ?? lm.maxTokens,
+  n: request.n ?? lm.n,
+  stop: request.stop ?? lm.stop,
+  rolloutId: request.rolloutId ?? lm.rolloutId,
+  responseFormat: request.responseFormat,
+  tools: request.tools,
+  kwargs: lm.kwargs === undefined ? request.kwargs : request.kwargs === undefined ? lm.kwargs : { ...lm.kwargs, ...request.kwargs }
+})
+
+/**
+ * Builds the service over the `Providers` and `Cache` in context. Requests-per-minute limits use the
+ * `RateLimiter` in context when there is one (e.g. over a cluster-wide store), else an in-memory one.
+ */
+export const makeRuntime = (
+  options: LanguageModelOptions = {}
+): Effect.Effect<LanguageModelService, Config.ConfigError, Providers | Cache | Scope.Scope> =>
+  Effect.gen(function*() {
+    const providers = yield* Providers
+    const cache = yield* Cache
+    const scope = yield* Effect.scope
+    const settings = yield* resolveSettings(options, providers.names)
+    const existingLimiter = yield* Effect.serviceOption(RateLimiter.RateLimiter)
+    const limiter = Option.isSome(existingLimiter)
+      ? existingLimiter.value
+      : yield* Effect.provide(RateLimiter.make, RateLimiter.layerStoreMemory)
+    const gate = makeGate(limiter, settings.limitsOf)
+    const flights = makeSingleFlight<Flight, LMError>(scope)
+    const history = new Ring<HistoryEntry>(settings.historySize)
+    const ledger = new UsageLedger()
+    const warnedRollout = new Set<string>()
+
+    /** The provider call with retries, limits and timeout, plus accounting and the cache write. */
+    const call = (lm: LM, provider: Provider, request: ProviderRequest, key: string | undefined): Effect.Effect<Flight, LMError> =>
+      Effect.gen(function*() {
+        if (key !== undefined) {
+          // A flight that starts just after another one finished finds its result here.
+          const cached = yield* cache.get(key)
+          if (Option.isSome(cached)) return { response: cached.value, shared: cached.value, fresh: false, retries: 0 }
+        }
+        const { timeoutMs } = settings.limitsOf(provider.name)
+        let attempts = 0
+        const attempt = gate(provider.name, lm.model)(
+          Effect.suspend(() => {
+            attempts++
+            return provider.complete(request)
+          }).pipe(
+            Effect.timeoutOrElse({
+              duration: Duration.millis(timeoutMs),
+              orElse: () =>
+                Effect.fail(new LMTimeout({ provider: provider.name, model: lm.model, timeoutMs, detail: `no response within ${timeoutMs} ms` }))
+            })
+          )
+        )
+        const raw = yield* withRetries(attempt, {
+          times: lm.numRetries ?? settings.numRetries,
+          baseDelayMs: settings.retryBaseDelayMs,
+          maxDelayMs: settings.retryMaxDelayMs
+        })
+        const cost = raw.cost ?? provider.cost?.(request.model, raw.usage)
+        const response: LMResponse = { ...raw, model: lm.model, ...(cost === undefined ? {} : { cost }), cacheHit: false }
+        ledger.add(lm.model, raw.usage, cost)
+        if (key === undefined) return { response, shared: response, fresh: true, retries: attempts - 1 }
+        const shared = immutableCopy(response)
+        yield* cache.set(key, shared)
+        return { response, shared, fresh: true, retries: attempts - 1 }
+      })
+
+    const run = (lm: LM, provider: Provider, providerModel: string, request: LMRequest): Effect.Effect<LMResponse, LMError> => {
+      const callId = nextCallId()
+      const merged = merge(lm, request)
+      const spanAttributes: Record<string, unknown> = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider.name,
+        "gen_ai.request.model": providerModel,
+        "dspex.lm": lm.model
+      }
+      if (merged.temperature !== undefined) spanAttributes["gen_ai.request.temperature"] = merged.temperature
+      if (merged.maxTokens !== undefined) spanAttributes["gen_ai.request.max_tokens"] = merged.maxTokens
+      const body = Effect.gen(function*() {
+        const kwargs = dspyKwargs(merged)
+        const useCache = lm.cache !== false && request.cache !== false
+        const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs) : undefined
+        if (merged.rolloutId !== undefined && merged.temperature === 0 && !warnedRollout.has(lm.model)) {
+          warnedRollout.add(lm.model)
+          yield* Effect.logWarning(`rollout_id has no effect on ${lm.model} at temperature 0: every rollout gets the same answer. Use a non-zero temperature.`)
+        }
+        yield* emit({ _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs })
+        const started = yield* Clock.currentTimeMillis
+
+        const providerRequest: ProviderRequest = {
+          model: providerModel,
+          messages: request.messages,
+          temperature: merged.temperature,
+          maxTokens: merged.maxTokens,
+          n: merged.n ?? 1,
+          stop: merged.stop,
+          responseFormat: merged.responseFormat,
+          tools: merged.tools,
+          kwargs: providerKwargs(merged.kwargs),
+          timeoutMs: settings.limitsOf(provider.name).timeoutMs
+        }
+        let outcome: { readonly response: LMResponse; readonly retries: number }
+        if (key === undefined) {
+          const f = yield* call(lm, provider, providerRequest, undefined)
+          outcome = { response: f.response, retries: f.retries }
+        } else {
+          const cached = yield* cache.get(key)
+          if (Option.isSome(cached)) outcome = { response: asHit(cached.value), retries: 0 }
+          else {
+            const { leader, value } = yield* flights.run(key, call(lm, provider, providerRequest, key))
+            // Only the caller whose call reached the provider is charged; the others got a shared answer.
+            outcome = leader && value.fresh
+              ? { response: value.response, retries: value.retries }
+              : { response: asHit(value.shared), retries: 0 }
+          }
+        }
+        const { response, retries } = outcome
+        const ended = yield* Clock.currentTimeMillis
+        history.push({
+          id: randomUUID(),
+          timestamp: new Date(ended).toISOString(),
+          model: lm.model,
+          messages: request.messages,
+          kwargs,
+          outputs: response.outputs,
+          usage: response.usage,
+          ...(response.cost === undefined ? {} : { cost: response.cost }),
+          cacheHit: response.cacheHit,
+          durationMs: ended - started,
+          retries
+        })
+        yield* Effect.annotateCurrentSpan({
+          "gen_ai.response.model": response.responseModel ?? providerModel,
+          "gen_ai.usage.input_tokens": response.usage.promptTokens,
+          "gen_ai.usage.output_tokens": response.usage.completionTokens,
+          "gen_ai.response.finish_reasons": response.outputs.flatMap((o) => (o.finishReason === undefined ? [] : [o.finishReason])),
+          "dspex.cache_hit": response.cacheHit,
+          "dspex.retries": retries,
+          "dspex.cost_usd": response.cost ?? 0
+        })
+        yield* emit({ _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
+        return response
+      })
+      const observed = Effect.tapError(body, (error) => emit({ _tag: "LMEnd", callId, model: lm.model, error }))
+      // Data-first and without a stack trace: capturing one costs more than the rest of a cache hit (and
+      // effect 4.1's curried withSpan captures one whatever the options say).
+      return Effect.withSpan(observed, "LanguageModel.generate", { attributes: spanAttributes, captureStackTrace: false })
+    }
+
+    const generate = (lm: LM | undefined, request: LMRequest): Effect.Effect<LMResponse, LMError> =>
+      Effect.flatMap(CurrentLM, (current) => {
+        const chosen = lm ?? current
+        if (chosen === undefined) {
+          return Effect.fail(
+            new LMConfigurationError({
+              model: "(none)",
+              detail: "no LM was given and none is configured; pass one or set CurrentLM (e.g. Effect.provideService(CurrentLM, LM.make(\"openai/gpt-4o-mini\")))"
+            })
+          )
+        }
+        return Effect.flatMap(providers.resolve(chosen.model), ({ provider, name }) => run(chosen, provider, name, request))
+      })
+
+    const service: LanguageModelService = {
+      generate,
+      capabilities: (lm) => {
+        const { provider, name } = splitModel(lm.model)
+        return providers.lookup(provider)?.capabilities(name) ?? noCapabilities
+      },
+      history: (n) => history.last(n),
+      usage: () => ledger.snapshot()
+    }
+    return service
+  })
