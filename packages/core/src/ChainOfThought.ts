@@ -1,0 +1,47 @@
+/**
+ * ChainOfThought: a Predict whose signature gets a `reasoning` output before the others, so the model
+ * thinks before it answers. The inner predictor is the attribute `predict`, which is why DSPy's saved
+ * files name it `<attribute>.predict`.
+ */
+import type { Effect } from "effect"
+import type { Prediction } from "./Example.ts"
+import type { LanguageModel } from "./LanguageModel.ts"
+import { type CallOptions, Module } from "./Module.ts"
+import { Predict, type PredictError, type PredictOptions } from "./Predict.ts"
+import { ensure, type FieldInit, type Signature } from "./Signature.ts"
+
+export interface ChainOfThoughtOptions extends PredictOptions {
+  /** The reasoning field (its type, desc, prefix); defaults to a `str` with desc `${reasoning}`. */
+  readonly rationaleField?: FieldInit | undefined
+}
+
+/** The signature ChainOfThought predicts: `reasoning` (desc `${reasoning}`, prefix `Reasoning:`) first. */
+export const extendSignature = (signature: Signature, rationaleField?: FieldInit): Signature =>
+  signature.prepend("reasoning", "output", rationaleField ?? { desc: "${reasoning}", prefix: "Reasoning:" })
+
+/**
+ * @example
+ * const cot = ChainOfThought.make("question -> answer")
+ * const pred = yield* cot.call({ question: "What is 7*6?" })
+ * pred.get("reasoning"); pred.get("answer")
+ */
+export class ChainOfThought extends Module {
+  predict: Predict
+
+  constructor(signature: Signature | string, options: ChainOfThoughtOptions = {}) {
+    super()
+    const { rationaleField, ...predictOptions } = options
+    this.predict = new Predict(extendSignature(ensure(signature, options.instructions), rationaleField), {
+      ...predictOptions,
+      instructions: undefined
+    })
+  }
+
+  static make(signature: Signature | string, options: ChainOfThoughtOptions = {}): ChainOfThought {
+    return new ChainOfThought(signature, options)
+  }
+
+  forward(inputs: Readonly<Record<string, unknown>>, options?: CallOptions): Effect.Effect<Prediction, PredictError, LanguageModel> {
+    return this.predict.call(inputs, options)
+  }
+}

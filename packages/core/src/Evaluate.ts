@@ -1,0 +1,225 @@
+/**
+ * Evaluate: runs a program over a devset through the Executor, scores each prediction with a metric,
+ * and reports DSPy's percentage score. A failing example (program, adapter, LM or metric error) scores
+ * `failureScore` and counts against the error budget; reaching `maxErrors` stops the run, cancels the
+ * pending examples and fails with ErrorBudgetExceeded.
+ */
+import { randomUUID } from "node:crypto"
+import { Cause, Effect, Exit, Option, Stream } from "effect"
+import { ErrorBudgetExceeded } from "./Errors.ts"
+import { type Example, Prediction } from "./Example.ts"
+import * as Executor from "./Executor.ts"
+import type { ContextOf, Module } from "./Module.ts"
+import { hashState } from "./ProgramState.ts"
+import type { TraceStep } from "./Trace.ts"
+import { pyRound } from "./internal/evalRound.ts"
+import { dumpModule } from "./internal/stateCodec.ts"
+
+export type MetricValue = number | boolean
+
+/**
+ * A metric scores one prediction: a number, a boolean (1/0), or an Effect of either. `trace` is given
+ * when an optimizer scores a traced run (metrics may be stricter then, as in DSPy); Evaluate omits it.
+ */
+export type Metric<R = never> = (
+  example: Example,
+  prediction: Prediction,
+  trace?: ReadonlyArray<TraceStep>
+) => MetricValue | Effect.Effect<MetricValue, unknown, R>
+
+export interface EvaluateOptions<P extends Module, R = never> {
+  readonly program: P
+  readonly devset: ReadonlyArray<Example>
+  readonly metric: Metric<R>
+  /** Concurrent examples; the Executor's default (DSPEX_NUM_THREADS, 8) when unset. */
+  readonly numThreads?: number | undefined
+  /** Errors that stop the run (DSPy's `max_errors`, default 10). */
+  readonly maxErrors?: number | undefined
+  /** The score of a failed example (default 0). */
+  readonly failureScore?: number | undefined
+  /** A name a remote executor uses to find the metric (default: the function's name). */
+  readonly metricName?: string | undefined
+}
+
+export interface ExampleResult {
+  readonly example: Example
+  /** An empty Prediction when the example failed. */
+  readonly prediction: Prediction
+  readonly score: number
+  /** Why the example failed (the typed error, or the defect). */
+  readonly error?: unknown
+}
+
+export interface EvaluationResult {
+  /** `round(100 * Σscores / n, 2)`, as DSPy reports it. */
+  readonly score: number
+  /** One entry per devset example, in devset order. */
+  readonly results: ReadonlyArray<ExampleResult>
+}
+
+export type EvaluateEvent =
+  | { readonly _tag: "Started"; readonly total: number }
+  | {
+    readonly _tag: "ExampleDone"
+    readonly index: number
+    readonly score: number
+    readonly error?: unknown
+    readonly completed: number
+    readonly total: number
+    readonly errors: number
+    /** The mean score over the examples completed so far. */
+    readonly runningAverage: number
+    /** The same as a percentage rounded to 2 decimals, as DSPy's progress bar shows it. */
+    readonly runningScore: number
+  }
+  | { readonly _tag: "Finished"; readonly result: EvaluationResult }
+
+/** A metric's result as a number; anything else is a metric bug and fails the example. */
+const toScore = (v: unknown): Effect.Effect<number, Error> =>
+  typeof v === "boolean"
+    ? Effect.succeed(v ? 1 : 0)
+    : typeof v === "number" && !Number.isNaN(v)
+    ? Effect.succeed(v)
+    : Effect.fail(new Error(`the metric returned ${JSON.stringify(v) ?? String(v)}; expected a number or a boolean`))
+
+/** Runs a metric that may throw, return a value, or return an Effect. */
+export const runMetric = <R>(metric: Metric<R>, example: Example, prediction: Prediction, trace?: ReadonlyArray<TraceStep>): Effect.Effect<number, unknown, R> =>
+  Effect.suspend(() => {
+    const out = trace === undefined ? metric(example, prediction) : metric(example, prediction, trace)
+    return Effect.isEffect(out) ? Effect.flatMap(out, toScore) : toScore(out)
+  })
+
+/** A short description of a failure, for logs and ErrorBudgetExceeded. */
+export const describeError = (error: unknown): string => {
+  if (error instanceof Error || (typeof error === "object" && error !== null && "message" in error)) {
+    const tag = (error as { _tag?: unknown })._tag
+    const message = String((error as { message: unknown }).message)
+    return typeof tag === "string" ? `${tag}: ${message}` : message
+  }
+  return String(error)
+}
+
+const errorOf = <E>(cause: Cause.Cause<E>): unknown => {
+  if (Cause.hasInterruptsOnly(cause)) return new Error("the example was interrupted")
+  const failure = Cause.findErrorOption(cause)
+  const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
+  // A failure must stay recognisable as one even when its value is empty.
+  return error ?? new Error("the example failed without an error value")
+}
+
+interface Scored {
+  readonly prediction: Prediction
+  readonly score: number
+}
+
+/**
+ * Evaluates with progress: `Started`, one `ExampleDone` per example as it completes, then `Finished`
+ * with the result. Fails with ErrorBudgetExceeded when the error budget runs out (pending examples are
+ * interrupted).
+ *
+ * @example
+ * Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch }).pipe(
+ *   Stream.runForEach((e) => e._tag === "ExampleDone" ? Console.log(`${e.completed}/${e.total}: ${e.runningScore}%`) : Effect.void)
+ * )
+ */
+export const stream = <P extends Module, R = never>(
+  options: EvaluateOptions<P, R>
+): Stream.Stream<EvaluateEvent, ErrorBudgetExceeded, ContextOf<P> | R | Executor.Executor> =>
+  Stream.suspend(() => {
+    const { program, devset, metric } = options
+    const total = devset.length
+    const maxErrors = options.maxErrors ?? 10
+    const failureScore = options.failureScore ?? 0
+    const state = dumpModule(program)
+    const program_ = { hash: hashState(state), state }
+    const batch = randomUUID()
+    const metricName = options.metricName ?? (metric.name || "metric")
+
+    const tasks = devset.map((example, index): Executor.Task<Scored, unknown, ContextOf<P> | R> => ({
+      descriptor: {
+        id: `evaluate:${batch}:${index}`,
+        kind: "evaluate",
+        program: program_,
+        example: { data: example.data, inputKeys: example.inputKeys },
+        payload: { metric: metricName }
+      },
+      effect: Effect.gen(function*() {
+        const inputs = yield* Effect.try({ try: () => example.inputs(), catch: (e) => e })
+        const output = yield* (program.call(inputs) as Effect.Effect<unknown, unknown, ContextOf<P>>)
+        const prediction = output instanceof Prediction ? output : new Prediction(typeof output === "object" && output !== null ? output as Record<string, unknown> : { output })
+        const score = yield* runMetric(metric, example, prediction)
+        return { prediction, score }
+      })
+    }))
+
+    const results = new Array<ExampleResult>(total)
+    let completed = 0
+    let errors = 0
+    let sum = 0
+
+    const onResult = (r: Executor.TaskResult<Scored, unknown>): Effect.Effect<EvaluateEvent, ErrorBudgetExceeded> => {
+      const example = devset[r.index]!
+      let entry: ExampleResult
+      if (Exit.isSuccess(r.exit)) {
+        entry = { example, prediction: r.exit.value.prediction, score: r.exit.value.score }
+      } else {
+        errors++
+        entry = { example, prediction: new Prediction({}), score: failureScore, error: errorOf(r.exit.cause) }
+      }
+      results[r.index] = entry
+      completed++
+      sum += entry.score
+      const event: EvaluateEvent = {
+        _tag: "ExampleDone",
+        index: r.index,
+        score: entry.score,
+        ...(entry.error === undefined ? {} : { error: entry.error }),
+        completed,
+        total,
+        errors,
+        runningAverage: sum / completed,
+        runningScore: pyRound((100 * sum) / completed, 2)
+      }
+      if (entry.error === undefined) return Effect.succeed(event)
+      const lastError = describeError(entry.error)
+      const log = Effect.logWarning(`Error for example ${r.index}: ${lastError}`)
+      return errors >= maxErrors
+        ? Effect.andThen(log, Effect.fail(new ErrorBudgetExceeded({ maxErrors, errors, completed, total, lastError })))
+        : Effect.as(log, event)
+    }
+
+    const finished = Stream.suspend(() => {
+      const score = total === 0 ? 0 : pyRound((100 * sum) / total, 2)
+      return Stream.fromEffect(
+        Effect.as(Effect.logInfo(`Average Metric: ${sum} / ${total} (${score}%)`), { _tag: "Finished", result: { score, results } } as EvaluateEvent)
+      )
+    })
+
+    return Stream.succeed<EvaluateEvent>({ _tag: "Started", total }).pipe(
+      Stream.concat(Executor.runBatch(tasks, { concurrency: options.numThreads }).pipe(Stream.mapEffect(onResult))),
+      Stream.concat(finished)
+    )
+  })
+
+/**
+ * Evaluates a program on a devset.
+ *
+ * @example
+ * const { score, results } = yield* Evaluate.run({
+ *   program,
+ *   devset,
+ *   metric: (example, pred) => pred.get("answer") === example.get("answer"),
+ *   numThreads: 8
+ * })
+ */
+export const run = <P extends Module, R = never>(
+  options: EvaluateOptions<P, R>
+): Effect.Effect<EvaluationResult, ErrorBudgetExceeded, ContextOf<P> | R | Executor.Executor> =>
+  stream(options).pipe(
+    Stream.runFold(
+      (): EvaluationResult | undefined => undefined,
+      (acc, event) => (event._tag === "Finished" ? event.result : acc)
+    ),
+    Effect.map((result) => result!),
+    Effect.withSpan("Evaluate.run", { attributes: { "dspex.devset.size": options.devset.length } })
+  )

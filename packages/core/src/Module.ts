@@ -1,0 +1,189 @@
+/**
+ * Modules: a program is a tree of modules whose leaves are Predict. Subclass `Module`, hold sub-modules
+ * as attributes (directly, in arrays or in records) and write `forward`; the attribute names become the
+ * named predictor paths DSPy uses in saved files (`generate_answer.predict`, `progs[0].predict`,
+ * `tools['search']`). Call a module with `module.call(inputs)`: a span, ModuleStart/ModuleEnd callbacks
+ * and usage accounting wrap `forward`.
+ *
+ * Modules are mutable like DSPy's (optimizers `deepCopy()` a program and then set demos/instructions on
+ * the copy's predictors); a call never mutates the module, so one program can serve concurrent calls.
+ * Keep module state in ordinary fields: JavaScript `#private` fields cannot be deep-copied.
+ */
+import { Cause, Effect } from "effect"
+import type { Demo } from "./Adapter.ts"
+import { emit, nextCallId } from "./Callbacks.ts"
+import type { StateLoadError } from "./Errors.ts"
+import { Prediction } from "./Example.ts"
+import type { LMRequest } from "./LanguageModel.ts"
+import type { LM } from "./LM.ts"
+import type { Predict } from "./Predict.ts"
+import { CurrentRunScope, CurrentUsage, scopeFor, UsageCollector } from "./internal/moduleRun.ts"
+import {
+  CompiledTypeId,
+  deepCopy as copyTree,
+  isParameter,
+  ModuleTypeId,
+  namedParameters,
+  namedSubModules
+} from "./internal/moduleTree.ts"
+import * as State from "./internal/stateCodec.ts"
+
+/** Default LM request settings of a predictor (DSPy's `**config`): n, temperature, rollout id, cache... */
+export type PredictConfig = Partial<Omit<LMRequest, "messages">>
+
+/** Per-call overrides (DSPy's privileged `lm`, `config`, `demos` keyword arguments). */
+export interface CallOptions {
+  readonly lm?: LM | undefined
+  readonly config?: PredictConfig | undefined
+  readonly demos?: ReadonlyArray<Demo> | undefined
+}
+
+type ForwardOf<M> = M extends { forward: (...args: infer P) => infer R } ? { readonly params: P; readonly result: R } : never
+/** The inputs a module's `forward` takes. */
+export type InputsOf<M> = ForwardOf<M>["params"][0]
+/** What a module's `forward` produces. */
+export type OutputOf<M> = ForwardOf<M>["result"] extends Effect.Effect<infer A, infer _E, infer _R> ? A : never
+/** The errors a module's `forward` can fail with. */
+export type ErrorOf<M> = ForwardOf<M>["result"] extends Effect.Effect<infer _A, infer E, infer _R> ? E : never
+/** The services a module's `forward` needs (usually `LanguageModel`). */
+export type ContextOf<M> = ForwardOf<M>["result"] extends Effect.Effect<infer _A, infer _E, infer R> ? R : never
+
+/**
+ * The base of every program.
+ *
+ * @example
+ * class RAG extends Module {
+ *   generate = ChainOfThought.make("context: list[str], question -> answer")
+ *   forward(inputs: { context: ReadonlyArray<string>; question: string }) {
+ *     return this.generate.call(inputs)
+ *   }
+ * }
+ * const prediction = yield* new RAG().call({ context: ["..."], question: "Who?" })
+ */
+export abstract class Module {
+  /** The module's logic. Call it through `call`, which adds tracing and callbacks. */
+  abstract forward(inputs: any, options?: CallOptions): Effect.Effect<unknown, any, any>
+
+  /**
+   * Runs the module: a `Module.call` span carrying the module class and path, ModuleStart/ModuleEnd
+   * callbacks, and, for a Prediction result, the LM usage of every call made inside.
+   *
+   * @example
+   * const pred = yield* program.call({ question: "What is 2+2?" })
+   */
+  call<Self extends Module>(this: Self, inputs: InputsOf<Self>, options?: CallOptions): Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>> {
+    const self = this
+    const moduleName = self.constructor.name
+    return Effect.flatMap(CurrentRunScope, (current) => {
+      const scope = scopeFor(current, self)
+      const path = scope.modulePaths.get(self) ?? "self"
+      return Effect.gen(function*() {
+        const callId = nextCallId()
+        yield* emit({ _tag: "ModuleStart", callId, module: moduleName, path, inputs: (inputs ?? {}) as Record<string, unknown> })
+        const parentUsage = yield* CurrentUsage
+        const usage = new UsageCollector(parentUsage)
+        const exit = yield* Effect.exit(
+          (self.forward(inputs, options) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>).pipe(
+            Effect.provideService(CurrentRunScope, scope),
+            Effect.provideService(CurrentUsage, usage)
+          )
+        )
+        if (exit._tag === "Failure") {
+          yield* emit({ _tag: "ModuleEnd", callId, module: moduleName, path, error: Cause.squash(exit.cause) })
+          return yield* exit
+        }
+        let out = exit.value
+        if (out instanceof Prediction && !isParameter(self) && !usage.isEmpty()) {
+          out = out.withUsage({ ...usage.byModel }) as OutputOf<Self>
+        }
+        yield* emit({ _tag: "ModuleEnd", callId, module: moduleName, path, outputs: out })
+        return out
+      }).pipe(Effect.withSpan("Module.call", { attributes: { "dspex.module": moduleName, "dspex.path": path } }))
+    })
+  }
+
+  /**
+   * Named predictors in attribute order, named as DSPy names them in saved files.
+   *
+   * @example
+   * program.namedPredictors().map(([path]) => path) // ["generate_query.predict", "generate_answer"]
+   */
+  namedPredictors(): ReadonlyArray<readonly [string, Predict]> {
+    return namedParameters(this).map((e) => [e.path, e.value as unknown as Predict] as const)
+  }
+
+  predictors(): ReadonlyArray<Predict> {
+    return this.namedPredictors().map(([, p]) => p)
+  }
+
+  /** Every module of the tree once, breadth-first, named from `self` (DSPy's `named_sub_modules`). */
+  namedSubModules(options: { readonly skipCompiled?: boolean } = {}): ReadonlyArray<readonly [string, Module]> {
+    return namedSubModules(this, options) as unknown as ReadonlyArray<readonly [string, Module]>
+  }
+
+  /**
+   * An independent copy: sub-modules, demos, configs and LMs are copied, so editing the copy's
+   * predictors leaves this module as it is.
+   */
+  deepCopy(): this {
+    return copyTree(this)
+  }
+
+  /** A deep copy whose predictors are reset: no demos, no LM, no legacy traces (DSPy's `reset_copy`). */
+  resetCopy(): this {
+    const copy = this.deepCopy()
+    for (const p of copy.predictors()) p.reset()
+    return copy
+  }
+
+  /** Sets the LM of every predictor (undefined: use the fiber's CurrentLM). */
+  setLm(lm: LM | undefined): this {
+    for (const p of this.predictors()) p.lm = lm
+    return this
+  }
+
+  /**
+   * Replaces every named predictor with `f(predictor, path)`, in place. A bare Predict cannot replace
+   * itself: for one, the mapped predictor is returned instead of `this`.
+   */
+  mapNamedPredictors(f: (predictor: Predict, path: string) => Predict): Module {
+    let result: Module = this
+    for (const entry of namedParameters(this)) {
+      const next = f(entry.value as unknown as Predict, entry.path)
+      if (entry.container === undefined) result = next
+      else entry.container[entry.key!] = next
+    }
+    return result
+  }
+
+  /** Compiled modules are frozen: their predictors are left out of the paths of a program holding them. */
+  get compiled(): boolean {
+    return (this as unknown as Record<symbol, unknown>)[CompiledTypeId] === true
+  }
+
+  set compiled(value: boolean) {
+    Object.defineProperty(this, CompiledTypeId, { value, enumerable: false, writable: true, configurable: true })
+  }
+
+  /**
+   * DSPy's `dump_state`: one entry per named predictor (a bare Predict gives its own state), without
+   * the `metadata` that saved files add.
+   */
+  dumpState(): Record<string, unknown> {
+    return State.dumpModule(this)
+  }
+
+  /** Applies a saved state, all or nothing: on error the module is untouched. */
+  loadState(state: unknown, options: State.LoadOptions = {}): Effect.Effect<void, StateLoadError> {
+    return State.loadModule(this, state, options)
+  }
+
+  toString(): string {
+    return this.namedPredictors().map(([path, p]) => `${path} = ${String(p)}`).join("\n")
+  }
+}
+
+Object.defineProperty(Module.prototype, ModuleTypeId, { value: true, enumerable: false })
+
+/** True for any module (including Predict and ChainOfThought). */
+export const isModule = (u: unknown): u is Module => u instanceof Module

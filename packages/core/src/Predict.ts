@@ -1,0 +1,162 @@
+/**
+ * Predict: the leaf module that calls an LM through an adapter. It holds the learnable state that
+ * optimizers edit and saved files carry: the signature (instructions, field prefixes and descriptions),
+ * demos, and an optional LM of its own.
+ */
+import { Effect } from "effect"
+import type { Demo } from "./Adapter.ts"
+import type { AdapterParseError, InputValidationError, StateLoadError } from "./Errors.ts"
+import { Prediction } from "./Example.ts"
+import type { LanguageModel } from "./LanguageModel.ts"
+import { CurrentLM, type LM } from "./LM.ts"
+import { LMConfigurationError, type LMError } from "./LMError.ts"
+import { type CallOptions, Module, type PredictConfig } from "./Module.ts"
+import { ensure, type Signature } from "./Signature.ts"
+import * as Trace from "./Trace.ts"
+import { currentAdapter } from "./internal/moduleAdapter.ts"
+import { validateInputs } from "./internal/moduleInputs.ts"
+import { CurrentRunScope, recordUsage } from "./internal/moduleRun.ts"
+import { ParameterTypeId } from "./internal/moduleTree.ts"
+import * as State from "./internal/stateCodec.ts"
+
+export type PredictError = InputValidationError | AdapterParseError | LMError
+
+export interface PredictOptions {
+  /** Replaces the signature's instructions. */
+  readonly instructions?: string | undefined
+  readonly demos?: ReadonlyArray<Demo> | undefined
+  /** This predictor's own LM; otherwise the fiber's CurrentLM. */
+  readonly lm?: LM | undefined
+  /** Default LM request settings (n, temperature, rollout id, ...), overridable per call. */
+  readonly config?: PredictConfig | undefined
+}
+
+/** DSPy keeps randomness when several completions are asked for at (near-)zero temperature. */
+const effectiveConfig = (lm: LM, config: PredictConfig): PredictConfig => {
+  const temperature = config.temperature ?? lm.temperature
+  const kw = lm.kwargs ?? {}
+  const n = config.n ?? lm.n ?? (typeof kw.n === "number" ? kw.n : undefined) ??
+    (typeof kw.num_generations === "number" ? kw.num_generations : undefined) ?? 1
+  return n > 1 && (temperature === undefined || temperature <= 0.15) ? { ...config, temperature: 0.7 } : config
+}
+
+/**
+ * @example
+ * const qa = Predict.make("question -> answer", { instructions: "Be brief." })
+ * const pred = yield* qa.call({ question: "What is 2+2?" })
+ * pred.get("answer")
+ */
+export class Predict extends Module {
+  signature: Signature
+  demos: Array<Demo>
+  lm: LM | undefined
+  config: PredictConfig
+  /** Legacy DSPy state, kept so saved files round-trip. */
+  traces: Array<unknown> = []
+  /** Legacy DSPy state, kept so saved files round-trip. */
+  train: Array<unknown> = []
+
+  constructor(signature: Signature | string, options: PredictOptions = {}) {
+    super()
+    this.signature = ensure(signature, options.instructions)
+    this.demos = (options.demos ?? []).map((d) => ({ ...d }))
+    this.lm = options.lm
+    this.config = { ...options.config }
+  }
+
+  /** Builds a predictor from a Signature or DSPy's string syntax (a bad string throws SignatureParseError). */
+  static make(signature: Signature | string, options: PredictOptions = {}): Predict {
+    return new Predict(signature, options)
+  }
+
+  get instructions(): string {
+    return this.signature.instructions
+  }
+
+  /** A copy with other instructions. */
+  withInstructions(instructions: string): Predict {
+    const copy = this.deepCopy()
+    copy.signature = copy.signature.withInstructions(instructions)
+    return copy
+  }
+
+  /** A copy with other demos. */
+  withDemos(demos: ReadonlyArray<Demo>): Predict {
+    const copy = this.deepCopy()
+    copy.demos = demos.map((d) => ({ ...d }))
+    return copy
+  }
+
+  /** A copy with another signature (e.g. with edited fields); demos and LM are kept. */
+  withSignature(signature: Signature): Predict {
+    const copy = this.deepCopy()
+    copy.signature = signature
+    return copy
+  }
+
+  /** Merges default LM request settings (DSPy's `update_config`). */
+  updateConfig(config: PredictConfig): this {
+    this.config = { ...this.config, ...config }
+    return this
+  }
+
+  /** Clears learned state: demos, LM and legacy traces (DSPy's `reset`). */
+  reset(): void {
+    this.lm = undefined
+    this.traces = []
+    this.train = []
+    this.demos = []
+  }
+
+  /** This predictor's saved state in DSPy's layout (traces, train, demos, signature, lm). */
+  override dumpState(): Record<string, unknown> {
+    return State.encodePredictor(this)
+  }
+
+  /** Applies a predictor state (as in DSPy's predict.json); on error nothing changes. */
+  override loadState(state: unknown, options: State.LoadOptions = {}): Effect.Effect<void, StateLoadError> {
+    return State.loadModule(this, state, options)
+  }
+
+  /**
+   * Validates inputs, resolves LM (call option, then this predictor's, then CurrentLM) and adapter
+   * (CurrentAdapter, else ChatAdapter), calls the LM and records a trace step.
+   */
+  forward(inputs: Readonly<Record<string, unknown>>, options: CallOptions = {}): Effect.Effect<Prediction, PredictError, LanguageModel> {
+    const self = this
+    return Effect.gen(function*() {
+      const scope = yield* CurrentRunScope
+      const path = scope?.predictorPaths.get(self) ?? "self"
+      const invalid = validateInputs(self.signature, inputs, path)
+      if (invalid !== undefined) return yield* invalid
+
+      const lm = options.lm ?? self.lm ?? (yield* CurrentLM)
+      if (lm === undefined) {
+        return yield* new LMConfigurationError({
+          model: "(none)",
+          detail: `predictor "${path}" has no LM: set one with Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
+        })
+      }
+      const config = effectiveConfig(lm, { ...self.config, ...options.config })
+      const adapter = yield* currentAdapter
+      const result = yield* adapter.call({
+        lm,
+        signature: self.signature,
+        demos: options.demos ?? self.demos,
+        inputs,
+        config
+      })
+      const usage = { [result.response.model]: result.response.usage }
+      const prediction = Prediction.fromCompletions(result.outputs, usage)
+      yield* recordUsage(usage)
+      yield* Trace.record({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
+      return prediction
+    })
+  }
+
+  override toString(): string {
+    return `Predict(${this.signature.toString()})`
+  }
+}
+
+Object.defineProperty(Predict.prototype, ParameterTypeId, { value: true, enumerable: false })

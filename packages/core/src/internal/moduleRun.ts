@@ -1,0 +1,56 @@
+/**
+ * Fiber-local bookkeeping of a running program: the named paths of its modules and predictors (computed
+ * once at the outermost call, so spans, callbacks and trace steps carry DSPy's names), and the LM usage
+ * of the calls made inside each module call.
+ */
+import { Context, Effect } from "effect"
+import type { LMUsage } from "../LanguageModel.ts"
+import { namedParameters, namedSubModules, type TreeNode } from "./moduleTree.ts"
+
+export interface RunScope {
+  readonly root: TreeNode
+  /** Module → `self`, `self.generate`, ... (DSPy's named_sub_modules names). */
+  readonly modulePaths: ReadonlyMap<object, string>
+  /** Predictor → `self`, `generate.predict`, ... (DSPy's named_parameters names). */
+  readonly predictorPaths: ReadonlyMap<object, string>
+}
+
+export const CurrentRunScope = Context.Reference<RunScope | undefined>("dspex/internal/RunScope", { defaultValue: () => undefined })
+
+export const makeRunScope = (root: TreeNode): RunScope => ({
+  root,
+  modulePaths: new Map(namedSubModules(root).map(([path, m]) => [m, path] as const)),
+  predictorPaths: new Map(namedParameters(root).map((e) => [e.value, e.path] as const))
+})
+
+/** The scope a call of `module` runs in: the caller's when `module` belongs to it, else a new one rooted at it. */
+export const scopeFor = (current: RunScope | undefined, module: TreeNode): RunScope =>
+  current !== undefined && current.modulePaths.has(module) ? current : makeRunScope(module)
+
+/** Usage per model of the LM calls inside one module call; adds flow up to the enclosing calls. */
+export class UsageCollector {
+  readonly parent: UsageCollector | undefined
+  readonly byModel: Record<string, LMUsage> = {}
+  constructor(parent: UsageCollector | undefined) {
+    this.parent = parent
+  }
+  add(usage: Readonly<Record<string, LMUsage>>): void {
+    for (const [model, u] of Object.entries(usage)) {
+      const prev = this.byModel[model]
+      this.byModel[model] = prev === undefined ? u : {
+        promptTokens: prev.promptTokens + u.promptTokens,
+        completionTokens: prev.completionTokens + u.completionTokens,
+        totalTokens: prev.totalTokens + u.totalTokens
+      }
+    }
+    this.parent?.add(usage)
+  }
+  isEmpty(): boolean {
+    return Object.keys(this.byModel).length === 0
+  }
+}
+
+export const CurrentUsage = Context.Reference<UsageCollector | undefined>("dspex/internal/Usage", { defaultValue: () => undefined })
+
+export const recordUsage = (usage: Readonly<Record<string, LMUsage>>): Effect.Effect<void> =>
+  Effect.flatMap(CurrentUsage, (c) => (c === undefined ? Effect.void : Effect.sync(() => c.add(usage))))

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import * as Executor from "../src/Executor.ts"
+
+const task = <A, E>(id: string, effect: Effect.Effect<A, E>): Executor.Task<A, E> => ({ descriptor: { id, kind: "test" }, effect })
+
+const yieldTimes = (n: number) => Effect.repeat(Effect.yieldNow, { times: n })
+
+/** Tasks that count how many of them run at once. */
+const gauge = () => {
+  let inFlight = 0
+  let max = 0
+  const tracked = <A>(effect: Effect.Effect<A>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        inFlight++
+        max = Math.max(max, inFlight)
+      }),
+      () => effect,
+      () => Effect.sync(() => inFlight--)
+    )
+  return { tracked, max: () => max, inFlight: () => inFlight }
+}
+
+describe("Executor.local", () => {
+  it.effect("returns every task's outcome in input order; failures do not abort the batch", () =>
+    Effect.gen(function*() {
+      const tasks = [
+        task("a", Effect.as(yieldTimes(5), "A")),
+        task("b", Effect.fail("boom")),
+        task("c", Effect.succeed("C")),
+        task("d", Effect.die(new Error("defect")))
+      ]
+      const results = yield* Executor.runAll(tasks).pipe(Effect.provide(Executor.localWith(4)))
+      expect(results.map((r) => [r.index, r.id])).toEqual([[0, "a"], [1, "b"], [2, "c"], [3, "d"]])
+      expect(Exit.isSuccess(results[0]!.exit) && results[0]!.exit.value).toBe("A")
+      expect(Exit.isFailure(results[1]!.exit)).toBe(true)
+      expect(Exit.isSuccess(results[2]!.exit) && results[2]!.exit.value).toBe("C")
+      expect(Exit.isFailure(results[3]!.exit)).toBe(true)
+    }))
+
+  it.effect("streams results in completion order", () =>
+    Effect.gen(function*() {
+      const tasks = [30, 1, 10].map((n, i) => task(`t${i}`, Effect.as(yieldTimes(n), i)))
+      const order = yield* Stream.runCollect(Executor.runBatch(tasks, { concurrency: 3 })).pipe(Effect.provide(Executor.localWith(8)))
+      expect(order.map((r) => r.index)).toEqual([1, 2, 0])
+    }))
+
+  it.effect("never runs more tasks at once than the concurrency bound", () =>
+    Effect.gen(function*() {
+      const g = gauge()
+      const tasks = Array.from({ length: 20 }, (_, i) => task(`t${i}`, g.tracked(yieldTimes(3 + (i % 4)))))
+      yield* Executor.runAll(tasks, { concurrency: 3 }).pipe(Effect.provide(Executor.localWith(8)))
+      expect(g.max()).toBe(3)
+
+      const g2 = gauge()
+      const more = Array.from({ length: 20 }, (_, i) => task(`u${i}`, g2.tracked(yieldTimes(3))))
+      yield* Executor.runAll(more).pipe(Effect.provide(Executor.localWith(5)))
+      expect(g2.max()).toBe(5)
+    }))
+
+  it.effect("interrupting the batch interrupts the running tasks and starts no more", () =>
+    Effect.gen(function*() {
+      let started = 0
+      let interrupted = 0
+      const tasks = Array.from({ length: 10 }, (_, i) =>
+        task(`t${i}`, Effect.sync(() => started++).pipe(Effect.andThen(Effect.never), Effect.onInterrupt(() => Effect.sync(() => interrupted++)))))
+      const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.localWith(8))))
+      while (started < 4) yield* Effect.yieldNow
+      yield* Fiber.interrupt(fiber)
+      expect(started).toBe(4)
+      expect(interrupted).toBe(4)
+    }))
+
+  it.effect("reads its default concurrency from DSPEX_NUM_THREADS (8 when unset)", () =>
+    Effect.gen(function*() {
+      const configured = yield* Effect.provide(
+        Executor.Executor,
+        Executor.local.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "3" }))))
+      )
+      expect(configured.defaultConcurrency).toBe(3)
+      expect(configured.name).toBe("local")
+      const unset = yield* Effect.provide(
+        Executor.Executor,
+        Executor.local.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
+      )
+      expect(unset.defaultConcurrency).toBe(8)
+    }))
+})
