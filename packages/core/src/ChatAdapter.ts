@@ -1,0 +1,136 @@
+/**
+ * ChatAdapter: DSPy's default adapter. Fields travel in `[[ ## name ## ]]` sections, the reply ends with
+ * `[[ ## completed ## ]]`. Renders byte-identical to DSPy 3.3.1 and parses replies by its rules; when a
+ * reply cannot be parsed it retries the same call once with JSONAdapter (DSPy's
+ * `use_json_adapter_fallback`), never after an LM error.
+ *
+ * @example
+ * const adapter = ChatAdapter.make({ useJsonAdapterFallback: false })
+ * const messages = adapter.format(Signature.make("question -> answer"), [], { question: "2+2?" })
+ * const outputs = yield* adapter.parse(sig, "[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]")
+ */
+import { Effect } from "effect"
+import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
+import type { Field, Signature } from "./Signature.ts"
+import { callSpan, completeOutputs, EMPTY_RESPONSE, outputIndex, type ParseCore, parseError, roundTrip, tracedParse } from "./internal/adapterCall.ts"
+import {
+  chatSections,
+  chatUserContent,
+  formatFieldValue,
+  has,
+  joinParts,
+  type Layout,
+  placeholder,
+  renderMessages,
+  STRUCTURE_INTRO,
+  typeHint
+} from "./internal/adapterFormat.ts"
+import { parseField } from "./internal/parseValue.ts"
+import { pySplitLines, pyStrip } from "./internal/pyText.ts"
+import { JSONAdapter } from "./JSONAdapter.ts"
+
+const reminders = new WeakMap<Signature, string>()
+
+const reminder = (sig: Signature): string => {
+  let text = reminders.get(sig)
+  if (text === undefined) {
+    text = `Respond with the corresponding output fields, starting with the field ${
+      sig.outputs.map((f) => `\`[[ ## ${f.name} ## ]]\`${typeHint(f)}`).join(", then ")
+    }, and then ending with the marker for \`[[ ## completed ## ]]\`.`
+    reminders.set(sig, text)
+  }
+  return text
+}
+
+const valueOr = (values: Readonly<Record<string, unknown>>, missing: string) => (f: Field): string =>
+  has(values, f.name) ? formatFieldValue(f, values[f.name]) : missing
+
+/** The ChatAdapter layout (system structure, user and assistant turns). */
+export const chatLayout: Layout = {
+  name: "ChatAdapter",
+  structure: (sig) =>
+    joinParts([STRUCTURE_INTRO, chatSections(sig.inputs, placeholder), chatSections(sig.outputs, placeholder), "[[ ## completed ## ]]\n"]),
+  user: (sig, values, prefix, mainRequest) => chatUserContent(sig, values, prefix, mainRequest ? reminder(sig) : undefined),
+  assistant: (sig, values, missing) => `${chatSections(sig.outputs, valueOr(values, missing))}\n\n[[ ## completed ## ]]\n`
+}
+
+const header = /^\[\[ ## ([\p{L}\p{N}_]+) ## \]\]/u
+
+const showValue = (v: string): string => (v.length > 200 ? `${v.slice(0, 200)}…` : v)
+
+/**
+ * DSPy's `ChatAdapter.parse`: sections start at lines beginning with `[[ ## name ## ]]` (text after the
+ * header belongs to the section), the first section of each output wins, other headers are ignored.
+ */
+export const parseChat = (adapter: string): ParseCore => (sig, completion) => {
+  if (completion === "") return parseError(adapter, sig, completion, EMPTY_RESPONSE)
+  const outputs = outputIndex(sig)
+  const texts = new Map<string, string>()
+  let current: Field | undefined
+  let lines: Array<string> = []
+  const flush = () => {
+    if (current !== undefined && !texts.has(current.name)) texts.set(current.name, pyStrip(lines.join("\n")))
+  }
+  for (const line of pySplitLines(completion)) {
+    const stripped = pyStrip(line)
+    const m = stripped.startsWith("[[ ## ") ? header.exec(stripped) : null
+    if (m === null) {
+      if (current !== undefined) lines.push(line)
+      continue
+    }
+    flush()
+    current = outputs.get(m[1]!)
+    // DSPy matches on the stripped line but slices the original one at the match's end; kept for parity.
+    const rest = pyStrip(line.slice(m[0].length))
+    lines = rest === "" ? [] : [rest]
+  }
+  flush()
+  const found = new Map<string, unknown>()
+  for (const [name, text] of texts) {
+    const result = parseField(outputs.get(name)!, text)
+    if (!result.ok) {
+      return parseError(adapter, sig, completion, `Failed to parse field ${name} with value ${showValue(text)}: ${result.error}`, { field: name })
+    }
+    found.set(name, result.value)
+  }
+  return completeOutputs(adapter, sig, completion, found)
+}
+
+export interface ChatAdapterOptions {
+  /** Retry once with JSONAdapter when the reply cannot be parsed (default true, as in DSPy). */
+  readonly useJsonAdapterFallback?: boolean | undefined
+}
+
+const format = (sig: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>) =>
+  renderMessages(chatLayout, sig, demos, inputs)
+
+const parse = tracedParse("ChatAdapter", parseChat("ChatAdapter"))
+
+/**
+ * A ChatAdapter.
+ *
+ * @example
+ * const strict = ChatAdapter.make({ useJsonAdapterFallback: false })
+ */
+const make = (options: ChatAdapterOptions = {}): Adapter => {
+  const fallback = options.useJsonAdapterFallback ?? true
+  const pipeline = { name: "ChatAdapter", format, parse }
+  return {
+    name: "ChatAdapter",
+    format,
+    parse,
+    call: (call: AdapterCall) => {
+      const first = roundTrip(pipeline, call)
+      // LM errors (including context-window overflows) are never retried with another format.
+      const withFallback = fallback ? first.pipe(Effect.catchTag("AdapterParseError", () => JSONAdapter.default.call(call))) : first
+      return withFallback.pipe(callSpan("ChatAdapter", call))
+    }
+  }
+}
+
+export const ChatAdapter: {
+  /** Builds a ChatAdapter with options. */
+  readonly make: (options?: ChatAdapterOptions) => Adapter
+  /** ChatAdapter with DSPy's defaults (JSON fallback on). */
+  readonly default: Adapter
+} = { make, default: make() }

@@ -1,0 +1,112 @@
+/**
+ * Anthropic through the official `@anthropic-ai/sdk` (Messages API). The key comes from
+ * `ANTHROPIC_API_KEY` (a `Redacted` config) unless passed in; `ANTHROPIC_BASE_URL` overrides the
+ * endpoint. Anthropic has no `n`, so n > 1 runs n requests in parallel and concatenates their outputs.
+ */
+import { LMContextWindowExceeded, type LMUsage, type ModelCapabilities, type Provider, type ProviderRequest, Providers } from "@dspex/core"
+import AnthropicSdk from "@anthropic-ai/sdk"
+import { Config, Effect, type Layer, Option, Redacted } from "effect"
+import { describeAnthropicError, parseMessage, toAnthropicBody } from "./internal/anthropicRequest.ts"
+import { type CallContext, toLMError } from "./internal/errors.ts"
+import { contextWindowOf, costOf } from "./internal/prices.ts"
+
+export const defaultBaseURL = "https://api.anthropic.com"
+
+export interface Options {
+  /** Default: the `ANTHROPIC_API_KEY` config. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** Default: the `ANTHROPIC_BASE_URL` config, else https://api.anthropic.com. */
+  readonly baseURL?: string | undefined
+  /** Headers sent with every request. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** The provider prefix of model ids ("anthropic" by default). */
+  readonly name?: string | undefined
+  readonly capabilities?: Partial<ModelCapabilities> | undefined
+}
+
+const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
+
+const addUsage = (a: LMUsage, b: LMUsage): LMUsage => ({
+  promptTokens: a.promptTokens + b.promptTokens,
+  completionTokens: a.completionTokens + b.completionTokens,
+  totalTokens: a.totalTokens + b.totalTokens
+})
+
+/**
+ * The Anthropic provider, reading its key and base URL from config when not given.
+ *
+ * @example
+ * const anthropic = yield* Anthropic.provider()
+ * const response = yield* anthropic.complete({ model: "claude-sonnet-4-5", messages, n: 1, timeoutMs: 30_000 })
+ */
+export const provider = Effect.fn("Anthropic.provider")(function*(options: Options = {}) {
+  const apiKey = options.apiKey ?? (yield* Config.Redacted("ANTHROPIC_API_KEY"))
+  const baseURL = options.baseURL ?? (yield* optionalString("ANTHROPIC_BASE_URL")) ?? defaultBaseURL
+  const key = Redacted.value(apiKey)
+  const name = options.name ?? "anthropic"
+  const client = new AnthropicSdk({
+    apiKey: key,
+    baseURL,
+    maxRetries: 0,
+    ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
+  })
+  const cost = (model: string, usage: LMUsage) => costOf("anthropic", model, usage)
+
+  const once = (request: ProviderRequest, ctx: CallContext) =>
+    Effect.gen(function*() {
+      const { data, requestId } = yield* Effect.tryPromise({
+        try: async (signal) => {
+          const { data, response, request_id } = await client.messages
+            .create(toAnthropicBody(request), { signal, timeout: request.timeoutMs, maxRetries: 0 })
+            .withResponse()
+          return { data: data as unknown, requestId: request_id ?? response.headers.get("request-id") ?? undefined }
+        },
+        catch: (error) => toLMError(describeAnthropicError(error), ctx)
+      })
+      const parsed = parseMessage(data)
+      const withId = requestId === undefined ? {} : { requestId }
+      if (parsed._tag === "context") {
+        return yield* Effect.fail(new LMContextWindowExceeded({ provider: name, model: request.model, detail: parsed.detail, ...withId }))
+      }
+      if (parsed._tag === "malformed") return yield* Effect.fail(toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx))
+      return { ...parsed, requestId }
+    })
+
+  const complete = Effect.fn(`${name}.complete`)(function*(request: ProviderRequest) {
+    const ctx: CallContext = { provider: name, model: request.model, baseURL, timeoutMs: request.timeoutMs, secrets: [key] }
+    const results = yield* Effect.all(Array.from({ length: Math.max(1, request.n) }, () => once(request, ctx)), {
+      concurrency: "unbounded"
+    })
+    const usage = results.reduce((sum, r) => addUsage(sum, r.usage), { promptTokens: 0, completionTokens: 0, totalTokens: 0 })
+    const first = results[0]
+    return {
+      outputs: results.map((r) => r.output),
+      usage,
+      cost: cost(request.model, usage),
+      ...(first?.responseModel === undefined ? {} : { responseModel: first.responseModel }),
+      ...(first?.requestId === undefined ? {} : { requestId: first.requestId })
+    }
+  })
+
+  const overrides = options.capabilities ?? {}
+  return {
+    name,
+    complete,
+    capabilities: (model: string): ModelCapabilities => ({
+      structuredOutputs: false,
+      jsonObject: false,
+      tools: true,
+      contextWindow: contextWindowOf("anthropic", model),
+      ...overrides
+    }),
+    cost
+  } satisfies Provider
+})
+
+/**
+ * A `Providers` layer with Anthropic as its only provider (combine several with one `Providers.layer(...)`).
+ *
+ * @example
+ * const LmLive = LanguageModel.layer().pipe(Layer.provide([Anthropic.layer(), Cache.layerConfig]))
+ */
+export const layer = (options: Options = {}): Layer.Layer<Providers, Config.ConfigError> => Providers.layer(provider(options))

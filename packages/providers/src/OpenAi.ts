@@ -1,0 +1,77 @@
+/**
+ * OpenAI through the official `openai` SDK (chat completions). The key comes from `OPENAI_API_KEY`
+ * (a `Redacted` config) unless passed in; `OPENAI_BASE_URL` overrides the endpoint. Reasoning models
+ * (o1/o3/o4/gpt-5) get `max_completion_tokens` and temperature 1.0, as DSPy sends them.
+ */
+import { type LMUsage, type ModelCapabilities, type Provider, Providers } from "@dspex/core"
+import { Config, Effect, type Layer, Option, Redacted } from "effect"
+import OpenAI from "openai"
+import { makeChatProvider } from "./internal/openaiChat.ts"
+import { contextWindowOf, costOf } from "./internal/prices.ts"
+
+export const defaultBaseURL = "https://api.openai.com/v1"
+
+export interface Options {
+  /** Default: the `OPENAI_API_KEY` config. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** Default: the `OPENAI_BASE_URL` config, else https://api.openai.com/v1. */
+  readonly baseURL?: string | undefined
+  /** Default: the `OPENAI_ORG_ID` config. */
+  readonly organization?: string | undefined
+  /** Default: the `OPENAI_PROJECT_ID` config. */
+  readonly project?: string | undefined
+  /** Headers sent with every request. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** The provider prefix of model ids ("openai" by default, as in "openai/gpt-4o-mini"). */
+  readonly name?: string | undefined
+  /** Overrides of what the models can do (all OpenAI models get structured outputs, JSON mode and tools). */
+  readonly capabilities?: Partial<ModelCapabilities> | undefined
+}
+
+const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
+
+/**
+ * The OpenAI provider, reading its key and base URL from config when not given.
+ *
+ * @example
+ * const openai = yield* OpenAi.provider()
+ * const custom = yield* OpenAi.provider({ apiKey: Redacted.make("sk-..."), baseURL: "http://localhost:8080/v1" })
+ */
+export const provider = Effect.fn("OpenAi.provider")(function*(options: Options = {}) {
+  const apiKey = options.apiKey ?? (yield* Config.Redacted("OPENAI_API_KEY"))
+  const baseURL = options.baseURL ?? (yield* optionalString("OPENAI_BASE_URL")) ?? defaultBaseURL
+  const key = Redacted.value(apiKey)
+  const client = new OpenAI({
+    apiKey: key,
+    baseURL,
+    organization: options.organization ?? (yield* optionalString("OPENAI_ORG_ID")) ?? null,
+    project: options.project ?? (yield* optionalString("OPENAI_PROJECT_ID")) ?? null,
+    maxRetries: 0,
+    ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
+  })
+  const overrides = options.capabilities ?? {}
+  return makeChatProvider({
+    name: options.name ?? "openai",
+    client,
+    baseURL,
+    secrets: [key],
+    reasoningRules: true,
+    capabilities: (model): ModelCapabilities => ({
+      structuredOutputs: true,
+      jsonObject: true,
+      tools: true,
+      contextWindow: contextWindowOf("openai", model),
+      ...overrides
+    }),
+    cost: (model: string, usage: LMUsage) => costOf("openai", model, usage)
+  }) satisfies Provider
+})
+
+/**
+ * A `Providers` layer with OpenAI as its only provider. To combine providers, list their `provider`
+ * effects in one `Providers.layer(...)` instead (two Providers layers replace, not merge).
+ *
+ * @example
+ * const LmLive = LanguageModel.layer().pipe(Layer.provide([OpenAi.layer(), Cache.layerConfig]))
+ */
+export const layer = (options: Options = {}): Layer.Layer<Providers, Config.ConfigError> => Providers.layer(provider(options))

@@ -1,0 +1,167 @@
+/**
+ * Any server speaking OpenAI's chat-completions API (Ollama, vLLM, llama.cpp, Gemini's OpenAI endpoint)
+ * through the `openai` SDK pointed at its base URL. Presets read their base URL and key from config
+ * (`OLLAMA_BASE_URL`, `VLLM_BASE_URL`, `LLAMACPP_BASE_URL`, `GEMINI_API_KEY`, …).
+ */
+import { type LMUsage, type ModelCapabilities, type Provider, Providers } from "@dspex/core"
+import { Config, Effect, type Layer, Option, Redacted } from "effect"
+import OpenAI from "openai"
+import { makeChatProvider } from "./internal/openaiChat.ts"
+import { contextWindowOf, costOf } from "./internal/prices.ts"
+
+export interface Options {
+  /** The provider prefix of model ids, e.g. "ollama" for "ollama/llama3.2". */
+  readonly name: string
+  readonly baseURL: string
+  /** Local servers usually need none. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** What the server's models can do; unknown servers get plain prompting (no structured outputs, JSON mode or tools). */
+  readonly capabilities?: Partial<ModelCapabilities> | undefined
+  /** The `@pydantic/genai-prices` provider id for costs (e.g. "google"); without it cost is unknown. */
+  readonly pricing?: string | undefined
+}
+
+const conservative: ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: false }
+
+/**
+ * A provider over an OpenAI-compatible server.
+ *
+ * @example
+ * const local = yield* OpenAiCompatible.provider({ name: "ollama", baseURL: "http://localhost:11434/v1" })
+ */
+export const provider = (options: Options): Effect.Effect<Provider> =>
+  Effect.sync(() => {
+    const key = options.apiKey === undefined ? undefined : Redacted.value(options.apiKey)
+    const client = new OpenAI({
+      // The SDK insists on a key; servers without auth ignore this placeholder.
+      apiKey: key ?? "no-key",
+      baseURL: options.baseURL,
+      organization: null,
+      project: null,
+      maxRetries: 0,
+      ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
+    })
+    const pricing = options.pricing
+    const capabilities = { ...conservative, ...options.capabilities }
+    return makeChatProvider({
+      name: options.name,
+      client,
+      baseURL: options.baseURL,
+      secrets: key === undefined ? [] : [key],
+      reasoningRules: false,
+      capabilities: (model) =>
+        pricing === undefined || capabilities.contextWindow !== undefined
+          ? capabilities
+          : { ...capabilities, contextWindow: contextWindowOf(pricing, model) },
+      cost: pricing === undefined ? undefined : (model: string, usage: LMUsage) => costOf(pricing, model, usage)
+    })
+  })
+
+/**
+ * A `Providers` layer with one OpenAI-compatible server as its only provider.
+ *
+ * @example
+ * const LmLive = LanguageModel.layer().pipe(
+ *   Layer.provide([OpenAiCompatible.layer({ name: "ollama", baseURL: "http://localhost:11434/v1" }), Cache.layerConfig])
+ * )
+ */
+export const layer = (options: Options): Layer.Layer<Providers> => Providers.layer(provider(options))
+
+export interface PresetOptions {
+  readonly baseURL?: string | undefined
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly capabilities?: Partial<ModelCapabilities> | undefined
+  /** Overrides the preset's provider prefix. */
+  readonly name?: string | undefined
+}
+
+const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
+const optionalRedacted = (name: string) => Config.option(Config.Redacted(name)).pipe(Config.map(Option.getOrUndefined))
+
+interface Preset {
+  readonly name: string
+  readonly baseURLConfig: string
+  readonly defaultBaseURL: string
+  readonly keyConfig: string
+  readonly keyRequired: boolean
+  readonly capabilities: Partial<ModelCapabilities>
+  readonly pricing?: string | undefined
+}
+
+const fromPreset = (preset: Preset) =>
+  Effect.fn(`OpenAiCompatible.${preset.name}`)(function*(options: PresetOptions = {}) {
+    const baseURL = options.baseURL ?? (yield* optionalString(preset.baseURLConfig)) ?? preset.defaultBaseURL
+    const apiKey = options.apiKey ??
+      (preset.keyRequired ? yield* Config.Redacted(preset.keyConfig) : yield* optionalRedacted(preset.keyConfig))
+    return yield* provider({
+      name: options.name ?? preset.name,
+      baseURL,
+      ...(apiKey === undefined ? {} : { apiKey }),
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      capabilities: { ...preset.capabilities, ...options.capabilities },
+      ...(preset.pricing === undefined ? {} : { pricing: preset.pricing })
+    })
+  })
+
+/**
+ * Ollama (`OLLAMA_BASE_URL`, default http://localhost:11434/v1; optional `OLLAMA_API_KEY`).
+ *
+ * @example
+ * const ollama = yield* OpenAiCompatible.ollama()
+ */
+export const ollama = fromPreset({
+  name: "ollama",
+  baseURLConfig: "OLLAMA_BASE_URL",
+  defaultBaseURL: "http://localhost:11434/v1",
+  keyConfig: "OLLAMA_API_KEY",
+  keyRequired: false,
+  capabilities: { structuredOutputs: true, jsonObject: true, tools: true }
+})
+
+/**
+ * vLLM's OpenAI server (`VLLM_BASE_URL`, default http://localhost:8000/v1; optional `VLLM_API_KEY`).
+ *
+ * @example
+ * const vllm = yield* OpenAiCompatible.vllm({ baseURL: "http://gpu-box:8000/v1" })
+ */
+export const vllm = fromPreset({
+  name: "vllm",
+  baseURLConfig: "VLLM_BASE_URL",
+  defaultBaseURL: "http://localhost:8000/v1",
+  keyConfig: "VLLM_API_KEY",
+  keyRequired: false,
+  capabilities: { structuredOutputs: true, jsonObject: true, tools: true }
+})
+
+/**
+ * llama.cpp's `llama-server` (`LLAMACPP_BASE_URL`, default http://localhost:8080/v1; optional `LLAMACPP_API_KEY`).
+ *
+ * @example
+ * const llamacpp = yield* OpenAiCompatible.llamacpp()
+ */
+export const llamacpp = fromPreset({
+  name: "llamacpp",
+  baseURLConfig: "LLAMACPP_BASE_URL",
+  defaultBaseURL: "http://localhost:8080/v1",
+  keyConfig: "LLAMACPP_API_KEY",
+  keyRequired: false,
+  capabilities: { structuredOutputs: true, jsonObject: true, tools: false }
+})
+
+/**
+ * Gemini through Google's OpenAI-compatible endpoint (`GEMINI_API_KEY` required; `GEMINI_BASE_URL` optional).
+ *
+ * @example
+ * const gemini = yield* OpenAiCompatible.gemini()
+ */
+export const gemini = fromPreset({
+  name: "gemini",
+  baseURLConfig: "GEMINI_BASE_URL",
+  defaultBaseURL: "https://generativelanguage.googleapis.com/v1beta/openai/",
+  keyConfig: "GEMINI_API_KEY",
+  keyRequired: true,
+  capabilities: { structuredOutputs: true, jsonObject: true, tools: true },
+  pricing: "google"
+})

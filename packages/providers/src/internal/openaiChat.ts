@@ -1,0 +1,90 @@
+/**
+ * A `Provider` over an `openai` client's chat completions: the one implementation behind both
+ * `OpenAi` and `OpenAiCompatible`. The SDK never retries (DSPex's LanguageModel layer does) and every
+ * SDK failure becomes a typed LM error.
+ */
+import type { LMUsage, ModelCapabilities, Provider, ProviderRequest } from "@dspex/core"
+import { Effect } from "effect"
+import OpenAI from "openai"
+import { type CallContext, type CallFailure, toLMError } from "./errors.ts"
+import { parseCompletion, toChatBody } from "./openaiRequest.ts"
+
+export interface ChatProviderSettings {
+  readonly name: string
+  readonly client: OpenAI
+  readonly baseURL: string
+  readonly secrets: ReadonlyArray<string>
+  readonly capabilities: (model: string) => ModelCapabilities
+  readonly cost?: ((model: string, usage: LMUsage) => number | undefined) | undefined
+  /** Apply OpenAI's reasoning-model rules (max_completion_tokens, temperature 1.0). */
+  readonly reasoningRules: boolean
+}
+
+const headerRequestId = (headers: Headers | undefined): string | undefined =>
+  headers?.get("x-request-id") ?? headers?.get("request-id") ?? undefined
+
+/** Describes anything the `openai` SDK throws as a neutral failure. */
+export const describeOpenAiError = (error: unknown): CallFailure => {
+  if (error instanceof OpenAI.APIConnectionTimeoutError) return { kind: "timeout" }
+  if (error instanceof OpenAI.APIUserAbortError) return { kind: "connection", message: "the request was aborted" }
+  if (error instanceof OpenAI.APIConnectionError) return { kind: "connection", message: error.message, cause: error.cause }
+  if (error instanceof OpenAI.APIError && typeof error.status === "number") {
+    const body = error.error as { message?: unknown } | undefined
+    const message = typeof body?.message === "string" ? body.message : error.message
+    return {
+      kind: "http",
+      status: error.status,
+      headers: error.headers,
+      requestId: error.requestID ?? headerRequestId(error.headers),
+      code: typeof error.code === "string" ? error.code : undefined,
+      type: error.type,
+      param: typeof error.param === "string" ? error.param : undefined,
+      message
+    }
+  }
+  if (error instanceof SyntaxError) return { kind: "malformed", detail: `the response body is not valid JSON (${error.message})` }
+  if (error instanceof Error && (error.name === "TimeoutError")) return { kind: "timeout" }
+  // Anything else (an invalid base URL, a fetch failure outside the SDK's wrapping) is a transport problem.
+  return { kind: "connection", message: error instanceof Error ? error.message : String(error), cause: error }
+}
+
+/** A chat-completions provider over a configured `openai` client. */
+export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
+  const { client, name } = settings
+  const complete = Effect.fn(`${name}.complete`)(function*(request: ProviderRequest) {
+    const ctx: CallContext = {
+      provider: name,
+      model: request.model,
+      baseURL: settings.baseURL,
+      timeoutMs: request.timeoutMs,
+      secrets: settings.secrets
+    }
+    const body = toChatBody(request, { reasoningRules: settings.reasoningRules })
+    const { data, requestId } = yield* Effect.tryPromise({
+      try: async (signal) => {
+        const { data, response, request_id } = await client.chat.completions
+          .create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 })
+          .withResponse()
+        return { data: data as unknown, requestId: request_id ?? headerRequestId(response.headers) }
+      },
+      catch: (error) => toLMError(describeOpenAiError(error), ctx)
+    })
+    const parsed = parseCompletion(data)
+    if (parsed._tag === "malformed") {
+      return yield* Effect.fail(toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx))
+    }
+    return {
+      outputs: parsed.outputs,
+      usage: parsed.usage,
+      cost: settings.cost?.(request.model, parsed.usage),
+      ...(parsed.responseModel === undefined ? {} : { responseModel: parsed.responseModel }),
+      ...(requestId === undefined ? {} : { requestId })
+    }
+  })
+  return {
+    name,
+    complete,
+    capabilities: settings.capabilities,
+    ...(settings.cost === undefined ? {} : { cost: settings.cost })
+  }
+}
