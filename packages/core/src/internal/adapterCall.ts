@@ -85,6 +85,9 @@ export const completeOutputs = (
   )
 }
 
+// Capturing a stack trace per span costs more than the parse itself; these spans are named precisely enough.
+const noStack = { captureStackTrace: false } as const
+
 /** `parse` as the Adapter interface exposes it: an Effect with a span and AdapterParse events. */
 export const tracedParse = (adapter: string, core: ParseCore) =>
 (sig: Signature, completion: string): Effect.Effect<Record<string, unknown>, AdapterParseError> =>
@@ -97,7 +100,7 @@ export const tracedParse = (adapter: string, core: ParseCore) =>
       })),
       Effect.tap((outputs) => emit({ _tag: "AdapterParseEnd", callId, adapter, outputs })),
       Effect.tapError((error) => emit({ _tag: "AdapterParseEnd", callId, adapter, error })),
-      Effect.withSpan(`${adapter}.parse`, { attributes: { adapter, signature: signatureLabel(sig) } })
+      Effect.withSpan(`${adapter}.parse`, { attributes: { adapter, signature: signatureLabel(sig) } }, noStack)
     )
   })
 
@@ -112,7 +115,7 @@ export const tracedFormat = (adapter: string, format: Format) =>
       Effect.andThen(Effect.sync(() => format(sig, demos, inputs))),
       Effect.tap((messages) => emit({ _tag: "AdapterFormatEnd", callId, adapter, messages })),
       Effect.tapCause((cause) => emit({ _tag: "AdapterFormatEnd", callId, adapter, error: Cause.squash(cause) })),
-      Effect.withSpan(`${adapter}.format`, { attributes: { adapter, signature: signatureLabel(sig), demos: demos.length } })
+      Effect.withSpan(`${adapter}.format`, { attributes: { adapter, signature: signatureLabel(sig), demos: demos.length } }, noStack)
     )
   })
 
