@@ -20,6 +20,7 @@ import {
   has,
   joinParts,
   type Layout,
+  perSignature,
   placeholder,
   renderMessages,
   STRUCTURE_INTRO,
@@ -29,18 +30,11 @@ import { parseField } from "./internal/parseValue.ts"
 import { pySplitLines, pyStrip } from "./internal/pyText.ts"
 import { JSONAdapter } from "./JSONAdapter.ts"
 
-const reminders = new WeakMap<Signature, string>()
-
-const reminder = (sig: Signature): string => {
-  let text = reminders.get(sig)
-  if (text === undefined) {
-    text = `Respond with the corresponding output fields, starting with the field ${
-      sig.outputs.map((f) => `\`[[ ## ${f.name} ## ]]\`${typeHint(f)}`).join(", then ")
-    }, and then ending with the marker for \`[[ ## completed ## ]]\`.`
-    reminders.set(sig, text)
-  }
-  return text
-}
+const reminder = perSignature((sig) =>
+  `Respond with the corresponding output fields, starting with the field ${
+    sig.outputs.map((f) => `\`[[ ## ${f.name} ## ]]\`${typeHint(f)}`).join(", then ")
+  }, and then ending with the marker for \`[[ ## completed ## ]]\`.`
+)
 
 const valueOr = (values: Readonly<Record<string, unknown>>, missing: string) => (f: Field): string =>
   has(values, f.name) ? formatFieldValue(f, values[f.name]) : missing

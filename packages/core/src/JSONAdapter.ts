@@ -20,6 +20,7 @@ import {
   has,
   joinParts,
   type Layout,
+  perSignature,
   placeholder,
   pydanticSchema,
   renderMessages,
@@ -29,26 +30,14 @@ import {
 import { firstBalancedObject, parseField, repairLoads } from "./internal/parseValue.ts"
 import { pyJsonDumps } from "./internal/pyText.ts"
 
-const cached = <A>(compute: (sig: Signature) => A) => {
-  const cache = new WeakMap<Signature, A>()
-  return (sig: Signature): A => {
-    let value = cache.get(sig)
-    if (value === undefined) {
-      value = compute(sig)
-      cache.set(sig, value)
-    }
-    return value
-  }
-}
-
 /** The outputs as one model type, so numbers in demo JSON print as their fields' Python types. */
-const outputsType = cached((sig): FieldType => ({
+const outputsType = perSignature((sig): FieldType => ({
   _tag: "object",
   name: "DSPyProgramOutputs",
   properties: sig.outputs.map((f) => ({ name: f.name, type: f.type, optional: false }))
 }))
 
-const reminder = cached((sig) =>
+const reminder = perSignature((sig) =>
   `Respond with a JSON object in the following order of fields: ${sig.outputs.map((f) => `\`${f.name}\`${typeHint(f)}`).join(", then ")}.`
 )
 
@@ -143,7 +132,7 @@ const enforceStrict = (s: JsonSchema): void => {
  * @example
  * structuredOutputFormat(Signature.make("q -> answer: int")).json_schema.schema.required // ["answer"]
  */
-export const structuredOutputFormat = cached((sig): Extract<ResponseFormat, { type: "json_schema" }> => {
+export const structuredOutputFormat = perSignature((sig): Extract<ResponseFormat, { type: "json_schema" }> => {
   const schema = pydanticSchema(outputsType(sig))
   enforceStrict(schema)
   return { type: "json_schema", json_schema: { name: "DSPyProgramOutputs", schema, strict: true } }

@@ -13,7 +13,7 @@ import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { FieldType } from "./FieldType.ts"
 import type { Field, Signature } from "./Signature.ts"
 import { callSpan, completeOutputs, EMPTY_RESPONSE, type ParseCore, parseError, roundTrip, tracedParse } from "./internal/adapterCall.ts"
-import { formatFieldValue, has, joinParts, type Layout, placeholder, renderMessages, STRUCTURE_INTRO } from "./internal/adapterFormat.ts"
+import { formatFieldValue, has, joinParts, type Layout, perSignature, placeholder, renderMessages, STRUCTURE_INTRO } from "./internal/adapterFormat.ts"
 import { parseField, validateField } from "./internal/parseValue.ts"
 import { pyRepr, pyStr, pyStrip, toJsonable } from "./internal/pyText.ts"
 import { JSONAdapter } from "./JSONAdapter.ts"
@@ -104,18 +104,11 @@ const xmlField = (f: Field, value: unknown): string => {
 
 const xmlFields = (pairs: ReadonlyArray<readonly [Field, unknown]>): string => joinParts(pairs.map(([f, v]) => xmlField(f, v)))
 
-const reminders = new WeakMap<Signature, string>()
-
-const reminder = (sig: Signature): string => {
-  let text = reminders.get(sig)
-  if (text === undefined) {
-    const schemas = sig.outputs.filter((f) => usesNestedXml(f.type)).map((f) => xmlSchema(f.name, f.type))
-    text = `Respond with the corresponding output fields wrapped in XML tags ${sig.outputs.map((f) => `\`<${f.name}>\``).join(", then ")}.` +
-      (schemas.length > 0 ? ` Use this nested XML structure: ${schemas.join(" ")}` : "")
-    reminders.set(sig, text)
-  }
-  return text
-}
+const reminder = perSignature((sig) => {
+  const schemas = sig.outputs.filter((f) => usesNestedXml(f.type)).map((f) => xmlSchema(f.name, f.type))
+  return `Respond with the corresponding output fields wrapped in XML tags ${sig.outputs.map((f) => `\`<${f.name}>\``).join(", then ")}.` +
+    (schemas.length > 0 ? ` Use this nested XML structure: ${schemas.join(" ")}` : "")
+})
 
 /** The XMLAdapter layout (system structure, user and assistant turns). */
 export const xmlLayout: Layout = {

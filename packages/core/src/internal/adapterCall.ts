@@ -11,31 +11,14 @@ import { LanguageModel, type LMRequest, type ResponseFormat } from "../LanguageM
 import type { LMError } from "../LMError.ts"
 import type { Message } from "../Message.ts"
 import type { Field, Signature } from "../Signature.ts"
+import { perSignature } from "./adapterFormat.ts"
 import { allowsNone } from "./parseValue.ts"
 
-const labels = new WeakMap<Signature, string>()
+/** The signature's label in spans and errors (its class name, else its string form). */
+export const signatureLabel = perSignature((sig): string => sig.name ?? sig.toString())
 
-/** The signature's string form, computed once per signature (it labels spans and errors). */
-export const signatureLabel = (sig: Signature): string => {
-  let label = labels.get(sig)
-  if (label === undefined) {
-    label = sig.name ?? sig.toString()
-    labels.set(sig, label)
-  }
-  return label
-}
-
-const outputIndexes = new WeakMap<Signature, ReadonlyMap<string, Field>>()
-
-/** Output fields by name, once per signature. */
-export const outputIndex = (sig: Signature): ReadonlyMap<string, Field> => {
-  let index = outputIndexes.get(sig)
-  if (index === undefined) {
-    index = new Map(sig.outputs.map((f) => [f.name, f]))
-    outputIndexes.set(sig, index)
-  }
-  return index
-}
+/** Output fields by name. */
+export const outputIndex = perSignature((sig): ReadonlyMap<string, Field> => new Map(sig.outputs.map((f) => [f.name, f])))
 
 /** A synchronous parser: the outputs, or the error (returned, not thrown, to keep the hot path cheap). */
 export type ParseCore = (sig: Signature, completion: string) => Record<string, unknown> | AdapterParseError

@@ -10,6 +10,25 @@ import type { Message } from "../Message.ts"
 import type { Field, Signature } from "../Signature.ts"
 import { dedent, pyFloatRepr, pyJsonDumps, pySplitLines, pyStr, pyStrip, toJsonable } from "./pyText.ts"
 
+/**
+ * Memoizes a function of a signature. Signatures are immutable, so whatever is derived from one alone
+ * (system message, reminders, schemas) is computed once per Signature object.
+ *
+ * @example
+ * const reminder = perSignature((sig) => `Respond with ${sig.outputNames.join(", ")}.`)
+ */
+export const perSignature = <A>(compute: (sig: Signature) => A): (sig: Signature) => A => {
+  const cache = new WeakMap<Signature, A>()
+  return (sig) => {
+    let value = cache.get(sig)
+    if (value === undefined) {
+      value = compute(sig)
+      cache.set(sig, value)
+    }
+    return value
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Type names and JSON schemas as DSPy prints them
 
