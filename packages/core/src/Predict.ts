@@ -146,7 +146,8 @@ export class Predict extends Module {
         inputs,
         config
       })
-      const usage = { [result.response.model]: result.response.usage }
+      // Cache hits cost nothing and are left out of usage, as DSPy's usage tracker does.
+      const usage = result.response.cacheHit ? {} : { [result.response.model]: result.response.usage }
       const prediction = Prediction.fromCompletions(result.outputs, usage)
       yield* recordUsage(usage)
       yield* Trace.record({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
