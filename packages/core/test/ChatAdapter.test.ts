@@ -7,6 +7,7 @@ import { AdapterParseError } from "../src/Errors.ts"
 import { Example } from "../src/Example.ts"
 import * as T from "../src/FieldType.ts"
 import { LMContextWindowExceeded } from "../src/LMError.ts"
+import { parseValue, ValueParseError } from "../src/internal/parseValue.ts"
 import { textOf } from "../src/Message.ts"
 import { Signature } from "../src/Signature.ts"
 import { adapterCases, fakeLanguageModel, parseCases, signatureFor, testLM } from "./fixtures/adapterCases.ts"
@@ -160,6 +161,71 @@ describe("ChatAdapter.parse rules", () => {
       expect(yield* adapter.parse(sig, "[[ ## s ## ]]\n\"pos\"")).toEqual({ s: "pos" })
       expect((yield* parseError(sig, "[[ ## s ## ]]\nneutral")).field).toBe("s")
     }))
+})
+
+// DSPy's parse_value on these inputs, as DSPy 3.3.1 (json_repair, pydantic 2.13) returns them.
+const parseValueCases: ReadonlyArray<readonly [string, unknown, { readonly value: unknown } | "error"]> = [
+  ["int", "6", { value: 6 }],
+  ["int", "\"6\"", { value: 6 }],
+  ["int", " 7 ", { value: 7 }],
+  ["int", "6.0", { value: 6 }],
+  ["int", "6.5", "error"],
+  ["int", "1e3", { value: 1000 }],
+  ["int", "True", { value: 1 }],
+  ["int", "1_000", { value: 1000 }],
+  ["int", "5 apples", "error"],
+  ["int", "None", "error"],
+  ["float", "6", { value: 6 }],
+  ["float", "1e3", { value: 1000 }],
+  ["float", "abc", "error"],
+  ["float", ".5", { value: 0.5 }],
+  ["float", "True", { value: 1 }],
+  ["float", 6, { value: 6 }],
+  ["bool", "true", { value: true }],
+  ["bool", "TRUE", { value: true }],
+  ["bool", "yes", { value: true }],
+  ["bool", "0", { value: false }],
+  ["bool", "2", "error"],
+  ["bool", "None", "error"],
+  ["list[str]", "['a', 'b']", { value: ["a","b"] }],
+  ["list[str]", "a, b", "error"],
+  ["list[str]", "[\"a\", 'b', 3]", "error"],
+  ["list[int]", "1, 2", { value: [1,2] }],
+  ["list[int]", "(1, 2)", { value: [1,2] }],
+  ["list[int]", "Answer: [1,2] done", { value: [1,2] }],
+  ["list[int]", "[1, 2", { value: [1,2] }],
+  ["list[int]", "```json\n[1, 2]\n```", { value: [1,2] }],
+  ["dict[str, int]", "{'a': 1}", { value: {"a":1} }],
+  ["dict[str, int]", "{\"a\": \"1\"}", { value: {"a":1} }],
+  ["dict[str, int]", "{\"a\": 1.5}", "error"],
+  ["Optional[int]", "None", { value: null }],
+  ["Optional[int]", "null", { value: null }],
+  ["Optional[int]", "", "error"],
+  ["Optional[str]", "None", { value: "None" }],
+  ["Literal['a', 'b']", "'a'", { value: "a" }],
+  ["Literal['a', 'b']", "Literal['a']", { value: "a" }],
+  ["Literal['a', 'b']", " b ", { value: "b" }],
+  ["Literal['a', 'b']", "c", "error"],
+  ["Union[int, str]", "6", { value: 6 }],
+  ["Union[int, str]", "abc", { value: "abc" }],
+  ["Union[str, int]", "\"6\"", { value: "6" }],
+  ["Union[float, int]", "6", { value: 6 }],
+  ["Any", "{\"a\": [1, true]}", { value: {"a":[1,true]} }],
+  ["Any", "hello", { value: "hello" }],
+  ["str", 6, { value: "6" }],
+  ["str", {"a":1}, { value: "{'a': 1}" }],
+  ["str", null, { value: "None" }]
+
+]
+
+describe("parse_value parity with DSPy", () => {
+  for (const [type, value, expected] of parseValueCases) {
+    it(`${type} ← ${JSON.stringify(value)}`, () => {
+      const t = Signature.make(`q -> y: ${type}`).outputs[0]!.type
+      if (expected === "error") expect(() => parseValue(value, t)).toThrow(ValueParseError)
+      else expect(parseValue(value, t)).toEqual(expected.value)
+    })
+  }
 })
 
 describe("ChatAdapter.call", () => {

@@ -152,15 +152,19 @@ export const repairLoads = (text: string): unknown => {
  * `\{(?:[^{}]|(?R))*\}` that DSPy's JSONAdapter uses finds it.
  */
 export const firstBalancedObject = (text: string): string | undefined => {
-  for (let start = text.indexOf("{"); start >= 0; start = text.indexOf("{", start + 1)) {
-    let depth = 0
-    for (let j = start; j < text.length; j++) {
-      const c = text[j]
-      if (c === "{") depth++
-      else if (c === "}" && --depth === 0) return text.slice(start, j + 1)
+  // One pass with a stack of open braces: the leftmost brace that gets closed starts the match.
+  const open: Array<number> = []
+  let best: readonly [number, number] | undefined
+  for (let j = text.indexOf("{"); j >= 0 && j < text.length; j++) {
+    const c = text[j]
+    if (c === "{") open.push(j)
+    else if (c === "}" && open.length > 0) {
+      const from = open.pop()!
+      if (open.length === 0) return text.slice(from, j + 1)
+      if (best === undefined || from < best[0]) best = [from, j]
     }
   }
-  return undefined
+  return best === undefined ? undefined : text.slice(best[0], best[1] + 1)
 }
 
 // ---------------------------------------------------------------------------------------------------
