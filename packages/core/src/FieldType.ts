@@ -8,6 +8,7 @@
  * handling, key order).
  */
 import { Schema, SchemaAST } from "effect"
+import { annotationName, pydanticSchema } from "./internal/adapterFormat.ts"
 
 export type LiteralValue = string | number | boolean
 
@@ -42,15 +43,6 @@ export const dict = (value: FieldType, key: FieldType = str): FieldType => ({ _t
 export const literal = (...values: ReadonlyArray<LiteralValue>): FieldType => ({ _tag: "literal", values })
 export const optional = (inner: FieldType): FieldType => ({ _tag: "optional", inner })
 
-/** Python's repr of a literal value, as `Literal['a', 'b']` prints it. */
-export const pyRepr = (v: LiteralValue): string => {
-  if (typeof v === "boolean") return v ? "True" : "False"
-  if (typeof v === "number") return String(v)
-  // Python prefers single quotes unless the string contains one and no double quote.
-  if (v.includes("'") && !v.includes('"')) return `"${v.replace(/\\/g, "\\\\")}"`
-  return `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
-}
-
 /**
  * The annotation name DSPy prints in `1. \`answer\` (float):` and in the output reminder.
  *
@@ -58,31 +50,7 @@ export const pyRepr = (v: LiteralValue): string => {
  * typeName(list(str)) // "list[str]"
  * typeName(optional(int)) // "Union[int, NoneType]"
  */
-export const typeName = (t: FieldType): string => {
-  switch (t._tag) {
-    case "str":
-    case "int":
-    case "float":
-    case "bool":
-      return t._tag
-    case "any":
-      return "Any"
-    case "none":
-      return "NoneType"
-    case "list":
-      return `list[${typeName(t.item)}]`
-    case "dict":
-      return `dict[${typeName(t.key)}, ${typeName(t.value)}]`
-    case "literal":
-      return `Literal[${t.values.map(pyRepr).join(", ")}]`
-    case "optional":
-      return `Union[${typeName(t.inner)}, NoneType]`
-    case "union":
-      return `Union[${t.members.map(typeName).join(", ")}]`
-    case "object":
-      return t.name
-  }
-}
+export const typeName = (t: FieldType): string => annotationName(t)
 
 /** True when the field is rendered verbatim (no type note, no JSON parsing). */
 export const isString = (t: FieldType): boolean => t._tag === "str"
@@ -92,76 +60,11 @@ export const isNullable = (t: FieldType): boolean =>
   t._tag === "optional" || t._tag === "none" || t._tag === "any" ||
   (t._tag === "union" && t.members.some(isNullable))
 
-/** A pydantic-style JSON schema (key order as DSPy prints it). */
-export const jsonSchema = (t: FieldType): Record<string, unknown> => {
-  switch (t._tag) {
-    case "str":
-      return { type: "string" }
-    case "int":
-      return { type: "integer" }
-    case "float":
-      return { type: "number" }
-    case "bool":
-      return { type: "boolean" }
-    case "any":
-      return {}
-    case "none":
-      return { type: "null" }
-    case "list":
-      return { type: "array", items: jsonSchema(t.item) }
-    case "dict":
-      return { type: "object", additionalProperties: jsonSchema(t.value) }
-    case "literal": {
-      const types = new Set(t.values.map((v) => typeof v))
-      const type = types.size === 1 ? ({ string: "string", number: "number", boolean: "boolean" } as const)[[...types][0] as "string"] : undefined
-      return type === undefined ? { enum: [...t.values] } : { type, enum: [...t.values] }
-    }
-    case "optional":
-      return { anyOf: [jsonSchema(t.inner), { type: "null" }] }
-    case "union":
-      return { anyOf: t.members.map(jsonSchema) }
-    case "object": {
-      const properties: Record<string, unknown> = {}
-      for (const p of t.properties) {
-        properties[p.name] = p.description === undefined ? jsonSchema(p.type) : { ...jsonSchema(p.type), description: p.description }
-      }
-      return {
-        type: "object",
-        title: t.name,
-        properties,
-        required: t.properties.filter((p) => !p.optional).map((p) => p.name)
-      }
-    }
-  }
-}
-
-/** Python's `json.dumps` layout (`", "` and `": "` separators, non-ASCII kept). */
-export const pyJson = (value: unknown): string => pyJsonIndent(value, undefined, "")
-
-const pyJsonIndent = (value: unknown, indent: number | undefined, pad: string): string => {
-  if (value === null || value === undefined) return "null"
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : pyFloat(value)
-  if (typeof value === "boolean" || typeof value === "string") return JSON.stringify(value)
-  const inner = indent === undefined ? "" : pad + " ".repeat(indent)
-  const nl = indent === undefined ? "" : "\n"
-  const sep = indent === undefined ? ", " : ","
-  if (Array.isArray(value)) {
-    if (value.length === 0) return "[]"
-    return `[${nl}${value.map((v) => inner + pyJsonIndent(v, indent, inner)).join(sep + nl)}${nl}${indent === undefined ? "" : pad}]`
-  }
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
-  if (entries.length === 0) return "{}"
-  return `{${nl}${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pyJsonIndent(v, indent, inner)}`).join(sep + nl)}${nl}${indent === undefined ? "" : pad}}`
-}
-
-/** `json.dumps(value, indent=n)` as Python prints it. */
-export const pyJsonPretty = (value: unknown, indent = 2): string => pyJsonIndent(value, indent, "")
-
-const pyFloat = (n: number): string => {
-  if (Number.isNaN(n)) return "NaN"
-  if (!Number.isFinite(n)) return n > 0 ? "Infinity" : "-Infinity"
-  return String(n)
-}
+/**
+ * The JSON schema pydantic gives this type (nested models under `$defs`), as DSPy shows it in type notes
+ * and sends it for structured outputs.
+ */
+export const jsonSchema = (t: FieldType): Record<string, unknown> => pydanticSchema(t)
 
 /** An Effect Schema that decodes an already JSON-parsed value of this type. */
 export const toSchema = (t: FieldType): Schema.Top => {

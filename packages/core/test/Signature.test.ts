@@ -146,10 +146,10 @@ describe("Signature.fromFields", () => {
     expect(T.typeName(sig.field("extra")!.type)).toBe("Union[int, NoneType]")
     expect(T.typeName(sig.field("item")!.type)).toBe("Item")
     expect(T.jsonSchema(sig.field("item")!.type)).toEqual({
-      type: "object",
+      properties: { name: { title: "Name", type: "string" }, qty: { title: "Qty", type: "integer" } },
+      required: ["name"],
       title: "Item",
-      properties: { name: { type: "string" }, qty: { type: "integer" } },
-      required: ["name"]
+      type: "object"
     })
   })
 
@@ -167,10 +167,3 @@ describe("inferPrefix", () => {
   })
 })
 
-describe("FieldType JSON", () => {
-  it("prints like Python json.dumps", () => {
-    expect(T.pyJson({ type: "array", items: { type: "string" } })).toBe('{"type": "array", "items": {"type": "string"}}')
-    expect(T.pyJson([1, 2.5, "é"])).toBe('[1, 2.5, "é"]')
-    expect(T.pyJsonPretty({ a: [1], b: {} })).toBe('{\n  "a": [\n    1\n  ],\n  "b": {}\n}')
-  })
-})
