@@ -1,0 +1,231 @@
+/**
+ * Typed local actors: a fiber that owns a state, serves a bounded mailbox one message at a time, and speaks a
+ * `Protocol`. Run one under a supervisor (`Actor.spec`) or on its own in a Scope (`Actor.start`); either way you
+ * talk to it through its `ActorRef`.
+ *
+ * Handler results: `[reply, nextState]`. A handler's typed error (declared in the protocol) goes back to the asker
+ * and the actor keeps its state and keeps serving; a defect (or `LinkedExit`) crashes the incarnation: the message
+ * being handled fails with `ActorGone`, and the supervisor restarts the actor from its initial state (or `init`).
+ * Messages that arrive while it restarts wait in the mailbox (see ActorRef.ts for the full contract).
+ */
+import { Deferred, Effect, Exit } from "effect"
+import type { Scope } from "effect"
+import type { ExitReason } from "./ActorError.ts"
+import { ExitReasons, LinkedExit } from "./ActorError.ts"
+import type { ActorRef } from "./ActorRef.ts"
+import * as ChildSpec from "./ChildSpec.ts"
+import { ActorCell, complete, isTypedFailure } from "./internal/actorCell.ts"
+import type { Options as MailboxOptions } from "./Mailbox.ts"
+import type * as Protocol from "./Protocol.ts"
+import type { ActorStats } from "./SupervisorEvent.ts"
+
+export type { ActorRef } from "./ActorRef.ts"
+
+export interface ActorContext<P extends Protocol.Any> {
+  readonly self: ActorRef<P>
+  readonly name: string
+  /** 1 for the first incarnation, +1 per restart. */
+  readonly incarnation: number
+  /** Ends this incarnation normally after the current message (a transient/temporary child is not restarted). */
+  readonly stop: Effect.Effect<void>
+}
+
+export type Handlers<P extends Protocol.Any, S, R> = {
+  readonly [T in Protocol.Tags<P>]: (
+    message: Protocol.Message<P, T>,
+    state: S,
+    ctx: ActorContext<P>
+  ) => Effect.Effect<readonly [Protocol.Reply<P, T>, S], Protocol.HandlerError<P, T>, R>
+}
+
+export interface Definition<P extends Protocol.Any, S, R = never, EI = never> {
+  readonly name?: string | undefined
+  readonly protocol: P
+  readonly initialState: S
+  /** Computes the state at the start of each incarnation (e.g. reload persisted state); failures are start failures. */
+  readonly init?: Effect.Effect<S, EI, R | Scope.Scope> | undefined
+  readonly handlers: Handlers<P, S, R>
+  readonly mailbox?: MailboxOptions | undefined
+}
+
+/**
+ * Defines an actor (nothing runs yet).
+ *
+ * @example
+ * const Counter = Actor.make({
+ *   protocol: Protocol.make({ Add: { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number } }),
+ *   initialState: 0,
+ *   handlers: { Add: ({ n }, s) => Effect.succeed([s + n, s + n] as const) }
+ * })
+ */
+export const make = <P extends Protocol.Any, S, R = never, EI = never>(definition: Definition<P, S, R, EI>): Definition<P, S, R, EI> =>
+  definition
+
+/**
+ * One incarnation: the start phase computes the state; the returned process marks the incarnation running and
+ * registers its end on its own fiber (an observer, so it runs even if the fiber is interrupted early), then runs
+ * the message loop racing a link kill.
+ */
+const incarnation = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>) =>
+  Effect.map(def.init === undefined ? Effect.succeed(def.initialState) : def.init, (state0) =>
+    Effect.withFiber((fiber) => {
+      const n = cell.begin()
+      fiber.addObserver((exit) => cell.end(exit))
+      return process(cell, def, state0, n)
+    }))
+
+const process = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>, state0: S, n: number) =>
+  Effect.suspend(() => {
+    const kill = cell.kill
+    let stopRequested = false
+    const ctx: ActorContext<P> = {
+      self: cell,
+      name: cell.name,
+      incarnation: n,
+      stop: Effect.sync(() => {
+        stopRequested = true
+      })
+    }
+    const handlers = def.handlers as unknown as Record<string, (m: unknown, s: S, c: ActorContext<P>) => Effect.Effect<readonly [unknown, S], unknown, R>>
+    const loop = Effect.gen(function*() {
+      let state = state0
+      const box = cell.mailbox
+      while (!stopRequested) {
+        const env = box.pollUnsafe() ?? (yield* box.take) // sets cell.current
+        const exit = yield* Effect.exit(handlers[env.msg._tag]!(env.msg, state, ctx))
+        cell.processed++
+        if (Exit.isSuccess(exit)) {
+          cell.current = undefined
+          state = exit.value[1]
+          complete(env, Exit.succeed(exit.value[0]))
+        } else if (isTypedFailure(exit.cause)) {
+          cell.current = undefined
+          complete(env, exit)
+        } else {
+          return yield* Effect.failCause(exit.cause)
+        }
+      }
+    })
+    return Effect.raceFirst(loop, Deferred.await(kill))
+  })
+
+export interface ActorSpec<P extends Protocol.Any, R> extends ChildSpec.ChildSpec<R> {
+  /** The actor's ref; valid across restarts of this child. */
+  readonly ref: ActorRef<P>
+}
+
+/**
+ * A supervisor child running this actor. The ref exists (and queues messages) before the child starts.
+ *
+ * @example
+ * const counter = Actor.spec(Counter, { id: "counter", restart: "permanent" })
+ * yield* Supervisor.make({ children: [counter] })
+ * yield* counter.ref.ask({ _tag: "Add", n: 1 })
+ */
+export const spec = <P extends Protocol.Any, S, R, EI>(
+  definition: Definition<P, S, R, EI>,
+  options?: ChildSpec.Options & { readonly id?: string | undefined }
+): ActorSpec<P, R> => {
+  const cell = new ActorCell(definition.protocol, {
+    name: definition.name ?? options?.id,
+    mailbox: definition.mailbox,
+    supervised: true
+  })
+  return {
+    id: options?.id ?? cell.name,
+    restart: options?.restart ?? "permanent",
+    shutdown: options?.shutdown ?? ChildSpec.DEFAULT_SHUTDOWN,
+    start: incarnation(cell, definition) as ChildSpec.ChildSpec<R>["start"],
+    onStopped: (reason) => Effect.sync(() => cell.stop(reason)),
+    stats: () => cell.stats(),
+    ref: cell
+  }
+}
+
+/**
+ * Starts an unsupervised actor in the current Scope; closing the scope stops it (asks then fail with ActorGone).
+ *
+ * @example
+ * const ref = yield* Actor.start(Counter)
+ */
+export const start = <P extends Protocol.Any, S, R, EI>(
+  definition: Definition<P, S, R, EI>
+): Effect.Effect<ActorRef<P>, EI, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const cell = new ActorCell(definition.protocol, { name: definition.name, mailbox: definition.mailbox, supervised: false })
+    const run = yield* incarnation(cell, definition)
+    const fiber = yield* Effect.forkScoped(run, { startImmediately: true, uninterruptible: false })
+    // Covers a fiber interrupted before it began (the incarnation's own observer then never registered).
+    fiber.addObserver((exit) => cell.stop(Exit.isSuccess(exit) ? ExitReasons.normal : ExitReasons.fromCause(exit.cause)))
+    return cell as ActorRef<P>
+  })
+
+const asCell = (ref: ActorRef<any>): ActorCell<any> | undefined => (ref instanceof ActorCell ? ref : undefined)
+
+/** Live counters of a local actor (undefined for a remote ref). */
+export const stats = (ref: ActorRef<any>): ActorStats | undefined => asCell(ref)?.stats()
+
+const abnormal = (r: ExitReason) => r._tag === "Failure" || r._tag === "Linked"
+
+/**
+ * Links two actors' current incarnations (OTP `link`): when either exits abnormally, the other is terminated with
+ * a `LinkedExit` failure (so its supervisor sees a crash). A normal exit or a shutdown does not propagate. The link
+ * fires at most once and ends with the scope; remote refs are watched but cannot be terminated from here.
+ *
+ * @example
+ * yield* Actor.link(cache.ref, writer.ref)
+ */
+export const link = (a: ActorRef<any>, b: ActorRef<any>): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const ca = asCell(a)
+    const cb = asCell(b)
+    const na = ca?.incarnation ?? 0
+    const nb = cb?.incarnation ?? 0
+    const wa = yield* a.monitor()
+    const wb = yield* b.monitor()
+    const watch = Effect.raceFirst(
+      Effect.map(wa, (r) => ({ from: a, to: cb, n: nb, r })),
+      Effect.map(wb, (r) => ({ from: b, to: ca, n: na, r }))
+    ).pipe(
+      Effect.flatMap(({ from, to, n, r }) =>
+        Effect.sync(() => {
+          if (abnormal(r)) to?.killUnsafe(n, from.name, r)
+        })
+      )
+    )
+    yield* Effect.forkScoped(watch, { uninterruptible: false })
+  })
+
+/**
+ * Runs `effect` linked to `ref`'s current incarnation: if the actor exits abnormally first, `effect` is interrupted
+ * and fails with `LinkedExit`; if `effect` fails, the actor is terminated with `LinkedExit` (peer "linked effect").
+ *
+ * @example
+ * yield* Actor.linked(worker.ref, pollForever)
+ */
+export const linked = <A, E, R>(ref: ActorRef<any>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LinkedExit, R> =>
+  Effect.gen(function*() {
+    const cell = asCell(ref)
+    const n = cell?.incarnation ?? 0
+    const watch = yield* ref.monitor()
+    const peerExit = Effect.flatMap(watch, (r) => (abnormal(r) ? Effect.fail(new LinkedExit({ peer: ref.name, reason: r })) : Effect.never))
+    return yield* Effect.raceFirst(effect, peerExit).pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          if (Exit.isFailure(exit) && !isLinkFailure(exit.cause)) {
+            cell?.killUnsafe(n, "linked effect", { _tag: "Failure", message: "linked effect failed", cause: exit.cause })
+          }
+        })
+      )
+    )
+  })
+
+const isLinkFailure = (cause: import("effect").Cause.Cause<unknown>) =>
+  cause.reasons.some((r) => r._tag === "Fail" && r.error instanceof LinkedExit) ||
+  cause.reasons.every((r) => r._tag === "Interrupt")
+
+/** Waits until the actor stops for good (not a restart) and returns the final reason. Local refs only. */
+export const awaitStopped = (ref: ActorRef<any>): Effect.Effect<ExitReason> => {
+  const cell = asCell(ref)
+  return cell === undefined ? Effect.flatten(ref.monitor()) : Effect.suspend(() => Deferred.await(cell.terminal))
+}

@@ -1,0 +1,56 @@
+/**
+ * Compile-time checks of the typed API (checked by `tsc`); the runtime part only keeps vitest happy.
+ */
+import { assert, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import type { ActorGone, AskTimeout, MailboxFull, MessageRejected } from "../src/ActorError.ts"
+import * as Actor from "../src/Actor.ts"
+import type { ActorRef } from "../src/ActorRef.ts"
+import * as Protocol from "../src/Protocol.ts"
+
+class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}
+
+const P = Protocol.make({
+  Get: { payload: Schema.Struct({ key: Schema.String }), success: Schema.Number },
+  Put: { payload: Schema.Struct({ key: Schema.String, value: Schema.Number }) },
+  Explode: { error: Boom }
+})
+
+// Never called: only type-checked.
+export const typeChecks = (ref: ActorRef<typeof P>) => {
+  const getReply: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | MessageRejected> = ref.ask({ _tag: "Get", key: "x" })
+  const putReply: Effect.Effect<void, AskTimeout | MailboxFull | ActorGone | MessageRejected> = ref.ask({ _tag: "Put", key: "a", value: 1 })
+  const explode: Effect.Effect<void, Boom | AskTimeout | MailboxFull | ActorGone | MessageRejected> = ref.ask({ _tag: "Explode" })
+  // @ts-expect-error Get has no typed error
+  const noError: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone> = ref.ask({ _tag: "Get", key: "x" })
+  // @ts-expect-error wrong payload type
+  const badPayload = ref.tell({ _tag: "Get", key: 1 })
+  // @ts-expect-error unknown tag
+  const badTag = ref.tell({ _tag: "Nope" })
+  return [getReply, putReply, explode, noError, badPayload, badTag]
+}
+
+export const def = Actor.make({
+  protocol: P,
+  initialState: 0,
+  handlers: {
+    Get: ({ key }, s) => Effect.succeed([key.length + s, s] as const),
+    Put: ({ value }, s) => Effect.succeed([undefined, s + value] as const),
+    Explode: () => Effect.fail(new Boom())
+  }
+})
+
+export const wrongReply = Actor.make({
+  protocol: P,
+  initialState: 0,
+  handlers: {
+    // @ts-expect-error Get must reply with a number
+    Get: (_, s) => Effect.succeed(["nope", s] as const),
+    Put: (_, s) => Effect.succeed([undefined, s] as const),
+    Explode: (_, s) => Effect.succeed([undefined, s] as const)
+  }
+})
+
+it("type-level checks compile", () => {
+  assert.strictEqual(P.tags.length, 3)
+})
