@@ -30,13 +30,13 @@ export const messagesFor = (n: number): ReadonlyArray<ReadonlyArray<Message>> =>
 /** A runtime with LanguageModel over the OpenAI provider at `baseURL`. */
 export const dspexRuntime = (baseURL: string, options: { readonly maxConcurrency?: number; readonly cache?: Layer.Layer<Cache> } = {}) =>
   ManagedRuntime.make(
-    LanguageModel.layer({ maxConcurrency: options.maxConcurrency ?? 64, numRetries: 0 }).pipe(
+    LanguageModel.layer({ maxConcurrency: options.maxConcurrency ?? 64 }).pipe(
       Layer.provide([Providers.layer(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL })), options.cache ?? Cache.none])
     )
   )
 
-/** The raw SDK as anyone would use it: one client, no retries. */
-export const rawClient = (baseURL: string) => new OpenAI({ apiKey, baseURL, maxRetries: 0 })
+/** The raw SDK as anyone would use it: one client, default settings. */
+export const rawClient = (baseURL: string) => new OpenAI({ apiKey, baseURL })
 
 /** One raw SDK call: send the messages, read the text. */
 export const rawCall = async (client: OpenAI, messages: ReadonlyArray<Message>): Promise<string> => {
@@ -54,4 +54,11 @@ export const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+const gc = (globalThis as { gc?: (options?: { type?: string; execution?: string }) => void }).gc
+
+/** A young-generation collection when the process runs with --expose-gc (else nothing). */
+export const minorGc = (): void => {
+  gc?.({ type: "minor", execution: "sync" })
 }

@@ -23,20 +23,26 @@ let counter = 0
 /** A process-unique call id (cheap: no randomness on the hot path). */
 export const nextCallId = (): string => `c${(++counter).toString(36)}`
 
+/**
+ * Fires an event at the given callbacks, now; a throwing callback never breaks the call. For hot paths
+ * that already hold the fiber's callbacks (`emit` is the Effect form).
+ *
+ * @example
+ * fire(callbacks, { _tag: "LMEnd", callId, model, outputs })
+ */
+export const fire = (callbacks: ReadonlyArray<Callback>, event: CallbackEvent): void => {
+  for (const cb of callbacks) {
+    try {
+      cb(event)
+    } catch {
+      // A broken observer must not change the program's result.
+    }
+  }
+}
+
 /** Fires an event at every callback of the current fiber; a throwing callback never breaks the call. */
 export const emit = (event: CallbackEvent): Effect.Effect<void> =>
-  Effect.flatMap(CurrentCallbacks, (cbs) =>
-    cbs.length === 0
-      ? Effect.void
-      : Effect.sync(() => {
-        for (const cb of cbs) {
-          try {
-            cb(event)
-          } catch {
-            // A broken observer must not change the program's result.
-          }
-        }
-      }))
+  Effect.flatMap(CurrentCallbacks, (cbs) => (cbs.length === 0 ? Effect.void : Effect.sync(() => fire(cbs, event))))
 
 /**
  * Runs `effect` with extra callbacks.

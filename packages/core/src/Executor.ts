@@ -73,9 +73,11 @@ export const makeLocal = (defaultConcurrency = 8): ExecutorShape => {
       Stream.fromIterable(tasks).pipe(
         Stream.mapEffect(
           (task, index) =>
-            Effect.exit(task.effect).pipe(
-              Effect.map((exit): TaskResult<A, E> => ({ index, id: task.descriptor.id, exit })),
-              Effect.withSpan("Executor.task", { attributes: { "dspex.task.id": task.descriptor.id, "dspex.task.kind": task.descriptor.kind } })
+            // Data-first without a stack trace: the curried form captures one per task.
+            Effect.withSpan(
+              Effect.map(Effect.exit(task.effect), (exit): TaskResult<A, E> => ({ index, id: task.descriptor.id, exit })),
+              "Executor.task",
+              { attributes: { "dspex.task.id": task.descriptor.id, "dspex.task.kind": task.descriptor.kind }, captureStackTrace: false }
             ),
           { concurrency: positive(options.concurrency, fallback), unordered: true }
         )

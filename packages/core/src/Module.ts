@@ -9,9 +9,9 @@
  * the copy's predictors); a call never mutates the module, so one program can serve concurrent calls.
  * Keep module state in ordinary fields: JavaScript `#private` fields cannot be deep-copied.
  */
-import { Cause, Effect } from "effect"
+import { Cause, Context, Effect } from "effect"
 import type { Demo } from "./Adapter.ts"
-import { emit, nextCallId } from "./Callbacks.ts"
+import { CurrentCallbacks, fire, nextCallId } from "./Callbacks.ts"
 import type { StateLoadError } from "./Errors.ts"
 import { Prediction } from "./Example.ts"
 import type { LMRequest } from "./LanguageModel.ts"
@@ -73,32 +73,53 @@ export abstract class Module {
    */
   call<Self extends Module>(this: Self, inputs: InputsOf<Self>, options?: CallOptions): Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>> {
     const self = this
-    const moduleName = self.constructor.name
-    return Effect.flatMap(CurrentRunScope, (current) => {
+    // One fiber step reads everything the call needs: this runs once per module call, so every extra
+    // Effect step or context switch here is paid by every LM call (see bench/predict-cpu.ts).
+    return Effect.withFiber<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>((fiber) => {
+      const current = fiber.getRef(CurrentRunScope)
+      const callbacks = fiber.getRef(CurrentCallbacks)
       const scope = scopeFor(current, self)
       const path = scope.modulePaths.get(self) ?? "self"
-      return Effect.gen(function*() {
-        const callId = nextCallId()
-        yield* emit({ _tag: "ModuleStart", callId, module: moduleName, path, inputs: (inputs ?? {}) as Record<string, unknown> })
-        const parentUsage = yield* CurrentUsage
-        const usage = new UsageCollector(parentUsage)
-        const exit = yield* Effect.exit(
-          (self.forward(inputs, options) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>).pipe(
-            Effect.provideService(CurrentRunScope, scope),
-            Effect.provideService(CurrentUsage, usage)
-          )
-        )
-        if (exit._tag === "Failure") {
-          yield* emit({ _tag: "ModuleEnd", callId, module: moduleName, path, error: Cause.squash(exit.cause) })
-          return yield* exit
+      const moduleName = self.constructor.name
+      const callId = nextCallId()
+      if (callbacks.length > 0) {
+        fire(callbacks, { _tag: "ModuleStart", callId, module: moduleName, path, inputs: (inputs ?? {}) as Record<string, unknown> })
+      }
+      // A predictor's own usage is never read (only non-predictor modules attach usage to their
+      // Prediction), so its calls add straight to the enclosing collector: the totals are the same.
+      const usage = isParameter(self) ? undefined : new UsageCollector(fiber.getRef(CurrentUsage))
+      const body = self.forward(inputs, options) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>
+      // A predictor inside a running program changes neither: its forward runs in the caller's context.
+      const forward = scope === current && usage === undefined ? body : Effect.updateContext(
+        body,
+        (context: Context.Context<ContextOf<Self>>) => {
+          const scoped = scope === current ? context : Context.add(context, CurrentRunScope, scope)
+          return (usage === undefined ? scoped : Context.add(scoped, CurrentUsage, usage)) as typeof context
         }
-        let out = exit.value
-        if (out instanceof Prediction && !isParameter(self) && !usage.isEmpty()) {
-          out = out.withUsage({ ...usage.byModel }) as OutputOf<Self>
+      )
+      const ended = Effect.matchCauseEffect(forward, {
+        onFailure: (cause) =>
+          callbacks.length === 0
+            ? Effect.failCause(cause)
+            : Effect.andThen(
+              Effect.sync(() => fire(callbacks, { _tag: "ModuleEnd", callId, module: moduleName, path, error: Cause.squash(cause) })),
+              Effect.failCause(cause)
+            ),
+        onSuccess: (value) => {
+          let out = value
+          if (usage !== undefined && out instanceof Prediction && !usage.isEmpty()) {
+            out = out.withUsage({ ...usage.byModel }) as OutputOf<Self>
+          }
+          if (callbacks.length === 0) return Effect.succeed(out)
+          fire(callbacks, { _tag: "ModuleEnd", callId, module: moduleName, path, outputs: out })
+          return Effect.succeed(out)
         }
-        yield* emit({ _tag: "ModuleEnd", callId, module: moduleName, path, outputs: out })
-        return out
-      }).pipe(Effect.withSpan("Module.call", { attributes: { "dspex.module": moduleName, "dspex.path": path } }))
+      })
+      // Data-first with no stack trace: a captured stack (pointing into this file) cost more than the span.
+      return Effect.withSpan(ended, "Module.call", {
+        attributes: { "dspex.module": moduleName, "dspex.path": path },
+        captureStackTrace: false
+      })
     })
   }
 

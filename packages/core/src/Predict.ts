@@ -4,7 +4,7 @@
  * demos, and an optional LM of its own.
  */
 import { Effect } from "effect"
-import type { Demo } from "./Adapter.ts"
+import { type Adapter, CurrentAdapter, type Demo } from "./Adapter.ts"
 import type { AdapterParseError, InputValidationError, StateLoadError } from "./Errors.ts"
 import { Prediction } from "./Example.ts"
 import type { LanguageModel } from "./LanguageModel.ts"
@@ -13,9 +13,9 @@ import { LMConfigurationError, type LMError } from "./LMError.ts"
 import { type CallOptions, Module, type PredictConfig } from "./Module.ts"
 import { ensure, type Signature } from "./Signature.ts"
 import * as Trace from "./Trace.ts"
-import { currentAdapter } from "./internal/moduleAdapter.ts"
+import { adapterFor } from "./internal/moduleAdapter.ts"
 import { validateInputs } from "./internal/moduleInputs.ts"
-import { CurrentRunScope, recordUsage } from "./internal/moduleRun.ts"
+import { CurrentRunScope, CurrentUsage } from "./internal/moduleRun.ts"
 import { ParameterTypeId } from "./internal/moduleTree.ts"
 import * as State from "./internal/stateCodec.ts"
 
@@ -124,34 +124,39 @@ export class Predict extends Module {
    */
   forward(inputs: Readonly<Record<string, unknown>>, options: CallOptions = {}): Effect.Effect<Prediction, PredictError, LanguageModel> {
     const self = this
-    return Effect.gen(function*() {
-      const scope = yield* CurrentRunScope
+    // Everything fiber-local is read in one step (this runs once per LM call; see bench/predict-cpu.ts).
+    return Effect.withFiber<Prediction, PredictError, LanguageModel>((fiber) => {
+      const scope = fiber.getRef(CurrentRunScope)
       const path = scope?.predictorPaths.get(self) ?? "self"
       const invalid = validateInputs(self.signature, inputs, path)
-      if (invalid !== undefined) return yield* invalid
+      if (invalid !== undefined) return Effect.fail(invalid)
 
-      const lm = options.lm ?? self.lm ?? (yield* CurrentLM)
+      const lm = options.lm ?? self.lm ?? fiber.getRef(CurrentLM)
       if (lm === undefined) {
-        return yield* new LMConfigurationError({
-          model: "(none)",
-          detail: `predictor "${path}" has no LM: set one with Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
-        })
+        return Effect.fail(
+          new LMConfigurationError({
+            model: "(none)",
+            detail: `predictor "${path}" has no LM: set one with Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
+          })
+        )
       }
       const config = effectiveConfig(lm, { ...self.config, ...options.config })
-      const adapter = yield* currentAdapter
-      const result = yield* adapter.call({
-        lm,
-        signature: self.signature,
-        demos: options.demos ?? self.demos,
-        inputs,
-        config
-      })
-      // Cache hits cost nothing and are left out of usage, as DSPy's usage tracker does.
-      const usage = result.response.cacheHit ? {} : { [result.response.model]: result.response.usage }
-      const prediction = Prediction.fromCompletions(result.outputs, usage)
-      yield* recordUsage(usage)
-      yield* Trace.record({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
-      return prediction
+      const usageCollector = fiber.getRef(CurrentUsage)
+      const trace = fiber.getRef(Trace.CurrentTrace)
+      const run = (adapter: Adapter) =>
+        Effect.map(
+          adapter.call({ lm, signature: self.signature, demos: options.demos ?? self.demos, inputs, config }),
+          (result) => {
+            // Cache hits cost nothing and are left out of usage, as DSPy's usage tracker does.
+            const usage = result.response.cacheHit ? {} : { [result.response.model]: result.response.usage }
+            const prediction = Prediction.fromCompletions(result.outputs, usage)
+            usageCollector?.add(usage)
+            trace?.add({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
+            return prediction
+          }
+        )
+      const adapter = adapterFor(fiber.getRef(CurrentAdapter))
+      return Effect.isEffect(adapter) ? Effect.flatMap(adapter, run) : run(adapter)
     })
   }
 

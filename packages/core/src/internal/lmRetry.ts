@@ -33,11 +33,31 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.D
  * @example
  * withRetries(call, { times: 3, baseDelayMs: 500, maxDelayMs: 30_000 })
  */
-export const withRetries = <A, R>(attempt: Effect.Effect<A, LMError, R>, policy: RetryPolicy): Effect.Effect<A, LMError, R> =>
-  policy.times <= 0
-    ? attempt
-    : Effect.retry(attempt, {
-      schedule: retrySchedule(policy),
-      times: policy.times,
-      while: (e: LMError) => e.retryable
+export const withRetries = <A, R>(attempt: Effect.Effect<A, LMError, R>, policy: RetryPolicy): Effect.Effect<A, LMError, R> => {
+  if (policy.times <= 0) return attempt
+  // The retry machinery (schedule state, metadata in context) is only set up once an attempt has failed:
+  // most calls succeed first time. The loop replays that first failure, so the schedule sees exactly
+  // the failures, attempts and delays it would have seen had it wrapped the first attempt.
+  return Effect.catch(attempt, (first) => {
+    let replayed = false
+    const again = Effect.suspend(() => {
+      if (replayed) return attempt
+      replayed = true
+      return Effect.fail(first)
     })
+    return Effect.retry(again, retryOptionsOf(policy))
+  })
+}
+
+const isRetryable = (e: LMError): boolean => e.retryable
+
+// A schedule is a description (each run keeps its own state), so one per policy serves every call.
+const retryOptions = new WeakMap<RetryPolicy, { readonly schedule: Schedule.Schedule<Duration.Duration, LMError>; readonly times: number; readonly while: (e: LMError) => boolean }>()
+const retryOptionsOf = (policy: RetryPolicy) => {
+  let options = retryOptions.get(policy)
+  if (options === undefined) {
+    options = { schedule: retrySchedule(policy), times: policy.times, while: isRetryable }
+    retryOptions.set(policy, options)
+  }
+  return options
+}

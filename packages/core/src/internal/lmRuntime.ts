@@ -9,10 +9,10 @@
  *   → usage/cost accounting, cache write, history entry, span attributes and LMStart/LMEnd callbacks.
  */
 import { randomUUID } from "node:crypto"
-import { Clock, type Config, Duration, Effect, Option, type Scope } from "effect"
+import { Clock, type Config, Effect, Option, type Scope, type Tracer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { Cache, immutableCopy } from "../Cache.ts"
-import { emit, nextCallId } from "../Callbacks.ts"
+import { CurrentCallbacks, fire, nextCallId } from "../Callbacks.ts"
 import type {
   HistoryEntry,
   LanguageModelService,
@@ -29,7 +29,8 @@ import { cacheKeyOf, dspyKwargs } from "./cacheKey.ts"
 import { type LanguageModelOptions, resolveSettings } from "./lmConfig.ts"
 import { Ring, UsageLedger } from "./lmHistory.ts"
 import { makeGate } from "./lmLimits.ts"
-import { withRetries } from "./lmRetry.ts"
+import { type RetryPolicy, withRetries } from "./lmRetry.ts"
+import { timeoutFail } from "./lmTimeout.ts"
 import { makeSingleFlight } from "./lmSingleFlight.ts"
 
 const zero = { promptTokens: 0, completionTokens: 0, totalTokens: 0 } as const
@@ -98,41 +99,58 @@ export const makeRuntime = (
     const ledger = new UsageLedger()
     const warnedRollout = new Set<string>()
 
+    const retryPolicies = new Map<number, RetryPolicy>()
+    const retryPolicy = (times: number): RetryPolicy => {
+      let p = retryPolicies.get(times)
+      if (p === undefined) {
+        p = { times, baseDelayMs: settings.retryBaseDelayMs, maxDelayMs: settings.retryMaxDelayMs }
+        retryPolicies.set(times, p)
+      }
+      return p
+    }
+
     /** The provider call with retries, limits and timeout, plus accounting and the cache write. */
-    const call = (lm: LM, provider: Provider, request: ProviderRequest, key: string | undefined): Effect.Effect<Flight, LMError> =>
-      Effect.gen(function*() {
-        if (key !== undefined) {
-          // A flight that starts just after another one finished finds its result here.
-          const cached = yield* cache.get(key)
-          if (Option.isSome(cached)) return { response: cached.value, shared: cached.value, fresh: false, retries: 0 }
-        }
+    const call = (lm: LM, provider: Provider, request: ProviderRequest, key: string | undefined): Effect.Effect<Flight, LMError> => {
+      const attemptAndRecord = Effect.suspend(() => {
         const { timeoutMs } = settings.limitsOf(provider.name)
         let attempts = 0
         const attempt = gate(provider.name, lm.model)(
           Effect.suspend(() => {
             attempts++
             return provider.complete(request)
-          }).pipe(
-            Effect.timeoutOrElse({
-              duration: Duration.millis(timeoutMs),
-              orElse: () =>
-                Effect.fail(new LMTimeout({ provider: provider.name, model: lm.model, timeoutMs, detail: `no response within ${timeoutMs} ms` }))
-            })
+          }).pipe((call) =>
+            timeoutFail(
+              call,
+              timeoutMs,
+              () => new LMTimeout({ provider: provider.name, model: lm.model, timeoutMs, detail: `no response within ${timeoutMs} ms` })
+            )
           )
         )
-        const raw = yield* withRetries(attempt, {
-          times: lm.numRetries ?? settings.numRetries,
-          baseDelayMs: settings.retryBaseDelayMs,
-          maxDelayMs: settings.retryMaxDelayMs
+        const recorded = (raw: Omit<LMResponse, "cacheHit" | "model">): Flight | Effect.Effect<Flight> => {
+          const cost = raw.cost ?? provider.cost?.(request.model, raw.usage)
+          const response: LMResponse = { ...raw, model: lm.model, ...(cost === undefined ? {} : { cost }), cacheHit: false }
+          ledger.add(lm.model, raw.usage, cost)
+          if (key === undefined) return { response, shared: response, fresh: true, retries: attempts - 1 }
+          const shared = immutableCopy(response)
+          return Effect.as(cache.set(key, shared), { response, shared, fresh: true, retries: attempts - 1 })
+        }
+        return Effect.flatMap(withRetries(attempt, retryPolicy(lm.numRetries ?? settings.numRetries)), (raw) => {
+          const flight = recorded(raw)
+          return Effect.isEffect(flight) ? flight : Effect.succeed(flight)
         })
-        const cost = raw.cost ?? provider.cost?.(request.model, raw.usage)
-        const response: LMResponse = { ...raw, model: lm.model, ...(cost === undefined ? {} : { cost }), cacheHit: false }
-        ledger.add(lm.model, raw.usage, cost)
-        if (key === undefined) return { response, shared: response, fresh: true, retries: attempts - 1 }
-        const shared = immutableCopy(response)
-        yield* cache.set(key, shared)
-        return { response, shared, fresh: true, retries: attempts - 1 }
       })
+      if (key === undefined) return attemptAndRecord
+      // A flight that starts just after another one finished finds its result here.
+      return Effect.flatMap(cache.get(key), (cached) =>
+        Option.isSome(cached)
+          ? Effect.succeed<Flight>({ response: cached.value, shared: cached.value, fresh: false, retries: 0 })
+          : attemptAndRecord)
+    }
+
+    interface Outcome {
+      readonly response: LMResponse
+      readonly retries: number
+    }
 
     const run = (lm: LM, provider: Provider, providerModel: string, request: LMRequest): Effect.Effect<LMResponse, LMError> => {
       const callId = nextCallId()
@@ -145,75 +163,81 @@ export const makeRuntime = (
       }
       if (merged.temperature !== undefined) spanAttributes["gen_ai.request.temperature"] = merged.temperature
       if (merged.maxTokens !== undefined) spanAttributes["gen_ai.request.max_tokens"] = merged.maxTokens
-      const body = Effect.gen(function*() {
-        const kwargs = dspyKwargs(merged)
-        const useCache = lm.cache !== false && request.cache !== false
-        const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs) : undefined
-        if (merged.rolloutId !== undefined && merged.temperature === 0 && !warnedRollout.has(lm.model)) {
-          warnedRollout.add(lm.model)
-          yield* Effect.logWarning(`rollout_id has no effect on ${lm.model} at temperature 0: every rollout gets the same answer. Use a non-zero temperature.`)
-        }
-        yield* emit({ _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs })
-        const started = yield* Clock.currentTimeMillis
-
-        const providerRequest: ProviderRequest = {
-          model: providerModel,
-          messages: request.messages,
-          temperature: merged.temperature,
-          maxTokens: merged.maxTokens,
-          n: merged.n ?? 1,
-          stop: merged.stop,
-          responseFormat: merged.responseFormat,
-          tools: merged.tools,
-          kwargs: providerKwargs(merged.kwargs),
-          timeoutMs: settings.limitsOf(provider.name).timeoutMs
-        }
-        let outcome: { readonly response: LMResponse; readonly retries: number }
-        if (key === undefined) {
-          const f = yield* call(lm, provider, providerRequest, undefined)
-          outcome = { response: f.response, retries: f.retries }
-        } else {
-          const cached = yield* cache.get(key)
-          if (Option.isSome(cached)) outcome = { response: asHit(cached.value), retries: 0 }
-          else {
-            const { leader, value } = yield* flights.run(key, call(lm, provider, providerRequest, key))
-            // Only the caller whose call reached the provider is charged; the others got a shared answer.
-            outcome = leader && value.fresh
-              ? { response: value.response, retries: value.retries }
-              : { response: asHit(value.shared), retries: 0 }
+      // Written as plain steps rather than a generator: this runs once per LM call, and each Effect step
+      // is paid on every call (see bench/predict-cpu.ts).
+      const body = (span: Tracer.Span) =>
+        Effect.withFiber<LMResponse, LMError>((fiber) => {
+          const callbacks = fiber.getRef(CurrentCallbacks)
+          const clock = fiber.getRef(Clock.Clock)
+          const kwargs = dspyKwargs(merged)
+          const useCache = lm.cache !== false && request.cache !== false
+          const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs) : undefined
+          const main = (): Effect.Effect<LMResponse, LMError> => {
+            if (callbacks.length > 0) fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs })
+            const started = clock.currentTimeMillisUnsafe()
+            const providerRequest: ProviderRequest = {
+              model: providerModel,
+              messages: request.messages,
+              temperature: merged.temperature,
+              maxTokens: merged.maxTokens,
+              n: merged.n ?? 1,
+              stop: merged.stop,
+              responseFormat: merged.responseFormat,
+              tools: merged.tools,
+              kwargs: providerKwargs(merged.kwargs),
+              timeoutMs: settings.limitsOf(provider.name).timeoutMs
+            }
+            const outcome: Effect.Effect<Outcome, LMError> = key === undefined
+              ? Effect.map(call(lm, provider, providerRequest, undefined), (f): Outcome => ({ response: f.response, retries: f.retries }))
+              : Effect.flatMap(cache.get(key), (cached) =>
+                Option.isSome(cached)
+                  ? Effect.succeed<Outcome>({ response: asHit(cached.value), retries: 0 })
+                  : Effect.map(flights.run(key, call(lm, provider, providerRequest, key)), ({ leader, value }): Outcome =>
+                    // Only the caller whose call reached the provider is charged; the others got a shared answer.
+                    leader && value.fresh
+                      ? { response: value.response, retries: value.retries }
+                      : { response: asHit(value.shared), retries: 0 }))
+            const finished = Effect.map(outcome, ({ response, retries }) => {
+              const ended = clock.currentTimeMillisUnsafe()
+              history.push({
+                id: randomUUID(),
+                timestamp: new Date(ended).toISOString(),
+                model: lm.model,
+                messages: request.messages,
+                kwargs,
+                outputs: response.outputs,
+                usage: response.usage,
+                ...(response.cost === undefined ? {} : { cost: response.cost }),
+                cacheHit: response.cacheHit,
+                durationMs: ended - started,
+                retries
+              })
+              if (span.status._tag !== "Ended") {
+                span.attribute("gen_ai.response.model", response.responseModel ?? providerModel)
+                span.attribute("gen_ai.usage.input_tokens", response.usage.promptTokens)
+                span.attribute("gen_ai.usage.output_tokens", response.usage.completionTokens)
+                span.attribute("gen_ai.response.finish_reasons", response.outputs.flatMap((o) => (o.finishReason === undefined ? [] : [o.finishReason])))
+                span.attribute("dspex.cache_hit", response.cacheHit)
+                span.attribute("dspex.retries", retries)
+                span.attribute("dspex.cost_usd", response.cost ?? 0)
+              }
+              if (callbacks.length > 0) fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
+              return response
+            })
+            return callbacks.length === 0
+              ? finished
+              : Effect.tapError(finished, (error) => Effect.sync(() => fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, error })))
           }
-        }
-        const { response, retries } = outcome
-        const ended = yield* Clock.currentTimeMillis
-        history.push({
-          id: randomUUID(),
-          timestamp: new Date(ended).toISOString(),
-          model: lm.model,
-          messages: request.messages,
-          kwargs,
-          outputs: response.outputs,
-          usage: response.usage,
-          ...(response.cost === undefined ? {} : { cost: response.cost }),
-          cacheHit: response.cacheHit,
-          durationMs: ended - started,
-          retries
+          if (merged.rolloutId !== undefined && merged.temperature === 0 && !warnedRollout.has(lm.model)) {
+            warnedRollout.add(lm.model)
+            const warning = Effect.logWarning(`rollout_id has no effect on ${lm.model} at temperature 0: every rollout gets the same answer. Use a non-zero temperature.`)
+            return Effect.andThen(warning, Effect.suspend(main))
+          }
+          return main()
         })
-        yield* Effect.annotateCurrentSpan({
-          "gen_ai.response.model": response.responseModel ?? providerModel,
-          "gen_ai.usage.input_tokens": response.usage.promptTokens,
-          "gen_ai.usage.output_tokens": response.usage.completionTokens,
-          "gen_ai.response.finish_reasons": response.outputs.flatMap((o) => (o.finishReason === undefined ? [] : [o.finishReason])),
-          "dspex.cache_hit": response.cacheHit,
-          "dspex.retries": retries,
-          "dspex.cost_usd": response.cost ?? 0
-        })
-        yield* emit({ _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
-        return response
-      })
-      const observed = Effect.tapError(body, (error) => emit({ _tag: "LMEnd", callId, model: lm.model, error }))
-      // Data-first and without a stack trace: capturing one costs more than the rest of a cache hit (and
-      // effect 4.1's curried withSpan captures one whatever the options say).
-      return Effect.withSpan(observed, "LanguageModel.generate", { attributes: spanAttributes, captureStackTrace: false })
+      // The span without a stack trace: capturing one costs more than the rest of a cache hit.
+      return Effect.useSpan("LanguageModel.generate", { attributes: spanAttributes }, (span) =>
+        Effect.withParentSpan(body(span), span, { captureStackTrace: false }))
     }
 
     const generate = (lm: LM | undefined, request: LMRequest): Effect.Effect<LMResponse, LMError> =>

@@ -7,17 +7,26 @@ import { Effect } from "effect"
 import { type Adapter, CurrentAdapter } from "../Adapter.ts"
 
 let chatAdapter: Promise<Adapter> | undefined
+/** ChatAdapter once loaded: later calls get it without an async step. */
+let loaded: Adapter | undefined
 
 const loadChatAdapter = (): Promise<Adapter> => {
-  chatAdapter ??= import("../ChatAdapter.ts").then((mod) => mod.ChatAdapter.default).catch((e: unknown) => {
+  chatAdapter ??= import("../ChatAdapter.ts").then((mod) => {
+    loaded = mod.ChatAdapter.default
+    return loaded
+  }).catch((e: unknown) => {
     chatAdapter = undefined
     throw e
   })
   return chatAdapter
 }
 
+/** The adapter to use given the fiber's CurrentAdapter: an Adapter when known now, else the loading Effect. */
+export const adapterFor = (current: Adapter | undefined): Adapter | Effect.Effect<Adapter> =>
+  current ?? loaded ?? Effect.promise(loadChatAdapter)
+
 /** The current fiber's adapter, falling back to ChatAdapter. */
-export const currentAdapter: Effect.Effect<Adapter> = Effect.flatMap(CurrentAdapter, (adapter) =>
-  adapter !== undefined
-    ? Effect.succeed(adapter)
-    : Effect.promise(loadChatAdapter))
+export const currentAdapter: Effect.Effect<Adapter> = Effect.flatMap(CurrentAdapter, (adapter) => {
+  const found = adapterFor(adapter)
+  return Effect.isEffect(found) ? found : Effect.succeed(found)
+})

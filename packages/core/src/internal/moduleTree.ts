@@ -58,12 +58,23 @@ export const namedParameters = (root: TreeNode): ReadonlyArray<ParameterEntry> =
     }
   }
 
+  // Paths are only built for modules: a call computes them for its whole tree (demos, configs and LMs
+  // included), so building one per visited value showed up in the per-call cost.
   if (isParameter(root)) add("self", root, undefined, undefined)
-  for (const [name, value] of Object.entries(root)) {
-    if (isModule(value)) add(name, value, root as unknown as Record<string, unknown>, name)
-    else if (Array.isArray(value)) value.forEach((item, i) => add(`${name}[${i}]`, item, value as unknown as Record<number, unknown>, i))
-    else if (isPlainObject(value)) {
-      for (const [k, item] of Object.entries(value)) add(`${name}['${k}']`, item, value, k)
+  const record = root as Record<string, unknown>
+  for (const name of Object.keys(record)) {
+    const value = record[name]
+    if (isModule(value)) add(name, value, record, name)
+    else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i]
+        if (isModule(item)) add(`${name}[${i}]`, item, value as unknown as Record<number, unknown>, i)
+      }
+    } else if (isPlainObject(value)) {
+      for (const k of Object.keys(value)) {
+        const item = value[k]
+        if (isModule(item)) add(`${name}['${k}']`, item, value, k)
+      }
     }
   }
   return out
@@ -77,10 +88,11 @@ export const namedSubModules = (root: TreeNode, options: { readonly skipCompiled
   const out: Array<readonly [string, TreeNode]> = []
   const queue: Array<readonly [string, unknown]> = [["self", root]]
   const seen = new Set<unknown>([root])
-  const enqueue = (name: string, item: unknown) => {
+  // The name is only built for values that are queued (objects), not for every string or number field.
+  const enqueue = (parent: string, open: string, key: string | number, close: string, item: unknown) => {
     if (typeof item === "object" && item !== null && !seen.has(item)) {
       seen.add(item)
-      queue.push([name, item])
+      queue.push([`${parent}${open}${key}${close}`, item])
     }
   }
   for (let i = 0; i < queue.length; i++) {
@@ -88,11 +100,12 @@ export const namedSubModules = (root: TreeNode, options: { readonly skipCompiled
     if (isModule(item)) {
       out.push([name, item])
       if (options.skipCompiled === true && isCompiled(item)) continue
-      for (const [k, v] of Object.entries(item)) enqueue(`${name}.${k}`, v)
+      const record = item as Record<string, unknown>
+      for (const k of Object.keys(record)) enqueue(name, ".", k, "", record[k])
     } else if (Array.isArray(item)) {
-      item.forEach((v, j) => enqueue(`${name}[${j}]`, v))
+      for (let j = 0; j < item.length; j++) if (j in item) enqueue(name, "[", j, "]", item[j])
     } else if (isPlainObject(item)) {
-      for (const [k, v] of Object.entries(item)) enqueue(`${name}[${k}]`, v)
+      for (const k of Object.keys(item)) enqueue(name, "[", k, "]", item[k])
     }
   }
   return out

@@ -48,10 +48,35 @@ export const describeOpenAiError = (error: unknown): CallFailure => {
   return { kind: "connection", message: error instanceof Error ? error.message : String(error), cause: error }
 }
 
+/**
+ * Memoises a cost function for calls with the same model and token counts within the same UTC minute.
+ * Looking a price up in the catalogue costs tens of microseconds per call, more than the rest of the
+ * provider's own work; prices change only at whole-minute boundaries (start dates, peak hours), so
+ * within one minute the same counts always cost the same.
+ */
+const memoCost = (cost: (model: string, usage: LMUsage) => number | undefined, now: () => number = Date.now) => {
+  let minute = -1
+  const memo = new Map<string, number | undefined>()
+  return (model: string, usage: LMUsage): number | undefined => {
+    const m = Math.floor(now() / 60_000)
+    if (m !== minute || memo.size >= 4096) {
+      memo.clear()
+      minute = m
+    }
+    const key = `${usage.promptTokens}/${usage.completionTokens}/${model}`
+    if (memo.has(key)) return memo.get(key)
+    const value = cost(model, usage)
+    memo.set(key, value)
+    return value
+  }
+}
+
 /** A chat-completions provider over a configured `openai` client. */
 export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
   const { client, name } = settings
-  const complete = Effect.fn(`${name}.complete`)(function*(request: ProviderRequest) {
+  const spanName = `${name}.complete`
+  const cost = settings.cost === undefined ? undefined : memoCost(settings.cost)
+  const send = (request: ProviderRequest) => {
     const ctx: CallContext = {
       provider: name,
       model: request.model,
@@ -60,27 +85,34 @@ export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
       secrets: settings.secrets
     }
     const body = toChatBody(request, { reasoningRules: settings.reasoningRules })
-    const { data, requestId } = yield* Effect.tryPromise({
-      try: async (signal) => {
-        const { data, response, request_id } = await client.chat.completions
-          .create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 })
-          .withResponse()
-        return { data: data as unknown, requestId: request_id ?? headerRequestId(response.headers) }
-      },
-      catch: (error) => toLMError(describeOpenAiError(error), ctx)
-    })
-    const parsed = parseCompletion(data)
-    if (parsed._tag === "malformed") {
-      return yield* Effect.fail(toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx))
-    }
-    return {
-      outputs: parsed.outputs,
-      usage: parsed.usage,
-      cost: settings.cost?.(request.model, parsed.usage),
-      ...(parsed.responseModel === undefined ? {} : { responseModel: parsed.responseModel }),
-      ...(requestId === undefined ? {} : { requestId })
-    }
-  })
+    return Effect.flatMap(
+      Effect.tryPromise({
+        try: async (signal) => {
+          const { data, response, request_id } = await client.chat.completions
+            .create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 })
+            .withResponse()
+          return { data: data as unknown, requestId: request_id ?? headerRequestId(response.headers) }
+        },
+        catch: (error) => toLMError(describeOpenAiError(error), ctx)
+      }),
+      ({ data, requestId }) => {
+        const parsed = parseCompletion(data)
+        if (parsed._tag === "malformed") {
+          return Effect.fail(toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx))
+        }
+        return Effect.succeed({
+          outputs: parsed.outputs,
+          usage: parsed.usage,
+          cost: cost?.(request.model, parsed.usage),
+          ...(parsed.responseModel === undefined ? {} : { responseModel: parsed.responseModel }),
+          ...(requestId === undefined ? {} : { requestId })
+        })
+      }
+    )
+  }
+  // A plain span rather than Effect.fn, whose per-call stack captures cost more than the span itself.
+  const complete = (request: ProviderRequest) =>
+    Effect.withSpan(Effect.suspend(() => send(request)), spanName, { captureStackTrace: false })
   return {
     name,
     complete,
