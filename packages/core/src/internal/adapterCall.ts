@@ -132,8 +132,8 @@ export const roundTrip = (
   })
 }
 
-/** The span around a whole adapter call (fallbacks included). */
+/** The span around a whole adapter call (fallbacks included); no stack capture on the hot path. */
 export const callSpan = (adapter: string, call: AdapterCall) =>
   Effect.withSpan(`${adapter}.call`, {
     attributes: { adapter, signature: signatureLabel(call.signature), n: call.config?.n ?? call.lm.n ?? 1 }
-  })
+  }, noStack)
