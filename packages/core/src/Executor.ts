@@ -7,8 +7,17 @@
  * example, payload) so a remote executor can ship it; `effect` is how this process computes it. Each
  * task's outcome comes back as its own Exit, so one failure never aborts the batch: the consumer decides
  * when to stop (and stopping, or interrupting the batch, interrupts the tasks still running).
+ *
+ * The local executor runs a batch as a supervision tree (`@dspex/runtime`): one Supervisor per batch, in the
+ * batch's scope, with `concurrency` permanent worker children that take tasks from a shared cursor and push
+ * each outcome to the results queue. A worker whose fiber dies (an interruption or defect that escapes the
+ * task, not a task failure) is restarted by the supervisor; the task it held is reported as a failed
+ * TaskResult carrying the crash cause, never re-run (a task may have side effects, e.g. a paid LM call).
+ * Should the workers crash faster than the supervisor's intensity allows, it gives up and every task not
+ * yet reported fails with the `SupervisorEscalation` as a defect: the batch still ends.
  */
-import { Config, Context, Effect, type Exit, Layer, Stream } from "effect"
+import { ChildSpec, Supervisor } from "@dspex/runtime"
+import { Cause, Config, Context, Effect, Exit, Layer, Queue, Stream } from "effect"
 
 /** What a task computes, as plain JSON-able data a remote worker can act on. */
 export interface TaskDescriptor {
@@ -57,9 +66,79 @@ export class Executor extends Context.Service<Executor, ExecutorShape>()("dspex/
 const positive = (n: number | undefined, fallback: number): number =>
   n === undefined || !Number.isFinite(n) || n < 1 ? fallback : Math.floor(n)
 
+/** Restart intensity of a batch's supervisor: a worker crash is rare, a storm of them means stop. */
+const intensity = (workers: number) => ({ maxRestarts: Math.max(3, workers), within: "1 second" as const })
+
 /**
- * An executor that runs tasks on fibers of this process, at most `defaultConcurrency` at a time unless
- * a batch asks for another bound.
+ * Runs one batch on `workers` supervised worker fibers; results in completion order. The stream's scope owns
+ * the supervisor, so ending or interrupting the stream stops every worker (and the task it runs).
+ */
+const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurrency: number): Stream.Stream<TaskResult<A, E>, never, R> => {
+  const n = tasks.length
+  if (n === 0) return Stream.empty
+  return Stream.unwrap(
+    Effect.gen(function*() {
+      const results = yield* Queue.unbounded<TaskResult<A, E>, Cause.Done>()
+      // Each task is reported exactly once, whoever reports it (its worker, a crash, an escalation).
+      const reported = new Uint8Array(n)
+      let pending = n
+      let next = 0
+      const report = (index: number, exit: Exit.Exit<A, E>) => {
+        if (reported[index] === 1) return
+        reported[index] = 1
+        Queue.offerUnsafe(results, { index, id: tasks[index]!.descriptor.id, exit })
+        if (--pending === 0) Queue.endUnsafe(results)
+      }
+
+      const worker = (): Effect.Effect<never, never, R> => {
+        let current = -1
+        const finish = (exit: Exit.Exit<A, E>) => {
+          report(current, exit)
+          current = -1
+        }
+        // Taking a task happens inside a suspended step, so an interrupted worker takes no new task.
+        const step = Effect.suspend((): Effect.Effect<void, never, R> => {
+          if (next >= n) return Effect.never // idle until the batch's scope stops the tree
+          current = next++
+          const task = tasks[current]!
+          // Data-first without a stack trace: the curried form captures one per task.
+          return Effect.map(
+            Effect.withSpan(Effect.exit(task.effect), "Executor.task", {
+              attributes: { "dspex.task.id": task.descriptor.id, "dspex.task.kind": task.descriptor.kind },
+              captureStackTrace: false
+            }),
+            finish
+          )
+        })
+        return Effect.onExit(Effect.forever(step), (exit) =>
+          Effect.sync(() => {
+            // The worker itself died holding a task: that task fails with the crash's cause.
+            if (current >= 0 && Exit.isFailure(exit)) finish(Exit.failCause(exit.cause))
+          }))
+      }
+
+      const workers = Math.min(concurrency, n)
+      const children = Array.from({ length: workers }, (_, k) =>
+        ChildSpec.make(`worker-${k}`, Effect.suspend(worker), { restart: "permanent", shutdown: "brutal" }))
+      // A fixed name: it labels the supervisor metrics, which must not get one series per batch.
+      const supervisor = yield* Supervisor.make({ name: "dspex-executor", strategy: "oneForOne", ...intensity(workers), children }).pipe(
+        Effect.orDie
+      )
+      yield* Effect.forkScoped(
+        Effect.catch(supervisor.join, (escalation) =>
+          Effect.sync(() => {
+            const cause = Cause.die(escalation)
+            for (let i = 0; i < n; i++) report(i, Exit.failCause(cause))
+          }))
+      )
+      return Stream.fromQueue(results)
+    })
+  )
+}
+
+/**
+ * An executor that runs tasks on supervised worker fibers of this process, at most `defaultConcurrency` at
+ * a time unless a batch asks for another bound.
  *
  * @example
  * Effect.provideService(program, Executor, Executor.makeLocal(4))
@@ -70,18 +149,7 @@ export const makeLocal = (defaultConcurrency = 8): ExecutorShape => {
     name: "local",
     defaultConcurrency: fallback,
     runBatch: <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options: BatchOptions = {}) =>
-      Stream.fromIterable(tasks).pipe(
-        Stream.mapEffect(
-          (task, index) =>
-            // Data-first without a stack trace: the curried form captures one per task.
-            Effect.withSpan(
-              Effect.map(Effect.exit(task.effect), (exit): TaskResult<A, E> => ({ index, id: task.descriptor.id, exit })),
-              "Executor.task",
-              { attributes: { "dspex.task.id": task.descriptor.id, "dspex.task.kind": task.descriptor.kind }, captureStackTrace: false }
-            ),
-          { concurrency: positive(options.concurrency, fallback), unordered: true }
-        )
-      )
+      supervisedBatch(tasks, positive(options.concurrency, fallback))
   }
 }
 

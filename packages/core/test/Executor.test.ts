@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, Fiber, Layer, Metric, type Scope, Stream } from "effect"
 import * as Executor from "../src/Executor.ts"
 
 const task = <A, E>(id: string, effect: Effect.Effect<A, E>): Executor.Task<A, E> => ({ descriptor: { id, kind: "test" }, effect })
@@ -85,5 +85,97 @@ describe("Executor.local", () => {
         Executor.local.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
       )
       expect(unset.defaultConcurrency).toBe(8)
+    }))
+})
+
+/** Counts fibers started and still running while `effect` runs (scoped), after letting interrupted ones unwind. */
+const tracked = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
+  Effect.gen(function*() {
+    let active = 0
+    let started = 0
+    const service: Metric.FiberRuntimeMetricsService = {
+      recordFiberStart: () => {
+        started++
+        active++
+      },
+      recordFiberEnd: () => {
+        active--
+      }
+    }
+    const result = yield* Effect.scoped(effect).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, service))
+    for (let i = 0; i < 5 && active > 0; i++) yield* Effect.yieldNow
+    return { result, active, started }
+  })
+
+/** A task that kills the worker fiber running it: the interruption escapes the task's own Exit. */
+const killWorker = Effect.withFiber((fiber) => {
+  fiber.interruptUnsafe()
+  return Effect.never
+})
+
+describe("Executor.local supervision", () => {
+  it.effect("a crashed worker is restarted; its task fails with the crash cause and every other task completes", () =>
+    Effect.gen(function*() {
+      const fibers = new Set<number>()
+      const g = gauge()
+      const tasks = Array.from({ length: 20 }, (_, i) =>
+        task<number, never>(
+          `t${i}`,
+          i === 5
+            ? killWorker
+            : g.tracked(Effect.withFiber((fiber) => {
+              fibers.add(fiber.id)
+              return Effect.as(yieldTimes(2 + (i % 3)), i * 10)
+            }))
+        ))
+      const results = yield* Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.localWith(8)))
+      expect(results.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      const crashed = results[5]!.exit
+      expect(Exit.isFailure(crashed) && Cause.hasInterrupts(crashed.cause)).toBe(true)
+      for (const r of results) {
+        if (r.index !== 5) expect(Exit.isSuccess(r.exit) && r.exit.value).toBe(r.index * 10)
+      }
+      // Four workers plus the restarted incarnation of the one that died, still at most four at once.
+      expect(fibers.size).toBe(5)
+      expect(g.max()).toBe(4)
+    }))
+
+  it.effect("a storm of crashes escalates: every task is still reported and the stream ends", () =>
+    Effect.gen(function*() {
+      const tasks = Array.from({ length: 20 }, (_, i) => task<number, never>(`t${i}`, killWorker))
+      const results = yield* Executor.runAll(tasks, { concurrency: 2 }).pipe(Effect.provide(Executor.localWith(8)))
+      expect(results.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      expect(results.every((r) => Exit.isFailure(r.exit))).toBe(true)
+      const escalated = results.filter((r) =>
+        Exit.isFailure(r.exit) && r.exit.cause.reasons.some((x) => x._tag === "Die" && (x.defect as { _tag?: string })._tag === "SupervisorEscalation")
+      )
+      expect(escalated.length).toBeGreaterThan(0)
+    }))
+
+  it.effect("a finished batch and an interrupted batch leave no fiber running", () =>
+    Effect.gen(function*() {
+      const done = yield* tracked(
+        Executor.runAll(Array.from({ length: 30 }, (_, i) => task(`t${i}`, Effect.as(yieldTimes(i % 4), i))), { concurrency: 6 }).pipe(
+          Effect.provide(Executor.localWith(8))
+        )
+      )
+      expect(done.result.length).toBe(30)
+      expect(done.started).toBeGreaterThan(6)
+      expect(done.active).toBe(0)
+
+      let running = 0
+      const stopped = yield* tracked(Effect.gen(function*() {
+        const tasks = Array.from({ length: 10 }, (_, i) => task(`s${i}`, Effect.andThen(Effect.sync(() => running++), Effect.never)))
+        const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.localWith(8))))
+        while (running < 4) yield* Effect.yieldNow
+        yield* Fiber.interrupt(fiber)
+      }))
+      expect(stopped.active).toBe(0)
+    }))
+
+  it.effect("an empty batch ends at once", () =>
+    Effect.gen(function*() {
+      const results = yield* Executor.runAll<number, never, never>([]).pipe(Effect.provide(Executor.localWith(4)))
+      expect(results).toEqual([])
     }))
 })

@@ -1,0 +1,119 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Metric, Scope } from "effect"
+import { Cache } from "../src/Cache.ts"
+import * as Executor from "../src/Executor.ts"
+import { LanguageModel, type Provider } from "../src/LanguageModel.ts"
+import { make as makeLM } from "../src/LM.ts"
+import { Providers } from "../src/Providers.ts"
+import * as Services from "../src/Services.ts"
+
+/** An in-test provider that answers every request and counts its calls. */
+const testProvider = () => {
+  let calls = 0
+  const provider: Provider = {
+    name: "test",
+    capabilities: () => ({ structuredOutputs: false, jsonObject: true, tools: false }),
+    cost: () => 0,
+    complete: (request) =>
+      Effect.sync(() => {
+        calls++
+        return {
+          outputs: [{ text: `answer to ${JSON.stringify(request.messages.at(-1)?.content)}`, finishReason: "stop" }],
+          usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 },
+          responseModel: request.model
+        }
+      })
+  }
+  return { provider, calls: () => calls }
+}
+
+const model = makeLM("test/small")
+const ask = (text: string) => LanguageModel.use((lm) => lm.generate(model, { messages: [{ role: "user", content: text }] }))
+
+/** Counts fibers that are still running once `scope` is closed. */
+const fiberCounter = () => {
+  let active = 0
+  let started = 0
+  const service: Metric.FiberRuntimeMetricsService = {
+    recordFiberStart: () => {
+      started++
+      active++
+    },
+    recordFiberEnd: () => {
+      active--
+    }
+  }
+  return { service, active: () => active, started: () => started }
+}
+
+describe("Services.supervised", () => {
+  it.effect("starts LanguageModel and Executor as running children; closing the scope stops the tree", () =>
+    Effect.gen(function*() {
+      const t = testProvider()
+      const counter = fiberCounter()
+      const layer = Services.supervised({
+        languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(t.provider), Cache.none])),
+        executor: Executor.localWith(3)
+      })
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(layer, scope).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, counter.service))
+      const run = <A, E>(effect: Effect.Effect<A, E, LanguageModel | Executor.Executor | Services.CoreSupervisor>) =>
+        effect.pipe(Effect.provideContext(context), Effect.provideService(Metric.FiberRuntimeMetrics, counter.service))
+
+      const response = yield* run(ask("2+2?"))
+      expect(response.outputs[0]!.text).toBe(`answer to "2+2?"`)
+      const results = yield* run(Executor.runAll(["a", "b", "c", "d"].map((q, i) => ({ descriptor: { id: `q${i}`, kind: "ask" }, effect: ask(q) }))))
+      expect(results.every((r) => Exit.isSuccess(r.exit))).toBe(true)
+      expect(t.calls()).toBe(5)
+      const executor = yield* run(Executor.Executor.useSync((e) => e))
+      expect(executor.defaultConcurrency).toBe(3)
+
+      const snapshot = yield* run(Services.CoreSupervisor.use((core) => core.snapshot))
+      expect(snapshot.name).toBe("dspex-core")
+      expect(snapshot.status).toBe("running")
+      expect(snapshot.children.map((c) => [c.id, c.status])).toEqual([["languageModel", "running"], ["executor", "running"]])
+      expect(counter.active()).toBeGreaterThan(0)
+
+      yield* Scope.close(scope, Exit.void)
+      for (let i = 0; i < 5 && counter.active() > 0; i++) yield* Effect.yieldNow
+      expect(counter.active()).toBe(0)
+    }))
+
+  it.effect("a restarted child is rebuilt and the provided service forwards to the new incarnation", () =>
+    Effect.gen(function*() {
+      const t = testProvider()
+      let builds = 0
+      const languageModel = Layer.effect(
+        LanguageModel,
+        Effect.tap(LanguageModel.make(), () => Effect.sync(() => builds++))
+      ).pipe(Layer.provide([Providers.layer(t.provider), Cache.none]))
+      const program = Effect.gen(function*() {
+        yield* ask("first")
+        const lm = yield* LanguageModel
+        expect(Object.values(lm.usage())[0]?.calls).toBe(1)
+        const core = yield* Services.CoreSupervisor
+        yield* core.supervisor.restartChild("languageModel")
+        expect(builds).toBe(2)
+        // Same service object, new incarnation: its usage counters start over.
+        expect(lm.usage()).toEqual({})
+        yield* ask("second")
+        expect(Object.values(lm.usage())[0]?.calls).toBe(1)
+        const child = yield* Services.child("languageModel")
+        expect(child?.status).toBe("running")
+        expect(child?.restarts).toBe(1)
+      })
+      yield* program.pipe(Effect.provide(Services.supervised({ languageModel, executor: Executor.localWith(2) })))
+      expect(t.calls()).toBe(2)
+    }))
+
+  it.effect("a child that cannot be built fails the layer with SupervisorEscalation", () =>
+    Effect.gen(function*() {
+      const broken = Layer.effect(LanguageModel, Effect.die(new Error("no providers"))) as Layer.Layer<LanguageModel>
+      const exit = yield* Effect.exit(Effect.provide(Effect.void, Services.supervised({ languageModel: broken, executor: Executor.localWith(1), maxRestarts: 1 })))
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        const fail = exit.cause.reasons.find((r) => r._tag === "Fail")
+        expect((fail as { error: { _tag: string } } | undefined)?.error._tag).toBe("SupervisorEscalation")
+      }
+    }))
+})
