@@ -4,16 +4,19 @@
  * - a request (tell or ask) on `dspex.actor.<name>` is the protocol message encoded with its tag's
  *   Schema (`{"_tag":"Get","key":"x"}`); an ask carries a NATS reply subject, a tell does not;
  * - a reply is an envelope `{"t":"ok","v":<reply>}`, `{"t":"error","v":<handler error>}` (the tag's typed
- *   error Schema), `{"t":"runtime","v":<AskTimeout|MailboxFull|ActorGone|MessageRejected>}` or
+ *   error Schema), `{"t":"runtime","v":<AskTimeout|MailboxFull|ActorGone|MessageRejected|ActorUnreachable>}` or
  *   `{"t":"invalid","v":{"path","issue"}}` (the server's reply did not fit the reply Schema);
  * - heartbeats and exit announcements are `NodeAnnouncement` and `ExitAnnouncement`.
  */
-import { ActorGone, AskTimeout, ExitReason, ExitReasons, MailboxFull, MessageRejected, type Protocol } from "@dspex/runtime"
+import { ActorGone, ActorUnreachable, AskTimeout, ExitReason, ExitReasons, MailboxFull, MessageRejected, type Protocol } from "@dspex/runtime"
 import { Cause, Exit, Schema } from "effect"
 import { RemoteReplyInvalid } from "./Errors.ts"
 
-/** The runtime errors a served actor's local ref can fail with; they cross the wire as themselves. */
-export const RuntimeError = Schema.Union([AskTimeout, MailboxFull, ActorGone, MessageRejected])
+/**
+ * The runtime errors a served ref can fail with; they cross the wire as themselves (`ActorUnreachable` when
+ * the served ref is itself a remote ref whose transport failed).
+ */
+export const RuntimeError = Schema.Union([AskTimeout, MailboxFull, ActorGone, MessageRejected, ActorUnreachable])
 export type RuntimeError = typeof RuntimeError.Type
 
 const runtimeErrorJson = Schema.toCodecJson(RuntimeError)

@@ -1,7 +1,9 @@
 /**
  * Typed errors of the NATS transport. Actor-level failures reuse @dspex/runtime's errors (`AskTimeout`,
  * `ActorGone`, `MessageRejected`, `MailboxFull`); these are the failures only a network adds. Each says
- * whether a retry can help (`retryable`) and what to do (`suggestion`).
+ * whether a retry can help (`retryable`) and what to do (`suggestion`). A remote ref's `ask`/`tell` reports
+ * them as the runtime's `ActorUnreachable` (see `RemoteActor.toActorUnreachable`); `askRemote`/`tellRemote`
+ * return them as themselves.
  */
 import { Schema } from "effect"
 

@@ -10,13 +10,14 @@
  *
  * `ActorRef`'s error types are the runtime's own, so the failures only a network adds (NATS unreachable,
  * nobody serving the name, a reply that does not fit the protocol) reach `ask`/`tell` callers as
- * `ActorGone` whose reason is a `Failure` holding the typed transport error (`transportError(e)` gets it
- * back). `askRemote`/`tellRemote` return those errors as themselves.
+ * `ActorUnreachable` naming the transport error's tag (`transport`) and message (`detail`), retryable as
+ * that error is (NATS down and no responders are, an undecodable reply is not). `ActorGone` stays what it
+ * means locally: the actor itself stopped. `askRemote`/`tellRemote` return the transport errors as themselves.
  */
 import {
   Actor,
-  ActorGone,
   type ActorRef,
+  ActorUnreachable,
   type AskError,
   type AskOptions,
   AskTimeout,
@@ -29,7 +30,7 @@ import {
   TypeId
 } from "@dspex/runtime"
 import type { Msg } from "@nats-io/transport-node"
-import { Cause, Deferred, Duration, Effect, Exit, FiberSet, Option, Scheduler, Scope } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, FiberSet, Scheduler, Scope } from "effect"
 import * as Codec from "./Codec.ts"
 import { NatsUnavailable, NoResponders, RemoteReplyInvalid } from "./Errors.ts"
 import { NatsConnection } from "./NatsConnection.ts"
@@ -73,22 +74,16 @@ const forwarding = { scheduler: new Scheduler.MixedScheduler("sync") }
 const isRemoteError = (e: unknown): e is RemoteError =>
   e instanceof NatsUnavailable || e instanceof NoResponders || e instanceof RemoteReplyInvalid
 
-/** Wraps a transport failure as the `ActorGone` an `ActorRef` caller sees. */
-export const toActorGone = (actor: string, error: RemoteError): ActorGone =>
-  new ActorGone({ actor, reason: { _tag: "Failure", message: error.message, cause: Cause.fail(error) } })
-
 /**
- * The transport failure behind an `ActorGone` from a remote ref, if that is what it was.
+ * A transport failure as the `ActorUnreachable` an `ActorRef` caller sees: `transport` is the error's tag,
+ * `detail` its message, and it is retryable exactly when the transport error is.
  *
  * @example
- * ref.ask(msg).pipe(Effect.catchTag("ActorGone", (e) => Option.match(RemoteActor.transportError(e), { ... })))
+ * RemoteActor.toActorUnreachable("counter", new NoResponders({ actor: "counter", subject: "dspex.actor.counter" }))
+ * // ActorUnreachable { actor: "counter", transport: "NoResponders", detail: "no node serves actor counter ...", retryable: true }
  */
-export const transportError = (error: ActorGone): Option.Option<RemoteError> => {
-  if (error.reason._tag !== "Failure") return Option.none()
-  const cause = error.reason.cause as Cause.Cause<unknown>
-  const found = Cause.isCause(cause) ? cause.reasons.find((r) => r._tag === "Fail" && isRemoteError(r.error)) : undefined
-  return found?._tag === "Fail" ? Option.some(found.error as RemoteError) : Option.none()
-}
+export const toActorUnreachable = (actor: string, error: RemoteError): ActorUnreachable =>
+  new ActorUnreachable({ actor, transport: error._tag, detail: error.message, retryable: error.retryable })
 
 /**
  * Serves `localRef` under `clusterName` until the current scope closes: requests on
@@ -259,8 +254,8 @@ export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any
       }
     })
 
-  const asActorGone = (e: RemoteError) => toActorGone(clusterName, e)
-  const asActorError = <E>(e: E) => (isRemoteError(e) ? toActorGone(clusterName, e) : e)
+  const asUnreachable = (e: RemoteError) => toActorUnreachable(clusterName, e)
+  const asActorError = <E>(e: E) => (isRemoteError(e) ? toActorUnreachable(clusterName, e) : e)
 
   // one subscription to the exit subject serves every monitor of this ref
   const exitWatchers = new Set<(a: Codec.ExitAnnouncement) => void>()
@@ -340,7 +335,7 @@ export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any
     subject,
     askRemote,
     tellRemote,
-    ask: (message, askOptions) => askWith(message, askOptions, asActorGone) as never,
+    ask: (message, askOptions) => askWith(message, askOptions, asUnreachable) as never,
     tell: (message) => Effect.mapError(tellRemote(message), asActorError) as Effect.Effect<void, SendError>,
     monitor
   }

@@ -1,4 +1,4 @@
-import { ActorGone, MailboxFull, MessageRejected } from "@dspex/runtime"
+import { ActorGone, ActorUnreachable, MailboxFull, MessageRejected } from "@dspex/runtime"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause } from "effect"
 import * as Codec from "../src/Codec.ts"
@@ -56,6 +56,13 @@ describe("Codec: replies", () => {
     const reply = Codec.decodeReply(Counter, "counter", "Get", bytes(wire))
     expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(MailboxFull)
     expect(reply._tag === "runtime" && (reply.error as MailboxFull).capacity).toBe(8)
+  })
+
+  it("ActorUnreachable (a served ref that is itself remote) crosses the wire as itself, keeping retryable", () => {
+    const error = new ActorUnreachable({ actor: "downstream", transport: "NoResponders", detail: "nobody", retryable: true })
+    const reply = Codec.decodeReply(Counter, "counter", "Get", bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.fail(error))))
+    expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(ActorUnreachable)
+    expect(reply._tag === "runtime" && { ...reply.error }).toEqual({ ...error })
   })
 
   it("a defect becomes ActorGone with a Failure reason; an interruption becomes Shutdown", () => {

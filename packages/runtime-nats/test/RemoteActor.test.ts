@@ -3,11 +3,11 @@
  * nodes in their own processes (test/support/node.ts). Nodes heartbeat every 200 ms and count as down
  * after 1 s of silence, so liveness checks stay short.
  */
-import { ActorGone, AskTimeout, ChildSpec, type ExitReason, MessageRejected, Protocol, Supervisor, type SupervisorEvent } from "@dspex/runtime"
+import { ActorGone, ActorUnreachable, AskTimeout, ChildSpec, type ExitReason, MessageRejected, Protocol, Supervisor, type SupervisorEvent } from "@dspex/runtime"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, Option, PubSub, Schema } from "effect"
+import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, PubSub, Schema } from "effect"
 import * as Codec from "../src/Codec.ts"
-import { NatsUnavailable, NoResponders } from "../src/Errors.ts"
+import { NatsUnavailable, NoResponders, RemoteReplyInvalid } from "../src/Errors.ts"
 import { NatsConnection } from "../src/NatsConnection.ts"
 import { Node, NodeDown } from "../src/Node.ts"
 import * as RemoteActor from "../src/RemoteActor.ts"
@@ -94,10 +94,17 @@ describe("RemoteActor across processes", () => {
       const nobody = yield* RemoteActor.ref("nobody", Counter, { timeout: "5 seconds" })
       const { exit, ms } = yield* elapsed(nobody.ask({ _tag: "Get" }))
       expect(ms).toBeLessThan(2_000)
-      const gone = failure(exit)
-      expect(gone).toBeInstanceOf(ActorGone)
-      expect(Option.getOrUndefined(RemoteActor.transportError(gone as ActorGone))).toBeInstanceOf(NoResponders)
-      expect(failure(yield* Effect.exit(nobody.askRemote({ _tag: "Get" })))).toBeInstanceOf(NoResponders)
+      const unreachable = failure(exit)
+      expect(unreachable).toBeInstanceOf(ActorUnreachable)
+      const noResponders = failure(yield* Effect.exit(nobody.askRemote({ _tag: "Get" })))
+      expect(noResponders).toBeInstanceOf(NoResponders)
+      expect({ ...(unreachable as ActorUnreachable) }).toEqual({
+        _tag: "ActorUnreachable",
+        actor: "nobody",
+        transport: "NoResponders",
+        detail: (noResponders as NoResponders).message,
+        retryable: true
+      })
       // the counter still answers after all that
       expect(typeof (yield* counter.ask({ _tag: "Get" }))).toBe("number")
     }).pipe(Effect.provide(clientLayer(nats.url))), 15_000)
@@ -131,6 +138,26 @@ describe("RemoteActor across processes", () => {
       expect(yield* counter.ask({ _tag: "Whoami" })).toEqual(before)
       expect(yield* counter.ask({ _tag: "Get" })).toBe(count)
     }).pipe(Effect.provide(clientLayer(nats.url))), 15_000)
+
+  it.live("a reply that does not fit the protocol is ActorUnreachable (not retryable) from ask, RemoteReplyInvalid from askRemote", () =>
+    Effect.gen(function*() {
+      // a responder on another protocol version (or not DSPex at all) answers with something undecodable
+      const connection = yield* NatsConnection
+      const sub = connection.client.subscribe("dspex.actor.garbled", { callback: (err, msg) => { if (err === null) msg.respond(`{"t":"ok","v":"forty-two"}`) } })
+      yield* Effect.addFinalizer(() => Effect.sync(() => sub.unsubscribe()))
+      const garbled = yield* RemoteActor.ref("garbled", Counter, { timeout: "2 seconds" })
+      const unreachable = failure(yield* Effect.exit(garbled.ask({ _tag: "Get" })))
+      expect(unreachable).toBeInstanceOf(ActorUnreachable)
+      const invalid = failure(yield* Effect.exit(garbled.askRemote({ _tag: "Get" })))
+      expect(invalid).toBeInstanceOf(RemoteReplyInvalid)
+      expect({ ...(unreachable as ActorUnreachable) }).toEqual({
+        _tag: "ActorUnreachable",
+        actor: "garbled",
+        transport: "RemoteReplyInvalid",
+        detail: (invalid as RemoteReplyInvalid).message,
+        retryable: false
+      })
+    }).pipe(Effect.scoped, Effect.provide(clientLayer(nats.url))), 15_000)
 
   it.live("a remote monitor sees the actor's incarnation exit; the node's supervisor restarts it in place", () =>
     Effect.gen(function*() {
@@ -269,13 +296,24 @@ describe("RemoteActor through a NATS outage", () => {
 
       const { exit, ms } = yield* elapsed(counter.ask({ _tag: "Get" }))
       expect(ms).toBeLessThan(200)
-      const gone = failure(exit)
-      expect(gone).toBeInstanceOf(ActorGone)
-      expect(Option.getOrUndefined(RemoteActor.transportError(gone as ActorGone))).toBeInstanceOf(NatsUnavailable)
+      const unreachable = failure(exit)
+      expect(unreachable).toBeInstanceOf(ActorUnreachable)
+      expect(unreachable).not.toBeInstanceOf(ActorGone)
       const unavailable = failure(yield* Effect.exit(counter.askRemote({ _tag: "Get" })))
       expect(unavailable).toBeInstanceOf(NatsUnavailable)
       expect((unavailable as NatsUnavailable).url).toBe(nats.url)
+      expect({ ...(unreachable as ActorUnreachable) }).toEqual({
+        _tag: "ActorUnreachable",
+        actor: "counter",
+        transport: "NatsUnavailable",
+        detail: (unavailable as NatsUnavailable).message,
+        retryable: true
+      })
+      expect((unreachable as ActorUnreachable).message).toContain("counter")
       expect(failure(yield* Effect.exit(counter.tellRemote({ _tag: "Add", n: 1 })))).toBeInstanceOf(NatsUnavailable)
+      const toldUnreachable = failure(yield* Effect.exit(counter.tell({ _tag: "Add", n: 1 })))
+      expect(toldUnreachable).toBeInstanceOf(ActorUnreachable)
+      expect([(toldUnreachable as ActorUnreachable).transport, (toldUnreachable as ActorUnreachable).retryable]).toEqual(["NatsUnavailable", true])
 
       // stay down longer than the liveness timeout: nobody may be declared dead for a NATS outage
       yield* Effect.sleep(`${livenessMs + 500} millis`)

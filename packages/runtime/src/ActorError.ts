@@ -107,6 +107,27 @@ export class ActorGone extends Schema.TaggedError<ActorGone>()("ActorGone", {
   get suggestion() { return "Look the actor up again (Registry.whereis) or supervise it with a permanent restart policy." }
 }
 
+/**
+ * The actor could not be reached: the transport between caller and actor failed (for a remote ref: NATS is
+ * down, nobody serves the name, or the reply could not be decoded). Unlike `ActorGone` this says nothing
+ * about the actor itself, which may well be running. `transport` names the underlying failure (e.g. its tag),
+ * `detail` describes it; `retryable` varies with it (a lost connection heals, a protocol mismatch does not).
+ * Local refs never fail with it.
+ */
+export class ActorUnreachable extends Schema.TaggedError<ActorUnreachable>()("ActorUnreachable", {
+  actor: Schema.String,
+  transport: Schema.String,
+  detail: Schema.String,
+  retryable: Schema.Boolean
+}) {
+  override get message() { return `actor ${this.actor} could not be reached (${this.transport}): ${this.detail}` }
+  get suggestion() {
+    return this.retryable
+      ? "Retry with backoff: the transport (e.g. NATS) or the node serving the actor may be coming back."
+      : "Retrying will not help: check that every node runs the same protocol version and transport configuration."
+  }
+}
+
 /** The message does not match the actor's protocol Schema; the actor never saw it. */
 export class MessageRejected extends Schema.TaggedError<MessageRejected>()("MessageRejected", {
   actor: Schema.String,
@@ -175,8 +196,8 @@ export class NameTaken extends Schema.TaggedError<NameTaken>()("NameTaken", {
   get suggestion() { return "Pick another name or unregister the current holder first." }
 }
 
-/** The errors a send (`tell`) can fail with. */
-export type SendError = MailboxFull | ActorGone | MessageRejected
+/** The errors a send (`tell`) can fail with. `ActorUnreachable` only comes from refs over a transport. */
+export type SendError = MailboxFull | ActorGone | MessageRejected | ActorUnreachable
 
 /** A command was sent to a supervisor that has stopped (its scope closed or it escalated). */
 export class SupervisorNotRunning extends Schema.TaggedError<SupervisorNotRunning>()("SupervisorNotRunning", {

@@ -17,12 +17,15 @@
  *   bounded by its timeout. The message being handled when an incarnation crashed gets `ActorGone` (its reply is
  *   lost with the crash). Once the actor stops for good (not restarted), pending and later sends fail with
  *   `ActorGone` carrying the final exit reason.
+ * - A ref that talks to its actor over a transport (runtime-nats) fails with `ActorUnreachable` when the
+ *   transport fails (it cannot tell whether the actor is alive); local refs never do. `ActorGone` always means
+ *   the actor itself has stopped.
  * - `monitor()` watches the current incarnation (or the next one while restarting): the returned effect
  *   completes exactly once, with that incarnation's `ExitReason`; if the actor has already stopped for good it
  *   completes at once with the final reason.
  */
 import type { Duration, Effect } from "effect"
-import type { ActorGone, AskTimeout, ExitReason, MailboxFull, MessageRejected, SendError } from "./ActorError.ts"
+import type { ActorGone, ActorUnreachable, AskTimeout, ExitReason, MailboxFull, MessageRejected, SendError } from "./ActorError.ts"
 import type * as Protocol from "./Protocol.ts"
 
 export const TypeId = "~@dspex/runtime/ActorRef" as const
@@ -33,7 +36,7 @@ export interface AskOptions {
   readonly timeout?: Duration.Input | undefined
 }
 
-export type AskError = AskTimeout | MailboxFull | ActorGone | MessageRejected
+export type AskError = AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable
 
 export interface ActorRef<P extends Protocol.Any> {
   readonly [TypeId]: TypeId

@@ -3,7 +3,7 @@
  */
 import { assert, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import type { ActorGone, AskTimeout, MailboxFull, MessageRejected } from "../src/ActorError.ts"
+import type { ActorGone, ActorUnreachable, AskTimeout, MailboxFull, MessageRejected } from "../src/ActorError.ts"
 import * as Actor from "../src/Actor.ts"
 import type { ActorRef } from "../src/ActorRef.ts"
 import * as Protocol from "../src/Protocol.ts"
@@ -18,16 +18,19 @@ const P = Protocol.make({
 
 // Never called: only type-checked.
 export const typeChecks = (ref: ActorRef<typeof P>) => {
-  const getReply: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | MessageRejected> = ref.ask({ _tag: "Get", key: "x" })
-  const putReply: Effect.Effect<void, AskTimeout | MailboxFull | ActorGone | MessageRejected> = ref.ask({ _tag: "Put", key: "a", value: 1 })
-  const explode: Effect.Effect<void, Boom | AskTimeout | MailboxFull | ActorGone | MessageRejected> = ref.ask({ _tag: "Explode" })
+  const getReply: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.ask({ _tag: "Get", key: "x" })
+  const putReply: Effect.Effect<void, AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.ask({ _tag: "Put", key: "a", value: 1 })
+  const explode: Effect.Effect<void, Boom | AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.ask({ _tag: "Explode" })
   // @ts-expect-error Get has no typed error
-  const noError: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone> = ref.ask({ _tag: "Get", key: "x" })
+  const noError: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | ActorUnreachable> = ref.ask({ _tag: "Get", key: "x" })
+  const told: Effect.Effect<void, MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.tell({ _tag: "Put", key: "a", value: 1 })
+  // @ts-expect-error tell can fail with ActorUnreachable (over a transport)
+  const toldLocalOnly: Effect.Effect<void, MailboxFull | ActorGone | MessageRejected> = ref.tell({ _tag: "Put", key: "a", value: 1 })
   // @ts-expect-error wrong payload type
   const badPayload = ref.tell({ _tag: "Get", key: 1 })
   // @ts-expect-error unknown tag
   const badTag = ref.tell({ _tag: "Nope" })
-  return [getReply, putReply, explode, noError, badPayload, badTag]
+  return [getReply, putReply, explode, noError, told, toldLocalOnly, badPayload, badTag]
 }
 
 export const def = Actor.make({
