@@ -86,16 +86,17 @@ export const runExample = (args: RunExampleArgs) =>
         Executor.localWith(args.threads)
       )
 
+      const progress = (event: Evaluate.EvaluateEvent) => {
+        if (event._tag !== "ExampleDone") return Effect.void
+        const ex = devset[event.index]!
+        const mark = event.score >= 1 ? "✔" : "✘"
+        const why = event.error === undefined ? "" : `  error: ${Evaluate.describeError(event.error)}`
+        return log(`${mark} [${event.completed}/${event.total}] ${String(ex.get("question"))}  (gold: ${String(ex.get("answer"))})  running ${event.runningScore}%${why}`)
+      }
       const run = Effect.gen(function*() {
         const result = yield* Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch, numThreads: args.threads }).pipe(
-        Stream.tap((event) => {
-          if (event._tag !== "ExampleDone") return Effect.void
-          const ex = devset[event.index]!
-          const mark = event.score >= 1 ? "✔" : "✘"
-          const why = event.error === undefined ? "" : `  error: ${Evaluate.describeError(event.error)}`
-          return log(`${mark} [${event.completed}/${event.total}] ${String(ex.get("question"))}  (gold: ${String(ex.get("answer"))})  running ${event.runningScore}%${why}`)
-        }),
-        Stream.runFold(() => undefined as Evaluate.EvaluationResult | undefined, (acc, e) => (e._tag === "Finished" ? e.result : acc)),
+          Stream.tap(progress),
+          Stream.runFold(() => undefined as Evaluate.EvaluationResult | undefined, (acc, e) => (e._tag === "Finished" ? e.result : acc)),
           Effect.provideService(CurrentLM, LM.make(target.model, { temperature: 0 }))
         )
         return { evaluation: result!, usage: (yield* LanguageModel).usage() }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Exit, Fiber, Layer, Metric, type Scope, Stream } from "effect"
 import * as Executor from "../src/Executor.ts"
+import { fiberCounter } from "./fiberCounter.ts"
 
 const task = <A, E>(id: string, effect: Effect.Effect<A, E>): Executor.Task<A, E> => ({ descriptor: { id, kind: "test" }, effect })
 
@@ -91,20 +92,10 @@ describe("Executor.local", () => {
 /** Counts fibers started and still running while `effect` runs (scoped), after letting interrupted ones unwind. */
 const tracked = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>) =>
   Effect.gen(function*() {
-    let active = 0
-    let started = 0
-    const service: Metric.FiberRuntimeMetricsService = {
-      recordFiberStart: () => {
-        started++
-        active++
-      },
-      recordFiberEnd: () => {
-        active--
-      }
-    }
-    const result = yield* Effect.scoped(effect).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, service))
-    for (let i = 0; i < 5 && active > 0; i++) yield* Effect.yieldNow
-    return { result, active, started }
+    const counter = fiberCounter()
+    const result = yield* Effect.scoped(effect).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, counter.service))
+    yield* counter.settle
+    return { result, active: counter.active(), started: counter.started() }
   })
 
 /** A task that kills the worker fiber running it: the interruption escapes the task's own Exit. */

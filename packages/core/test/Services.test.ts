@@ -6,6 +6,7 @@ import { LanguageModel, type Provider } from "../src/LanguageModel.ts"
 import { make as makeLM } from "../src/LM.ts"
 import { Providers } from "../src/Providers.ts"
 import * as Services from "../src/Services.ts"
+import { fiberCounter } from "./fiberCounter.ts"
 
 /** An in-test provider that answers every request and counts its calls. */
 const testProvider = () => {
@@ -29,22 +30,6 @@ const testProvider = () => {
 
 const model = makeLM("test/small")
 const ask = (text: string) => LanguageModel.use((lm) => lm.generate(model, { messages: [{ role: "user", content: text }] }))
-
-/** Counts fibers that are still running once `scope` is closed. */
-const fiberCounter = () => {
-  let active = 0
-  let started = 0
-  const service: Metric.FiberRuntimeMetricsService = {
-    recordFiberStart: () => {
-      started++
-      active++
-    },
-    recordFiberEnd: () => {
-      active--
-    }
-  }
-  return { service, active: () => active, started: () => started }
-}
 
 describe("Services.supervised", () => {
   it.effect("starts LanguageModel and Executor as running children; closing the scope stops the tree", () =>
@@ -75,7 +60,7 @@ describe("Services.supervised", () => {
       expect(counter.active()).toBeGreaterThan(0)
 
       yield* Scope.close(scope, Exit.void)
-      for (let i = 0; i < 5 && counter.active() > 0; i++) yield* Effect.yieldNow
+      yield* counter.settle
       expect(counter.active()).toBe(0)
     }))
 
