@@ -22,7 +22,7 @@ import {
 } from "@dspex/core"
 import { datasets } from "@dspex/simulator"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Exit, Option, Schema, Tracer } from "effect"
 import { join } from "node:path"
 import { apiKey, simulator, stack, tempDir } from "./support.ts"
 
@@ -176,17 +176,30 @@ describe("retries, limits and cache over HTTP", () => {
       expect(err.message).toContain("127.0.0.1:9")
     }).pipe(Effect.scoped))
 
-  it.live("a hanging request times out as LMTimeout", () =>
-    Effect.gen(function*() {
-      const sim = yield* simulator()
-      const err = yield* Effect.flip(
-        Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
-          Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini", { numRetries: 0 })),
-          Effect.provide(stack(sim, { headers: { "x-sim-fault": "hang" }, lm: { timeoutMs: 300 } }))
-        )
-      )
-      expect(err._tag).toBe("LMTimeout")
-    }).pipe(Effect.scoped))
+  // "stall" sends the status and part of the body: the SDKs' own timeouts stop at the headers, so this
+  // checks that the providers' deadline covers reading the body too, and that the request is aborted.
+  for (const fault of ["hang", "stall"]) {
+    for (const model of ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]) {
+      it.live(`a request that ${fault}s times out as LMTimeout and is aborted (${model})`, () =>
+        Effect.gen(function*() {
+          const sim = yield* simulator()
+          const started = Date.now()
+          const err = yield* Effect.flip(
+            Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
+              Effect.provideService(CurrentLM, LM.make(model, { numRetries: 0 })),
+              Effect.provide(stack(sim, { headers: { "x-sim-fault": fault }, lm: { timeoutMs: 300 } }))
+            )
+          )
+          expect(err._tag).toBe("LMTimeout")
+          expect(Date.now() - started).toBeLessThan(5_000)
+          // The client closed the connection: the simulator has nothing in flight any more.
+          yield* Effect.promise(async () => {
+            for (let i = 0; i < 100 && sim.stats().inFlight > 0; i++) await new Promise((r) => setTimeout(r, 20))
+          })
+          expect(sim.stats().inFlight).toBe(0)
+        }).pipe(Effect.scoped))
+    }
+  }
 
   it.live("the per-provider concurrency cap holds at the server", () =>
     Effect.gen(function*() {
@@ -302,6 +315,64 @@ describe("save and load", () => {
       expect(seen[0]).toContain("Answer with the city only.")
       expect(seen[0]).toContain("Capital of Peru?")
       expect(ProgramState.stateHash(fresh)).toBe(ProgramState.stateHash(trained))
+    }).pipe(Effect.scoped))
+})
+
+describe("tracing", () => {
+  const recording = () => {
+    const spans: Array<Tracer.NativeSpan> = []
+    const tracer = Tracer.make({
+      span(options) {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      }
+    })
+    return { spans, tracer }
+  }
+
+  for (const lm of [gpt, claude]) {
+    const provider = lm.model.split("/")[0]!
+    it.live(`with a tracer installed a Predict call is one nested span tree (${provider})`, () =>
+      Effect.gen(function*() {
+        const sim = yield* simulator()
+        const { spans, tracer } = recording()
+        yield* Predict.make("question -> answer").call({ question: "What is 2 + 2?" }).pipe(
+          Effect.provideService(CurrentLM, lm),
+          Effect.provide(stack(sim)),
+          Effect.provideService(Tracer.Tracer, tracer)
+        )
+        const byName = (name: string) => {
+          const found = spans.filter((s) => s.name === name)
+          expect(found, name).toHaveLength(1)
+          return found[0]!
+        }
+        const module = byName("Module.call")
+        const adapter = byName("ChatAdapter.call")
+        const generate = byName("LanguageModel.generate")
+        const request = byName(`${provider}.complete`)
+        const parentOf = (s: Tracer.NativeSpan) => Option.getOrUndefined(s.parent)?.spanId
+        expect(parentOf(adapter)).toBe(module.spanId)
+        expect(parentOf(generate)).toBe(adapter.spanId)
+        expect(parentOf(request)).toBe(generate.spanId)
+        expect(module.attributes.get("dspex.module")).toBe("Predict")
+        expect(generate.attributes.get("gen_ai.provider.name")).toBe(provider)
+        expect(generate.attributes.get("gen_ai.usage.output_tokens")).toBeGreaterThan(0)
+        for (const s of [module, adapter, generate, request]) expect(s.status._tag).toBe("Ended")
+      }).pipe(Effect.scoped))
+  }
+
+  it.live("without a tracing backend DSPex makes no spans (Effect's nativeTracer is left idle)", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator()
+      const { spans, tracer } = recording()
+      yield* Predict.make("question -> answer").call({ question: "What is 2 + 2?" }).pipe(
+        Effect.provideService(CurrentLM, gpt),
+        Effect.provide(stack(sim)),
+        Effect.withTracerEnabled(false),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+      expect(spans.map((s) => s.name)).toEqual([])
     }).pipe(Effect.scoped))
 })
 

@@ -98,7 +98,8 @@ export interface ChatAdapterOptions {
 const format = (sig: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>) =>
   renderMessages(chatLayout, sig, demos, inputs)
 
-const parse = tracedParse("ChatAdapter", parseChat("ChatAdapter"))
+const parseCore = parseChat("ChatAdapter")
+const parse = tracedParse("ChatAdapter", parseCore)
 
 /**
  * A ChatAdapter.
@@ -108,7 +109,7 @@ const parse = tracedParse("ChatAdapter", parseChat("ChatAdapter"))
  */
 const make = (options: ChatAdapterOptions = {}): Adapter => {
   const fallback = options.useJsonAdapterFallback ?? true
-  const pipeline = { name: "ChatAdapter", format, parse }
+  const pipeline = { name: "ChatAdapter", format, parse: parseCore }
   return {
     name: "ChatAdapter",
     format,

@@ -18,6 +18,7 @@
  */
 import { ChildSpec, Supervisor } from "@dspex/runtime"
 import { Cause, Config, Context, Effect, Exit, Layer, Queue, Stream } from "effect"
+import * as Tracing from "./Tracing.ts"
 
 /** What a task computes, as plain JSON-able data a remote worker can act on. */
 export interface TaskDescriptor {
@@ -101,12 +102,12 @@ const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurren
           if (next >= n) return Effect.never // idle until the batch's scope stops the tree
           current = next++
           const task = tasks[current]!
-          // Data-first without a stack trace: the curried form captures one per task.
+          // A span only when tracing (see Tracing.ts).
           return Effect.map(
-            Effect.withSpan(Effect.exit(task.effect), "Executor.task", {
-              attributes: { "dspex.task.id": task.descriptor.id, "dspex.task.kind": task.descriptor.kind },
-              captureStackTrace: false
-            }),
+            Tracing.withSpan(Effect.exit(task.effect), "Executor.task", () => ({
+              "dspex.task.id": task.descriptor.id,
+              "dspex.task.kind": task.descriptor.kind
+            })),
             finish
           )
         })

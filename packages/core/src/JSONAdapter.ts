@@ -156,9 +156,10 @@ export interface JSONAdapterOptions {
 const format = (sig: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>) =>
   renderMessages(jsonLayout, sig, demos, inputs)
 
-const parse = tracedParse("JSONAdapter", parseJson("JSONAdapter"))
+const parseCore = parseJson("JSONAdapter")
+const parse = tracedParse("JSONAdapter", parseCore)
 
-const pipeline = { name: "JSONAdapter", format, parse }
+const pipeline = { name: "JSONAdapter", format, parse: parseCore }
 
 /**
  * A JSONAdapter.

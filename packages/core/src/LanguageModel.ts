@@ -101,6 +101,11 @@ export interface Provider {
   readonly capabilities: (model: string) => ModelCapabilities
   /** Cost in USD of a call, when the price is known. */
   readonly cost?: ((model: string, usage: LMUsage) => number | undefined) | undefined
+  /**
+   * True when `complete` itself enforces `request.timeoutMs` (stops the request and fails with
+   * LMTimeout); the LanguageModel runtime then adds no timeout of its own around it.
+   */
+  readonly handlesTimeout?: boolean | undefined
 }
 
 /** An entry of the LM call history (DSPy's `lm.history`). */

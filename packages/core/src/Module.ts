@@ -27,6 +27,7 @@ import {
   namedSubModules
 } from "./internal/moduleTree.ts"
 import * as State from "./internal/stateCodec.ts"
+import { isTracing } from "./Tracing.ts"
 
 /** Default LM request settings of a predictor (DSPy's `**config`): n, temperature, rollout id, cache... */
 export type PredictConfig = Partial<Omit<LMRequest, "messages">>
@@ -115,11 +116,13 @@ export abstract class Module {
           return Effect.succeed(out)
         }
       })
-      // Data-first with no stack trace: a captured stack (pointing into this file) cost more than the span.
-      return Effect.withSpan(ended, "Module.call", {
-        attributes: { "dspex.module": moduleName, "dspex.path": path },
-        captureStackTrace: false
-      })
+      // Only when a tracing backend is installed (see Tracing.ts); no stack trace, which cost more than the span.
+      return isTracing(fiber)
+        ? Effect.withSpan(ended, "Module.call", {
+          attributes: { "dspex.module": moduleName, "dspex.path": path },
+          captureStackTrace: false
+        })
+        : ended
     })
   }
 

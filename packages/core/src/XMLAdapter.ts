@@ -384,7 +384,8 @@ export interface XMLAdapterOptions {
 const format = (sig: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>) =>
   renderMessages(xmlLayout, sig, demos, inputs)
 
-const parse = tracedParse("XMLAdapter", parseXmlReply("XMLAdapter"))
+const parseCore = parseXmlReply("XMLAdapter")
+const parse = tracedParse("XMLAdapter", parseCore)
 
 /**
  * An XMLAdapter.
@@ -394,7 +395,7 @@ const parse = tracedParse("XMLAdapter", parseXmlReply("XMLAdapter"))
  */
 const make = (options: XMLAdapterOptions = {}): Adapter => {
   const fallback = options.useJsonAdapterFallback ?? true
-  const pipeline = { name: "XMLAdapter", format, parse }
+  const pipeline = { name: "XMLAdapter", format, parse: parseCore }
   return {
     name: "XMLAdapter",
     format,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Option, Schema } from "effect"
+import { Effect, Exit, Option, Schema, Tracer } from "effect"
 import type { Demo } from "../src/Adapter.ts"
 import { type CallbackEvent, withCallbacks } from "../src/Callbacks.ts"
 import { ChatAdapter } from "../src/ChatAdapter.ts"
@@ -307,7 +307,9 @@ describe("ChatAdapter.call", () => {
       const lm = fakeLanguageModel([[good, good, good]], undefined, Effect.map(Effect.option(Effect.currentSpan), (span) => {
         if (Option.isSome(span)) seen = { name: span.value.name, attributes: span.value.attributes }
       }))
-      yield* lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" }, config: { n: 3 } }))
+      yield* lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" }, config: { n: 3 } })).pipe(
+        Effect.provideService(Tracer.Tracer, Tracer.make({ span: (options) => new Tracer.NativeSpan(options) }))
+      )
       expect(seen?.name).toBe("ChatAdapter.call")
       expect(Object.fromEntries(seen!.attributes)).toMatchObject({ adapter: "ChatAdapter", signature: "question -> answer: int", n: 3 })
     }))

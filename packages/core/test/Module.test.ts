@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Option, Tracer } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import { type CallbackEvent, withCallbacks } from "../src/Callbacks.ts"
 import { ChainOfThought } from "../src/ChainOfThought.ts"
@@ -172,9 +172,24 @@ describe("Module.call", () => {
           return this.probes.first.call({})
         }
       }
-      const pred = yield* new Outer().call({})
+      const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
+      const pred = yield* new Outer().call({}).pipe(Effect.provideService(Tracer.Tracer, tracer))
       expect(pred.get("name")).toBe("Module.call")
       expect(pred.get("attributes")).toEqual({ "dspex.module": "Probe", "dspex.path": "self.probes[first]" })
+    }))
+
+  it.effect("makes no spans of its own when no tracing backend is installed (Effect's nativeTracer)", () =>
+    Effect.gen(function*() {
+      class Probe extends Module {
+        forward(_: Record<string, never>) {
+          return Effect.map(Effect.option(Effect.currentSpan), (span) => new Prediction({ span: Option.getOrUndefined(span)?.name ?? "none" }))
+        }
+      }
+      expect((yield* new Probe().call({})).get("span")).toBe("none")
+      // Tracing turned off explicitly keeps them off even under a real tracer.
+      const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
+      const off = yield* new Probe().call({}).pipe(Effect.withTracerEnabled(false), Effect.provideService(Tracer.Tracer, tracer))
+      expect(off.get("span")).not.toBe("Module.call")
     }))
 
   it.effect("reports the error at ModuleEnd when forward fails", () =>

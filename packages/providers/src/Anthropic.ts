@@ -3,12 +3,13 @@
  * `ANTHROPIC_API_KEY` (a `Redacted` config) unless passed in; `ANTHROPIC_BASE_URL` overrides the
  * endpoint. Anthropic has no `n`, so n > 1 runs n requests in parallel and concatenates their outputs.
  */
-import { LMContextWindowExceeded, type LMUsage, type ModelCapabilities, type Provider, type ProviderRequest, Providers } from "@dspex/core"
+import { LMContextWindowExceeded, type LMError, type LMOutput, type LMUsage, type ModelCapabilities, type Provider, type ProviderRequest, Providers, Tracing } from "@dspex/core"
 import AnthropicSdk from "@anthropic-ai/sdk"
 import { Config, Effect, type Layer, Option, Redacted } from "effect"
 import { describeAnthropicError, parseMessage, toAnthropicBody } from "./internal/anthropicRequest.ts"
 import { type CallContext, toLMError } from "./internal/errors.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
+import { sdkCall } from "./internal/sdkCall.ts"
 
 export const defaultBaseURL = "https://api.anthropic.com"
 
@@ -52,46 +53,54 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
   })
   const cost = (model: string, usage: LMUsage) => costOf("anthropic", model, usage)
 
-  const once = (request: ProviderRequest, ctx: CallContext) =>
-    Effect.gen(function*() {
-      const { data, requestId } = yield* Effect.tryPromise({
-        try: async (signal) => {
-          const { data, response, request_id } = await client.messages
-            .create(toAnthropicBody(request), { signal, timeout: request.timeoutMs, maxRetries: 0 })
-            .withResponse()
-          return { data: data as unknown, requestId: request_id ?? response.headers.get("request-id") ?? undefined }
-        },
-        catch: (error) => toLMError(describeAnthropicError(error), ctx)
-      })
-      const parsed = parseMessage(data)
-      const withId = requestId === undefined ? {} : { requestId }
-      if (parsed._tag === "context") {
-        return yield* Effect.fail(new LMContextWindowExceeded({ provider: name, model: request.model, detail: parsed.detail, ...withId }))
-      }
-      if (parsed._tag === "malformed") return yield* Effect.fail(toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx))
-      return { ...parsed, requestId }
-    })
+  type Once = { readonly output: LMOutput; readonly usage: LMUsage; readonly responseModel?: string | undefined; readonly requestId: string | undefined }
+  const once = (request: ProviderRequest, ctx: CallContext) => {
+    const body = toAnthropicBody(request)
+    return sdkCall(
+      (signal) => client.messages.create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
+      request.timeoutMs,
+      ({ data, response, request_id }): Once | LMError => {
+        const requestId = request_id ?? response.headers.get("request-id") ?? undefined
+        const parsed = parseMessage(data as unknown)
+        const withId = requestId === undefined ? {} : { requestId }
+        if (parsed._tag === "context") {
+          return new LMContextWindowExceeded({ provider: name, model: request.model, detail: parsed.detail, ...withId })
+        }
+        if (parsed._tag === "malformed") return toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx)
+        return { ...parsed, requestId }
+      },
+      (error) => toLMError(describeAnthropicError(error), ctx),
+      () => toLMError({ kind: "timeout" }, ctx)
+    )
+  }
 
-  const complete = Effect.fn(`${name}.complete`)(function*(request: ProviderRequest) {
+  const spanName = `${name}.complete`
+  const complete = (request: ProviderRequest) => {
     const ctx: CallContext = { provider: name, model: request.model, baseURL, timeoutMs: request.timeoutMs, secrets: [key] }
-    const results = yield* Effect.all(Array.from({ length: Math.max(1, request.n) }, () => once(request, ctx)), {
-      concurrency: "unbounded"
+    const n = Math.max(1, request.n)
+    const results = n === 1
+      ? Effect.map(once(request, ctx), (r) => [r])
+      : Effect.all(Array.from({ length: n }, () => once(request, ctx)), { concurrency: "unbounded" })
+    const combined = Effect.map(results, (results) => {
+      const usage = results.reduce((sum, r) => addUsage(sum, r.usage), { promptTokens: 0, completionTokens: 0, totalTokens: 0 })
+      const first = results[0]
+      return {
+        outputs: results.map((r) => r.output),
+        usage,
+        cost: cost(request.model, usage),
+        ...(first?.responseModel === undefined ? {} : { responseModel: first.responseModel }),
+        ...(first?.requestId === undefined ? {} : { requestId: first.requestId })
+      }
     })
-    const usage = results.reduce((sum, r) => addUsage(sum, r.usage), { promptTokens: 0, completionTokens: 0, totalTokens: 0 })
-    const first = results[0]
-    return {
-      outputs: results.map((r) => r.output),
-      usage,
-      cost: cost(request.model, usage),
-      ...(first?.responseModel === undefined ? {} : { responseModel: first.responseModel }),
-      ...(first?.requestId === undefined ? {} : { requestId: first.requestId })
-    }
-  })
+    // A span only when tracing (see core's Tracing), never Effect.fn's per-call stack capture.
+    return Tracing.withSpan(combined, spanName, () => ({ "gen_ai.request.model": request.model }))
+  }
 
   const overrides = options.capabilities ?? {}
   return {
     name,
     complete,
+    handlesTimeout: true,
     capabilities: (model: string): ModelCapabilities => ({
       structuredOutputs: false,
       jsonObject: false,

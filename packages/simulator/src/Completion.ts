@@ -182,6 +182,13 @@ export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, sta
     return sendError(ctx, spec, "context", { model, limit, promptTokens: Math.max(tokens, limit + 1) })
   }
   if (fault === "hang") return state.hang(ctx.res)
+  if (fault === "stall") {
+    // The status line, headers and the start of a body, then silence: a client deadline that stops at
+    // the response headers never fires here.
+    ctx.res.writeHead(200, { "content-type": conversation.stream ? "text/event-stream" : "application/json" })
+    ctx.res.write(conversation.stream ? ": started\n\n" : "{\"id\": ")
+    return state.hang(ctx.res)
+  }
 
   const waitMs = latencyFor(ctx, state)
   if (waitMs > 0 && !(await state.sleep(ctx.res, waitMs))) return

@@ -27,6 +27,8 @@ const ALIASES: Record<string, FaultKind> = {
   error: "500",
   hang: "hang",
   timeout: "hang",
+  stall: "stall",
+  hang_body: "stall",
   malformed: "malformed",
   truncated: "truncated",
   length: "truncated",

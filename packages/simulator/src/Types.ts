@@ -6,13 +6,15 @@ import type { IncomingHttpHeaders } from "node:http"
 import type { ParsedPrompt, SimMessage } from "./PromptReader.ts"
 
 /**
- * Every way a simulated call can fail. Header/model-suffix names: `429`, `500`, `hang`, `malformed`,
+ * Every way a simulated call can fail. Header/model-suffix names: `429`, `500`, `hang`, `stall` (status and
+ * part of the body sent, then nothing), `malformed`,
  * `truncated`, `empty`, `context`, `quota`, `401`, `overloaded` (OpenAI 503 / Anthropic 529).
  */
 export type FaultKind =
   | "429"
   | "500"
   | "hang"
+  | "stall"
   | "malformed"
   | "truncated"
   | "empty"
@@ -25,6 +27,7 @@ export const FAULT_KINDS: ReadonlyArray<FaultKind> = [
   "429",
   "500",
   "hang",
+  "stall",
   "malformed",
   "truncated",
   "empty",

@@ -325,6 +325,23 @@ describe("faults map to each SDK's error classes", () => {
     expect(e2).toBeInstanceOf(Anthropic.APIConnectionTimeoutError)
   })
 
+  it("stall sends the status and the start of a body, then nothing", async () => {
+    const controller = new AbortController()
+    const res = await fetch(`${sim.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk-test", "content-type": "application/json", "x-sim-fault": "stall" },
+      body: JSON.stringify({ model: MODEL, messages: ask("hi") }),
+      signal: controller.signal
+    })
+    expect(res.status).toBe(200)
+    const reader = res.body!.getReader()
+    const first = await reader.read()
+    expect(new TextDecoder().decode(first.value)).toBe("{\"id\": ")
+    const next = await Promise.race([reader.read().then(() => "data"), new Promise((r) => setTimeout(() => r("silence"), 200))])
+    expect(next).toBe("silence")
+    controller.abort()
+  })
+
   it("malformed bodies break JSON parsing, streamed or not", async () => {
     await expect(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, fault("malformed"))).rejects.toThrow(SyntaxError)
     await expect(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("malformed"))).rejects.toThrow(SyntaxError)

@@ -3,14 +3,15 @@
  * parse, one LM round trip, and the parse of every completion (n > 1 gives several). Adapters differ
  * only in the parts they plug in and in their fallbacks.
  */
-import { Cause, Effect } from "effect"
+import { Context, Effect } from "effect"
 import type { AdapterCall, AdapterResult, Demo } from "../Adapter.ts"
-import { emit, nextCallId } from "../Callbacks.ts"
+import { type Callback, CurrentCallbacks, emit, fire, nextCallId } from "../Callbacks.ts"
 import { AdapterParseError } from "../Errors.ts"
 import { LanguageModel, type LMRequest, type ResponseFormat } from "../LanguageModel.ts"
 import type { LMError } from "../LMError.ts"
 import type { Message } from "../Message.ts"
 import type { Field, Signature } from "../Signature.ts"
+import * as Tracing from "../Tracing.ts"
 import { perSignature } from "./adapterFormat.ts"
 import { allowsNone } from "./parseValue.ts"
 
@@ -68,9 +69,6 @@ export const completeOutputs = (
   )
 }
 
-// Capturing a stack trace per span costs more than the parse itself; these spans are named precisely enough.
-const noStack = { captureStackTrace: false } as const
-
 /** `parse` as the Adapter interface exposes it: an Effect with a span and AdapterParse events. */
 export const tracedParse = (adapter: string, core: ParseCore) =>
 (sig: Signature, completion: string): Effect.Effect<Record<string, unknown>, AdapterParseError> =>
@@ -83,57 +81,110 @@ export const tracedParse = (adapter: string, core: ParseCore) =>
       })),
       Effect.tap((outputs) => emit({ _tag: "AdapterParseEnd", callId, adapter, outputs })),
       Effect.tapError((error) => emit({ _tag: "AdapterParseEnd", callId, adapter, error })),
-      Effect.withSpan(`${adapter}.parse`, { attributes: { adapter, signature: signatureLabel(sig) } }, noStack)
+      (effect) => Tracing.withSpan(effect, `${adapter}.parse`, () => ({ adapter, signature: signatureLabel(sig) }))
     )
   })
 
 type Format = (sig: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>) => ReadonlyArray<Message>
 
-/** `format` inside `call`: the same rendering, with a span and AdapterFormat events. */
-export const tracedFormat = (adapter: string, format: Format) =>
-(sig: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>): Effect.Effect<ReadonlyArray<Message>> =>
-  Effect.suspend(() => {
-    const callId = nextCallId()
-    return emit({ _tag: "AdapterFormatStart", callId, adapter, inputs }).pipe(
-      Effect.andThen(Effect.sync(() => format(sig, demos, inputs))),
-      Effect.tap((messages) => emit({ _tag: "AdapterFormatEnd", callId, adapter, messages })),
-      Effect.tapCause((cause) => emit({ _tag: "AdapterFormatEnd", callId, adapter, error: Cause.squash(cause) })),
-      Effect.withSpan(`${adapter}.format`, { attributes: { adapter, signature: signatureLabel(sig), demos: demos.length } }, noStack)
-    )
-  })
+/** A throw from a layout (a bug, never bad input): carried out of the synchronous part as a value. */
+class FormatDefect {
+  readonly cause: unknown
+  constructor(cause: unknown) {
+    this.cause = cause
+  }
+}
+
+const formatWithEvents = (
+  callbacks: ReadonlyArray<Callback>,
+  adapter: string,
+  format: Format,
+  sig: Signature,
+  demos: ReadonlyArray<Demo>,
+  inputs: Readonly<Record<string, unknown>>
+): ReadonlyArray<Message> | FormatDefect => {
+  if (callbacks.length === 0) {
+    try {
+      return format(sig, demos, inputs)
+    } catch (e) {
+      return new FormatDefect(e)
+    }
+  }
+  const callId = nextCallId()
+  fire(callbacks, { _tag: "AdapterFormatStart", callId, adapter, inputs })
+  try {
+    const messages = format(sig, demos, inputs)
+    fire(callbacks, { _tag: "AdapterFormatEnd", callId, adapter, messages })
+    return messages
+  } catch (e) {
+    fire(callbacks, { _tag: "AdapterFormatEnd", callId, adapter, error: e })
+    return new FormatDefect(e)
+  }
+}
+
+const parseWithEvents = (
+  callbacks: ReadonlyArray<Callback>,
+  adapter: string,
+  core: ParseCore,
+  sig: Signature,
+  completion: string
+): Record<string, unknown> | AdapterParseError => {
+  if (callbacks.length === 0) return core(sig, completion)
+  const callId = nextCallId()
+  fire(callbacks, { _tag: "AdapterParseStart", callId, adapter, completion })
+  const result = core(sig, completion)
+  fire(callbacks, result instanceof AdapterParseError
+    ? { _tag: "AdapterParseEnd", callId, adapter, error: result }
+    : { _tag: "AdapterParseEnd", callId, adapter, outputs: result })
+  return result
+}
 
 export interface Pipeline {
   readonly name: string
   readonly format: Format
-  readonly parse: (sig: Signature, completion: string) => Effect.Effect<Record<string, unknown>, AdapterParseError>
+  /** The synchronous parser (the Adapter's Effect `parse` is `tracedParse` over it). */
+  readonly parse: ParseCore
 }
 
-/** Format, one LM call (with `responseFormat` when given), and the parse of every completion. */
+/**
+ * Format, one LM call (with `responseFormat` when given), and the parse of every completion.
+ *
+ * Format and parse are synchronous string work of a few microseconds; they run inside the one fiber
+ * step that reads the callbacks, with their callback events but without spans of their own (the
+ * adapter's `call` span covers them). Every Effect step here is paid on every LM call: see
+ * bench/predict-cpu.ts.
+ */
 export const roundTrip = (
   pipeline: Pipeline,
   call: AdapterCall,
   responseFormat?: ResponseFormat
-): Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel> => {
-  const format = tracedFormat(pipeline.name, pipeline.format)
-  return Effect.gen(function*() {
-    const model = yield* LanguageModel
-    const messages = yield* format(call.signature, call.demos, call.inputs)
-    const request: LMRequest = { ...call.config, messages, ...(responseFormat === undefined ? {} : { responseFormat }) }
-    const response = yield* model.generate(call.lm, request)
-    if (response.outputs.length === 0) {
-      return yield* parseError(pipeline.name, call.signature, "", "The LM returned no completions.")
-    }
-    const outputs: Array<Record<string, unknown>> = []
-    for (const output of response.outputs) {
-      if (output.text === "") return yield* parseError(pipeline.name, call.signature, "", EMPTY_RESPONSE)
-      outputs.push(yield* pipeline.parse(call.signature, output.text))
-    }
-    return { outputs, response, adapter: pipeline.name }
+): Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel> =>
+  Effect.withFiber((fiber) => {
+    const callbacks = fiber.getRef(CurrentCallbacks)
+    const model = Context.getUnsafe(fiber.context as Context.Context<LanguageModel>, LanguageModel)
+    const messages = formatWithEvents(callbacks, pipeline.name, pipeline.format, call.signature, call.demos, call.inputs)
+    if (messages instanceof FormatDefect) return Effect.die(messages.cause)
+    const request: LMRequest = responseFormat === undefined ? { ...call.config, messages } : { ...call.config, messages, responseFormat }
+    return Effect.flatMap(model.generate(call.lm, request), (response) => {
+      if (response.outputs.length === 0) {
+        return Effect.fail(parseError(pipeline.name, call.signature, "", "The LM returned no completions."))
+      }
+      const outputs: Array<Record<string, unknown>> = []
+      for (const output of response.outputs) {
+        if (output.text === "") return Effect.fail(parseError(pipeline.name, call.signature, "", EMPTY_RESPONSE))
+        const parsed = parseWithEvents(callbacks, pipeline.name, pipeline.parse, call.signature, output.text)
+        if (parsed instanceof AdapterParseError) return Effect.fail(parsed)
+        outputs.push(parsed)
+      }
+      return Effect.succeed<AdapterResult>({ outputs, response, adapter: pipeline.name })
+    })
   })
-}
 
-/** The span around a whole adapter call (fallbacks included); no stack capture on the hot path. */
+/** The span around a whole adapter call (fallbacks included), when tracing. */
 export const callSpan = (adapter: string, call: AdapterCall) =>
-  Effect.withSpan(`${adapter}.call`, {
-    attributes: { adapter, signature: signatureLabel(call.signature), n: call.config?.n ?? call.lm.n ?? 1 }
-  }, noStack)
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Tracing.withSpan(effect, `${adapter}.call`, () => ({
+    adapter,
+    signature: signatureLabel(call.signature),
+    n: call.config?.n ?? call.lm.n ?? 1
+  }))

@@ -2,7 +2,60 @@
  * The LanguageModel service's bookkeeping: a bounded ring buffer of call history (DSPy's `lm.history`,
  * without its unbounded growth) and per-model usage and cost totals.
  */
-import type { LMUsage } from "../LanguageModel.ts"
+import { randomUUID } from "node:crypto"
+import type { HistoryEntry, LMResponse, LMUsage } from "../LanguageModel.ts"
+
+/**
+ * A history entry as recorded on the call path: the id, timestamp and DSPy kwargs are made only when
+ * the history is read (most entries never are), then kept so every read sees the same entry.
+ */
+export class PendingEntry {
+  private readonly endedMs: number
+  private readonly model: string
+  private readonly messages: HistoryEntry["messages"]
+  private readonly kwargs: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>)
+  private readonly response: LMResponse
+  private readonly durationMs: number
+  private readonly retries: number
+  private made: HistoryEntry | undefined
+
+  constructor(
+    endedMs: number,
+    model: string,
+    messages: HistoryEntry["messages"],
+    kwargs: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>),
+    response: LMResponse,
+    durationMs: number,
+    retries: number
+  ) {
+    this.endedMs = endedMs
+    this.model = model
+    this.messages = messages
+    this.kwargs = kwargs
+    this.response = response
+    this.durationMs = durationMs
+    this.retries = retries
+  }
+
+  entry(): HistoryEntry {
+    if (this.made !== undefined) return this.made
+    const r = this.response
+    this.made = {
+      id: randomUUID(),
+      timestamp: new Date(this.endedMs).toISOString(),
+      model: this.model,
+      messages: this.messages,
+      kwargs: typeof this.kwargs === "function" ? this.kwargs() : this.kwargs,
+      outputs: r.outputs,
+      usage: r.usage,
+      ...(r.cost === undefined ? {} : { cost: r.cost }),
+      cacheHit: r.cacheHit,
+      durationMs: this.durationMs,
+      retries: this.retries
+    }
+    return this.made
+  }
+}
 
 /** A fixed-capacity ring: pushing past capacity drops the oldest entry. */
 export class Ring<A> {

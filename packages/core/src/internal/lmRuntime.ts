@@ -8,13 +8,11 @@
  *       → provider.complete
  *   → usage/cost accounting, cache write, history entry, span attributes and LMStart/LMEnd callbacks.
  */
-import { randomUUID } from "node:crypto"
 import { Clock, type Config, Effect, Option, type Scope, type Tracer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { Cache, immutableCopy } from "../Cache.ts"
 import { CurrentCallbacks, fire, nextCallId } from "../Callbacks.ts"
 import type {
-  HistoryEntry,
   LanguageModelService,
   LMRequest,
   LMResponse,
@@ -25,9 +23,10 @@ import type {
 import { CurrentLM, type LM, splitModel } from "../LM.ts"
 import { LMConfigurationError, type LMError, LMTimeout } from "../LMError.ts"
 import { Providers } from "../Providers.ts"
+import * as Tracing from "../Tracing.ts"
 import { cacheKeyOf, dspyKwargs } from "./cacheKey.ts"
 import { type LanguageModelOptions, resolveSettings } from "./lmConfig.ts"
-import { Ring, UsageLedger } from "./lmHistory.ts"
+import { PendingEntry, Ring, UsageLedger } from "./lmHistory.ts"
 import { makeGate } from "./lmLimits.ts"
 import { type RetryPolicy, withRetries } from "./lmRetry.ts"
 import { timeoutFail } from "./lmTimeout.ts"
@@ -95,7 +94,7 @@ export const makeRuntime = (
       : yield* Effect.provide(RateLimiter.make, RateLimiter.layerStoreMemory)
     const gate = makeGate(limiter, settings.limitsOf)
     const flights = makeSingleFlight<Flight, LMError>(scope)
-    const history = new Ring<HistoryEntry>(settings.historySize)
+    const history = new Ring<PendingEntry>(settings.historySize)
     const ledger = new UsageLedger()
     const warnedRollout = new Set<string>()
 
@@ -114,30 +113,27 @@ export const makeRuntime = (
       const attemptAndRecord = Effect.suspend(() => {
         const { timeoutMs } = settings.limitsOf(provider.name)
         let attempts = 0
+        const once = Effect.suspend(() => {
+          attempts++
+          return provider.complete(request)
+        })
+        // Providers that enforce the deadline themselves (the SDK providers abort the HTTP request)
+        // need no second timer: the generic one forks a fiber per call.
         const attempt = gate(provider.name, lm.model)(
-          Effect.suspend(() => {
-            attempts++
-            return provider.complete(request)
-          }).pipe((call) =>
-            timeoutFail(
-              call,
-              timeoutMs,
-              () => new LMTimeout({ provider: provider.name, model: lm.model, timeoutMs, detail: `no response within ${timeoutMs} ms` })
-            )
+          provider.handlesTimeout === true ? once : timeoutFail(
+            once,
+            timeoutMs,
+            () => new LMTimeout({ provider: provider.name, model: lm.model, timeoutMs, detail: `no response within ${timeoutMs} ms` })
           )
         )
-        const recorded = (raw: Omit<LMResponse, "cacheHit" | "model">): Flight | Effect.Effect<Flight> => {
+        const recorded = (raw: Omit<LMResponse, "cacheHit" | "model">): Flight => {
           const cost = raw.cost ?? provider.cost?.(request.model, raw.usage)
           const response: LMResponse = { ...raw, model: lm.model, ...(cost === undefined ? {} : { cost }), cacheHit: false }
           ledger.add(lm.model, raw.usage, cost)
-          if (key === undefined) return { response, shared: response, fresh: true, retries: attempts - 1 }
-          const shared = immutableCopy(response)
-          return Effect.as(cache.set(key, shared), { response, shared, fresh: true, retries: attempts - 1 })
+          return { response, shared: key === undefined ? response : immutableCopy(response), fresh: true, retries: attempts - 1 }
         }
-        return Effect.flatMap(withRetries(attempt, retryPolicy(lm.numRetries ?? settings.numRetries)), (raw) => {
-          const flight = recorded(raw)
-          return Effect.isEffect(flight) ? flight : Effect.succeed(flight)
-        })
+        const flight = Effect.map(withRetries(attempt, retryPolicy(lm.numRetries ?? settings.numRetries)), recorded)
+        return key === undefined ? flight : Effect.tap(flight, (f) => cache.set(key, f.shared))
       })
       if (key === undefined) return attemptAndRecord
       // A flight that starts just after another one finished finds its result here.
@@ -147,33 +143,32 @@ export const makeRuntime = (
           : attemptAndRecord)
     }
 
-    interface Outcome {
-      readonly response: LMResponse
-      readonly retries: number
-    }
-
     const run = (lm: LM, provider: Provider, providerModel: string, request: LMRequest): Effect.Effect<LMResponse, LMError> => {
-      const callId = nextCallId()
       const merged = merge(lm, request)
-      const spanAttributes: Record<string, unknown> = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": provider.name,
-        "gen_ai.request.model": providerModel,
-        "dspex.lm": lm.model
+      const spanAttributes = (): Record<string, unknown> => {
+        const attributes: Record<string, unknown> = {
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": provider.name,
+          "gen_ai.request.model": providerModel,
+          "dspex.lm": lm.model
+        }
+        if (merged.temperature !== undefined) attributes["gen_ai.request.temperature"] = merged.temperature
+        if (merged.maxTokens !== undefined) attributes["gen_ai.request.max_tokens"] = merged.maxTokens
+        return attributes
       }
-      if (merged.temperature !== undefined) spanAttributes["gen_ai.request.temperature"] = merged.temperature
-      if (merged.maxTokens !== undefined) spanAttributes["gen_ai.request.max_tokens"] = merged.maxTokens
       // Written as plain steps rather than a generator: this runs once per LM call, and each Effect step
       // is paid on every call (see bench/predict-cpu.ts).
-      const body = (span: Tracer.Span) =>
+      const body = (span: Tracer.Span | undefined) =>
         Effect.withFiber<LMResponse, LMError>((fiber) => {
           const callbacks = fiber.getRef(CurrentCallbacks)
           const clock = fiber.getRef(Clock.Clock)
-          const kwargs = dspyKwargs(merged)
           const useCache = lm.cache !== false && request.cache !== false
-          const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs) : undefined
+          // DSPy's kwargs are needed up front only for the cache key and callbacks; history builds them when read.
+          const kwargs = useCache || callbacks.length > 0 ? dspyKwargs(merged) : undefined
+          const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs!) : undefined
+          const callId = callbacks.length > 0 ? nextCallId() : ""
           const main = (): Effect.Effect<LMResponse, LMError> => {
-            if (callbacks.length > 0) fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs })
+            if (callbacks.length > 0) fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs: kwargs! })
             const started = clock.currentTimeMillisUnsafe()
             const providerRequest: ProviderRequest = {
               model: providerModel,
@@ -187,32 +182,10 @@ export const makeRuntime = (
               kwargs: providerKwargs(merged.kwargs),
               timeoutMs: settings.limitsOf(provider.name).timeoutMs
             }
-            const outcome: Effect.Effect<Outcome, LMError> = key === undefined
-              ? Effect.map(call(lm, provider, providerRequest, undefined), (f): Outcome => ({ response: f.response, retries: f.retries }))
-              : Effect.flatMap(cache.get(key), (cached) =>
-                Option.isSome(cached)
-                  ? Effect.succeed<Outcome>({ response: asHit(cached.value), retries: 0 })
-                  : Effect.map(flights.run(key, call(lm, provider, providerRequest, key)), ({ leader, value }): Outcome =>
-                    // Only the caller whose call reached the provider is charged; the others got a shared answer.
-                    leader && value.fresh
-                      ? { response: value.response, retries: value.retries }
-                      : { response: asHit(value.shared), retries: 0 }))
-            const finished = Effect.map(outcome, ({ response, retries }) => {
+            const finish = (response: LMResponse, retries: number): LMResponse => {
               const ended = clock.currentTimeMillisUnsafe()
-              history.push({
-                id: randomUUID(),
-                timestamp: new Date(ended).toISOString(),
-                model: lm.model,
-                messages: request.messages,
-                kwargs,
-                outputs: response.outputs,
-                usage: response.usage,
-                ...(response.cost === undefined ? {} : { cost: response.cost }),
-                cacheHit: response.cacheHit,
-                durationMs: ended - started,
-                retries
-              })
-              if (span.status._tag !== "Ended") {
+              history.push(new PendingEntry(ended, lm.model, request.messages, kwargs ?? (() => dspyKwargs(merged)), response, ended - started, retries))
+              if (span !== undefined && span.status._tag !== "Ended") {
                 span.attribute("gen_ai.response.model", response.responseModel ?? providerModel)
                 span.attribute("gen_ai.usage.input_tokens", response.usage.promptTokens)
                 span.attribute("gen_ai.usage.output_tokens", response.usage.completionTokens)
@@ -223,7 +196,15 @@ export const makeRuntime = (
               }
               if (callbacks.length > 0) fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
               return response
-            })
+            }
+            const finished: Effect.Effect<LMResponse, LMError> = key === undefined
+              ? Effect.map(call(lm, provider, providerRequest, undefined), (f) => finish(f.response, f.retries))
+              : Effect.flatMap(cache.get(key), (cached) =>
+                Option.isSome(cached)
+                  ? Effect.sync(() => finish(asHit(cached.value), 0))
+                  : Effect.map(flights.run(key, call(lm, provider, providerRequest, key)), ({ leader, value }) =>
+                    // Only the caller whose call reached the provider is charged; the others got a shared answer.
+                    leader && value.fresh ? finish(value.response, value.retries) : finish(asHit(value.shared), 0)))
             return callbacks.length === 0
               ? finished
               : Effect.tapError(finished, (error) => Effect.sync(() => fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, error })))
@@ -235,14 +216,14 @@ export const makeRuntime = (
           }
           return main()
         })
-      // The span without a stack trace: capturing one costs more than the rest of a cache hit.
-      return Effect.useSpan("LanguageModel.generate", { attributes: spanAttributes }, (span) =>
-        Effect.withParentSpan(body(span), span, { captureStackTrace: false }))
+      // A span only when tracing (see Tracing.ts), without a stack trace.
+      return Tracing.useSpan("LanguageModel.generate", spanAttributes, body)
     }
 
+    // The LM and its provider are read in the same fiber step as the call starts (no extra Effect steps).
     const generate = (lm: LM | undefined, request: LMRequest): Effect.Effect<LMResponse, LMError> =>
-      Effect.flatMap(CurrentLM, (current) => {
-        const chosen = lm ?? current
+      Effect.withFiber((fiber) => {
+        const chosen = lm ?? fiber.getRef(CurrentLM)
         if (chosen === undefined) {
           return Effect.fail(
             new LMConfigurationError({
@@ -251,7 +232,11 @@ export const makeRuntime = (
             })
           )
         }
-        return Effect.flatMap(providers.resolve(chosen.model), ({ provider, name }) => run(chosen, provider, name, request))
+        const { provider, name } = splitModel(chosen.model)
+        const found = providers.lookup(provider)
+        return found === undefined
+          ? Effect.flatMap(providers.resolve(chosen.model), (r) => run(chosen, r.provider, r.name, request))
+          : run(chosen, found, name, request)
       })
 
     const service: LanguageModelService = {
@@ -260,7 +245,7 @@ export const makeRuntime = (
         const { provider, name } = splitModel(lm.model)
         return providers.lookup(provider)?.capabilities(name) ?? noCapabilities
       },
-      history: (n) => history.last(n),
+      history: (n) => history.last(n).map((e) => e.entry()),
       usage: () => ledger.snapshot()
     }
     return service

@@ -3,11 +3,12 @@
  * `OpenAi` and `OpenAiCompatible`. The SDK never retries (DSPex's LanguageModel layer does) and every
  * SDK failure becomes a typed LM error.
  */
-import type { LMUsage, ModelCapabilities, Provider, ProviderRequest } from "@dspex/core"
+import { type LMResponse, type LMUsage, type ModelCapabilities, type Provider, type ProviderRequest, Tracing } from "@dspex/core"
 import { Effect } from "effect"
 import OpenAI from "openai"
 import { type CallContext, type CallFailure, toLMError } from "./errors.ts"
 import { parseCompletion, toChatBody } from "./openaiRequest.ts"
+import { sdkCall } from "./sdkCall.ts"
 
 export interface ChatProviderSettings {
   readonly name: string
@@ -76,7 +77,7 @@ export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
   const { client, name } = settings
   const spanName = `${name}.complete`
   const cost = settings.cost === undefined ? undefined : memoCost(settings.cost)
-  const send = (request: ProviderRequest) => {
+  const complete = (request: ProviderRequest) => {
     const ctx: CallContext = {
       provider: name,
       model: request.model,
@@ -85,37 +86,34 @@ export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
       secrets: settings.secrets
     }
     const body = toChatBody(request, { reasoningRules: settings.reasoningRules })
-    return Effect.flatMap(
-      Effect.tryPromise({
-        try: async (signal) => {
-          const { data, response, request_id } = await client.chat.completions
-            .create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 })
-            .withResponse()
-          return { data: data as unknown, requestId: request_id ?? headerRequestId(response.headers) }
-        },
-        catch: (error) => toLMError(describeOpenAiError(error), ctx)
-      }),
-      ({ data, requestId }) => {
-        const parsed = parseCompletion(data)
-        if (parsed._tag === "malformed") {
-          return Effect.fail(toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx))
-        }
-        return Effect.succeed({
+    // One callback for the whole request (no Effect steps between the SDK and the caller): this runs
+    // once per LM call, see bench/predict-cpu.ts.
+    const call = sdkCall(
+      (signal) => client.chat.completions.create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
+      request.timeoutMs,
+      ({ data, response, request_id }) => {
+        const requestId = request_id ?? headerRequestId(response.headers)
+        const parsed = parseCompletion(data as unknown)
+        if (parsed._tag === "malformed") return toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx)
+        const out: Omit<LMResponse, "cacheHit" | "model"> = {
           outputs: parsed.outputs,
           usage: parsed.usage,
           cost: cost?.(request.model, parsed.usage),
           ...(parsed.responseModel === undefined ? {} : { responseModel: parsed.responseModel }),
           ...(requestId === undefined ? {} : { requestId })
-        })
-      }
+        }
+        return out
+      },
+      (error) => toLMError(describeOpenAiError(error), ctx),
+      () => toLMError({ kind: "timeout" }, ctx)
     )
+    // A span only when tracing (see core's Tracing), never Effect.fn's per-call stack capture.
+    return Tracing.withSpan(call, spanName, () => ({ "gen_ai.request.model": request.model }))
   }
-  // A plain span rather than Effect.fn, whose per-call stack captures cost more than the span itself.
-  const complete = (request: ProviderRequest) =>
-    Effect.withSpan(Effect.suspend(() => send(request)), spanName, { captureStackTrace: false })
   return {
     name,
     complete,
+    handlesTimeout: true,
     capabilities: settings.capabilities,
     ...(settings.cost === undefined ? {} : { cost: settings.cost })
   }

@@ -1,0 +1,73 @@
+/**
+ * One SDK request as an Effect that owns its deadline: the request runs under its own AbortController,
+ * which is aborted when the caller is interrupted or when `timeoutMs` passes (the call then fails with
+ * the timeout error). The deadline covers the whole request, reading the body included, whereas the
+ * SDKs' own `timeout` stops at the response headers.
+ *
+ * Owning the deadline here lets the LanguageModel runtime skip its generic timeout (a forked fiber
+ * racing a timer) for these providers: see `Provider.handlesTimeout` and bench/predict-cpu.ts.
+ */
+import { isLMError, type LMError } from "@dspex/core"
+import { Effect } from "effect"
+
+const maxTimerMs = 2 ** 31 - 1
+
+/**
+ * @example
+ * sdkCall((signal) => client.chat.completions.create(body, { signal }), 60_000, toResponse, toError, () => timeoutError)
+ */
+export const sdkCall = <A, B>(
+  run: (signal: AbortSignal) => Promise<A>,
+  timeoutMs: number,
+  onSuccess: (a: A) => B | LMError,
+  onError: (error: unknown) => LMError,
+  onTimeout: () => LMError
+): Effect.Effect<B, LMError> =>
+  Effect.callback<B, LMError>((resume) => {
+    const controller = new AbortController()
+    let settled = false
+    const timer = timeoutMs > 0 && timeoutMs <= maxTimerMs
+      ? setTimeout(() => {
+        if (settled) return
+        settled = true
+        controller.abort()
+        resume(Effect.fail(onTimeout()))
+      }, timeoutMs)
+      : undefined
+    let promise: Promise<A>
+    try {
+      promise = run(controller.signal)
+    } catch (e) {
+      settled = true
+      clearTimeout(timer)
+      resume(Effect.fail(onError(e)))
+      return
+    }
+    promise.then(
+      (a) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        let out: B | LMError
+        try {
+          out = onSuccess(a)
+        } catch (e) {
+          resume(Effect.die(e))
+          return
+        }
+        resume(isLMError(out) ? Effect.fail(out) : Effect.succeed(out))
+      },
+      (e: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resume(Effect.fail(onError(e)))
+      }
+    )
+    return Effect.sync(() => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      controller.abort()
+    })
+  })
