@@ -80,9 +80,9 @@ export abstract class Module {
       const current = fiber.getRef(CurrentRunScope)
       const callbacks = fiber.getRef(CurrentCallbacks)
       const scope = scopeFor(current, self)
-      const path = scope.modulePaths.get(self) ?? "self"
+      const path = scope.modulePath(self) ?? "self"
       const moduleName = self.constructor.name
-      const callId = nextCallId()
+      const callId = callbacks.length > 0 ? nextCallId() : ""
       if (callbacks.length > 0) {
         fire(callbacks, { _tag: "ModuleStart", callId, module: moduleName, path, inputs: (inputs ?? {}) as Record<string, unknown> })
       }

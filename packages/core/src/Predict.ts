@@ -127,7 +127,7 @@ export class Predict extends Module {
     // Everything fiber-local is read in one step (this runs once per LM call; see bench/predict-cpu.ts).
     return Effect.withFiber<Prediction, PredictError, LanguageModel>((fiber) => {
       const scope = fiber.getRef(CurrentRunScope)
-      const path = scope?.predictorPaths.get(self) ?? "self"
+      const path = scope?.predictorPath(self) ?? "self"
       const invalid = validateInputs(self.signature, inputs, path)
       if (invalid !== undefined) return Effect.fail(invalid)
 

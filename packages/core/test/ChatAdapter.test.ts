@@ -30,6 +30,29 @@ describe("ChatAdapter.format matches DSPy 3.3.1 byte for byte", () => {
 })
 
 describe("ChatAdapter.format beyond the fixtures", () => {
+  it("renders demos edited in place, added or replaced after an earlier format (no stale demo turns)", () => {
+    const sig = Signature.make("question -> answer")
+    const demos: Array<Record<string, unknown>> = [{ question: "1+1?", answer: "2" }]
+    const render = () => adapter.format(sig, demos, { question: "q" }).map((m) => textOf(m)).join("\n---\n")
+    expect(render()).toContain("2")
+    demos[0]!.answer = "two"
+    expect(render()).toContain("two")
+    demos.push({ question: "2+2?", answer: "four" })
+    expect(render()).toContain("four")
+    demos[1] = { question: "3+3?", answer: "six" }
+    const text = render()
+    expect(text).toContain("six")
+    expect(text).not.toContain("four")
+    delete demos[0]!.answer
+    expect(render()).not.toContain("two")
+    // Nested values are never cached: editing a list inside a demo shows up too.
+    const listSig = Signature.make("context: list[str], question -> answer")
+    const nested = [{ context: ["alpha"], question: "q?", answer: "a" }]
+    expect(adapter.format(listSig, nested, { context: [], question: "x" }).map(textOf).join()).toContain("alpha")
+    nested[0]!.context.push("beta")
+    expect(adapter.format(listSig, nested, { context: [], question: "x" }).map(textOf).join()).toContain("beta")
+  })
+
   it("dedents multi-line instructions and indents every line by 8 spaces", () => {
     const sig = Signature.make("question -> answer", "  Line one\n    indented\n\n  Line three")
     const system = textOf(adapter.format(sig, [], { question: "q" })[0]!)

@@ -308,6 +308,71 @@ const demoTurns = (layout: Layout, sig: Signature, demos: ReadonlyArray<Demo>): 
   return out
 }
 
+/**
+ * The demo turns as last rendered for one demos array, kept while the array and its demos are unchanged.
+ * A predictor sends the same demos on every call, and rendering them is most of the formatting work.
+ * Only arrays of plain records with primitive values are kept: their contents can be compared exactly
+ * (anything nested could change without the comparison noticing).
+ */
+interface DemoTurns {
+  readonly items: ReadonlyArray<Demo>
+  /** Each demo's keys and values, flattened, as they were when rendered. */
+  readonly snapshot: ReadonlyArray<unknown>
+  readonly turns: ReadonlyArray<Message>
+}
+
+const demoCache = new WeakMap<Layout, WeakMap<Signature, WeakMap<ReadonlyArray<Demo>, DemoTurns>>>()
+
+const isPrimitive = (u: unknown): boolean => u === null || (typeof u !== "object" && typeof u !== "function")
+
+/** The flattened keys and values of plain, primitive-valued demos; undefined when they cannot be compared. */
+const snapshotOf = (demos: ReadonlyArray<Demo>): Array<unknown> | undefined => {
+  const out: Array<unknown> = []
+  for (const demo of demos) {
+    const proto = Object.getPrototypeOf(demo)
+    if (proto !== Object.prototype && proto !== null) return undefined
+    for (const key in demo) {
+      const value = demo[key]
+      if (!isPrimitive(value)) return undefined
+      out.push(key, value)
+    }
+    out.push(demoEnd)
+  }
+  return out
+}
+const demoEnd = Symbol("demoEnd")
+
+const unchanged = (entry: DemoTurns, demos: ReadonlyArray<Demo>): boolean => {
+  if (entry.items.length !== demos.length) return false
+  const snap = entry.snapshot
+  let i = 0
+  for (let d = 0; d < demos.length; d++) {
+    const demo = demos[d]!
+    if (demo !== entry.items[d]) return false
+    for (const key in demo) {
+      if (snap[i] !== key || snap[i + 1] !== demo[key]) return false
+      i += 2
+    }
+    if (snap[i++] !== demoEnd) return false
+  }
+  return i === snap.length
+}
+
+const cachedDemoTurns = (layout: Layout, sig: Signature, demos: ReadonlyArray<Demo>): ReadonlyArray<Message> => {
+  let bySig = demoCache.get(layout)
+  if (bySig === undefined) demoCache.set(layout, bySig = new WeakMap())
+  let byDemos = bySig.get(sig)
+  if (byDemos === undefined) bySig.set(sig, byDemos = new WeakMap())
+  const entry = byDemos.get(demos)
+  if (entry !== undefined && unchanged(entry, demos)) return entry.turns
+  // Frozen: the same message objects go out on later calls, so nothing may edit them in place.
+  const turns = demoTurns(layout, sig, demos).map((m) => Object.freeze(m))
+  const snapshot = snapshotOf(demos)
+  if (snapshot !== undefined) byDemos.set(demos, { items: [...demos], snapshot, turns })
+  else byDemos.delete(demos)
+  return turns
+}
+
 /** DSPy's `Adapter.format`: system message, demo turns, then the user message (omitted when empty). */
 export const renderMessages = (
   layout: Layout,
@@ -316,7 +381,9 @@ export const renderMessages = (
   inputs: Readonly<Record<string, unknown>>
 ): Array<Message> => {
   const messages: Array<Message> = [{ role: "system", content: systemMessage(layout, sig) }]
-  if (demos.length > 0) messages.push(...demoTurns(layout, sig, demos))
+  if (demos.length > 0) {
+    for (const turn of cachedDemoTurns(layout, sig, demos)) messages.push(turn)
+  }
   const user = layout.user(sig, inputs, "", true)
   if (user !== "") messages.push({ role: "user", content: user })
   return messages

@@ -5,27 +5,49 @@
  */
 import { Context, Effect } from "effect"
 import type { LMUsage } from "../LanguageModel.ts"
-import { namedParameters, namedSubModules, type TreeNode } from "./moduleTree.ts"
+import { isParameter, namedParameters, namedSubModules, type TreeNode } from "./moduleTree.ts"
 
-export interface RunScope {
+/**
+ * The paths are computed on first use: a call of a lone predictor (the root, always `self`) never
+ * walks its fields, and a program walks its tree once per outermost call.
+ */
+export class RunScope {
   readonly root: TreeNode
+  private modules: ReadonlyMap<object, string> | undefined
+  private predictors: ReadonlyMap<object, string> | undefined
+
+  constructor(root: TreeNode) {
+    this.root = root
+  }
+
   /** Module → `self`, `self.generate`, ... (DSPy's named_sub_modules names). */
-  readonly modulePaths: ReadonlyMap<object, string>
+  get modulePaths(): ReadonlyMap<object, string> {
+    return this.modules ??= new Map(namedSubModules(this.root).map(([path, m]) => [m, path] as const))
+  }
+
   /** Predictor → `self`, `generate.predict`, ... (DSPy's named_parameters names). */
-  readonly predictorPaths: ReadonlyMap<object, string>
+  get predictorPaths(): ReadonlyMap<object, string> {
+    return this.predictors ??= new Map(namedParameters(this.root).map((e) => [e.value, e.path] as const))
+  }
+
+  /** The path of a module of this tree (the root is `self`). */
+  modulePath(module: object): string | undefined {
+    return module === this.root ? "self" : this.modulePaths.get(module)
+  }
+
+  /** The path of a predictor of this tree (a predictor at the root is `self`). */
+  predictorPath(predictor: object): string | undefined {
+    return predictor === this.root && isParameter(predictor) ? "self" : this.predictorPaths.get(predictor)
+  }
 }
 
 export const CurrentRunScope = Context.Reference<RunScope | undefined>("dspex/internal/RunScope", { defaultValue: () => undefined })
 
-export const makeRunScope = (root: TreeNode): RunScope => ({
-  root,
-  modulePaths: new Map(namedSubModules(root).map(([path, m]) => [m, path] as const)),
-  predictorPaths: new Map(namedParameters(root).map((e) => [e.value, e.path] as const))
-})
+export const makeRunScope = (root: TreeNode): RunScope => new RunScope(root)
 
 /** The scope a call of `module` runs in: the caller's when `module` belongs to it, else a new one rooted at it. */
 export const scopeFor = (current: RunScope | undefined, module: TreeNode): RunScope =>
-  current !== undefined && current.modulePaths.has(module) ? current : makeRunScope(module)
+  current !== undefined && (current.root === module || current.modulePaths.has(module)) ? current : makeRunScope(module)
 
 /** Usage per model of the LM calls inside one module call; adds flow up to the enclosing calls. */
 export class UsageCollector {
