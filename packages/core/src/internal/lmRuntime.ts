@@ -8,7 +8,7 @@
  *       → provider.complete
  *   → usage/cost accounting, cache write, history entry, span attributes and LMStart/LMEnd callbacks.
  */
-import { Clock, type Config, Effect, Option, type Scope, type Tracer } from "effect"
+import { Clock, type Config, Effect, type Fiber, Option, type Scope, type Tracer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { Cache, immutableCopy } from "../Cache.ts"
 import { CurrentCallbacks, fire, nextCallId } from "../Callbacks.ts"
@@ -31,6 +31,8 @@ import { makeGate } from "./lmLimits.ts"
 import { type RetryPolicy, withRetries } from "./lmRetry.ts"
 import { timeoutFail } from "./lmTimeout.ts"
 import { makeSingleFlight } from "./lmSingleFlight.ts"
+
+const noStack = { captureStackTrace: false } as const
 
 const zero = { promptTokens: 0, completionTokens: 0, totalTokens: 0 } as const
 
@@ -143,7 +145,13 @@ export const makeRuntime = (
           : attemptAndRecord)
     }
 
-    const run = (lm: LM, provider: Provider, providerModel: string, request: LMRequest): Effect.Effect<LMResponse, LMError> => {
+    const run = (
+      fiber: Fiber.Fiber<unknown, unknown>,
+      lm: LM,
+      provider: Provider,
+      providerModel: string,
+      request: LMRequest
+    ): Effect.Effect<LMResponse, LMError> => {
       const merged = merge(lm, request)
       const spanAttributes = (): Record<string, unknown> => {
         const attributes: Record<string, unknown> = {
@@ -158,66 +166,70 @@ export const makeRuntime = (
       }
       // Written as plain steps rather than a generator: this runs once per LM call, and each Effect step
       // is paid on every call (see bench/predict-cpu.ts).
-      const body = (span: Tracer.Span | undefined) =>
-        Effect.withFiber<LMResponse, LMError>((fiber) => {
-          const callbacks = fiber.getRef(CurrentCallbacks)
-          const clock = fiber.getRef(Clock.Clock)
-          const useCache = lm.cache !== false && request.cache !== false
-          // DSPy's kwargs are needed up front only for the cache key and callbacks; history builds them when read.
-          const kwargs = useCache || callbacks.length > 0 ? dspyKwargs(merged) : undefined
-          const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs!) : undefined
-          const callId = callbacks.length > 0 ? nextCallId() : ""
-          const main = (): Effect.Effect<LMResponse, LMError> => {
-            if (callbacks.length > 0) fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs: kwargs! })
-            const started = clock.currentTimeMillisUnsafe()
-            const providerRequest: ProviderRequest = {
-              model: providerModel,
-              messages: request.messages,
-              temperature: merged.temperature,
-              maxTokens: merged.maxTokens,
-              n: merged.n ?? 1,
-              stop: merged.stop,
-              responseFormat: merged.responseFormat,
-              tools: merged.tools,
-              kwargs: providerKwargs(merged.kwargs),
-              timeoutMs: settings.limitsOf(provider.name).timeoutMs
-            }
-            const finish = (response: LMResponse, retries: number): LMResponse => {
-              const ended = clock.currentTimeMillisUnsafe()
-              history.push(new PendingEntry(ended, lm.model, request.messages, kwargs ?? (() => dspyKwargs(merged)), response, ended - started, retries))
-              if (span !== undefined && span.status._tag !== "Ended") {
-                span.attribute("gen_ai.response.model", response.responseModel ?? providerModel)
-                span.attribute("gen_ai.usage.input_tokens", response.usage.promptTokens)
-                span.attribute("gen_ai.usage.output_tokens", response.usage.completionTokens)
-                span.attribute("gen_ai.response.finish_reasons", response.outputs.flatMap((o) => (o.finishReason === undefined ? [] : [o.finishReason])))
-                span.attribute("dspex.cache_hit", response.cacheHit)
-                span.attribute("dspex.retries", retries)
-                span.attribute("dspex.cost_usd", response.cost ?? 0)
-              }
-              if (callbacks.length > 0) fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
-              return response
-            }
-            const finished: Effect.Effect<LMResponse, LMError> = key === undefined
-              ? Effect.map(call(lm, provider, providerRequest, undefined), (f) => finish(f.response, f.retries))
-              : Effect.flatMap(cache.get(key), (cached) =>
-                Option.isSome(cached)
-                  ? Effect.sync(() => finish(asHit(cached.value), 0))
-                  : Effect.map(flights.run(key, call(lm, provider, providerRequest, key)), ({ leader, value }) =>
-                    // Only the caller whose call reached the provider is charged; the others got a shared answer.
-                    leader && value.fresh ? finish(value.response, value.retries) : finish(asHit(value.shared), 0)))
-            return callbacks.length === 0
-              ? finished
-              : Effect.tapError(finished, (error) => Effect.sync(() => fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, error })))
+      // Everything fiber-local is read from the calling fiber: the span (when there is one) changes only
+      // the parent span, so the whole call starts in the caller's one step.
+      const body = (span: Tracer.Span | undefined): Effect.Effect<LMResponse, LMError> => {
+        const callbacks = fiber.getRef(CurrentCallbacks)
+        const clock = fiber.getRef(Clock.Clock)
+        const useCache = lm.cache !== false && request.cache !== false
+        // DSPy's kwargs are needed up front only for the cache key and callbacks; history builds them when read.
+        const kwargs = useCache || callbacks.length > 0 ? dspyKwargs(merged) : undefined
+        const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs!) : undefined
+        const callId = callbacks.length > 0 ? nextCallId() : ""
+        const main = (): Effect.Effect<LMResponse, LMError> => {
+          if (callbacks.length > 0) fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs: kwargs! })
+          const started = clock.currentTimeMillisUnsafe()
+          const providerRequest: ProviderRequest = {
+            model: providerModel,
+            messages: request.messages,
+            temperature: merged.temperature,
+            maxTokens: merged.maxTokens,
+            n: merged.n ?? 1,
+            stop: merged.stop,
+            responseFormat: merged.responseFormat,
+            tools: merged.tools,
+            kwargs: providerKwargs(merged.kwargs),
+            timeoutMs: settings.limitsOf(provider.name).timeoutMs
           }
-          if (merged.rolloutId !== undefined && merged.temperature === 0 && !warnedRollout.has(lm.model)) {
-            warnedRollout.add(lm.model)
-            const warning = Effect.logWarning(`rollout_id has no effect on ${lm.model} at temperature 0: every rollout gets the same answer. Use a non-zero temperature.`)
-            return Effect.andThen(warning, Effect.suspend(main))
+          const finish = (response: LMResponse, retries: number): LMResponse => {
+            const ended = clock.currentTimeMillisUnsafe()
+            history.push(new PendingEntry(ended, lm.model, request.messages, kwargs ?? (() => dspyKwargs(merged)), response, ended - started, retries))
+            if (span !== undefined && span.status._tag !== "Ended") {
+              span.attribute("gen_ai.response.model", response.responseModel ?? providerModel)
+              span.attribute("gen_ai.usage.input_tokens", response.usage.promptTokens)
+              span.attribute("gen_ai.usage.output_tokens", response.usage.completionTokens)
+              span.attribute("gen_ai.response.finish_reasons", response.outputs.flatMap((o) => (o.finishReason === undefined ? [] : [o.finishReason])))
+              span.attribute("dspex.cache_hit", response.cacheHit)
+              span.attribute("dspex.retries", retries)
+              span.attribute("dspex.cost_usd", response.cost ?? 0)
+            }
+            if (callbacks.length > 0) fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
+            return response
           }
-          return main()
-        })
+          const finished: Effect.Effect<LMResponse, LMError> = key === undefined
+            ? Effect.map(call(lm, provider, providerRequest, undefined), (f) => finish(f.response, f.retries))
+            : Effect.flatMap(cache.get(key), (cached) =>
+              Option.isSome(cached)
+                ? Effect.sync(() => finish(asHit(cached.value), 0))
+                : Effect.map(flights.run(key, call(lm, provider, providerRequest, key)), ({ leader, value }) =>
+                  // Only the caller whose call reached the provider is charged; the others got a shared answer.
+                  leader && value.fresh ? finish(value.response, value.retries) : finish(asHit(value.shared), 0)))
+          return callbacks.length === 0
+            ? finished
+            : Effect.tapError(finished, (error) => Effect.sync(() => fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, error })))
+        }
+        if (merged.rolloutId !== undefined && merged.temperature === 0 && !warnedRollout.has(lm.model)) {
+          warnedRollout.add(lm.model)
+          const warning = Effect.logWarning(`rollout_id has no effect on ${lm.model} at temperature 0: every rollout gets the same answer. Use a non-zero temperature.`)
+          return Effect.andThen(warning, Effect.suspend(main))
+        }
+        return main()
+      }
       // A span only when tracing (see Tracing.ts), without a stack trace.
-      return Tracing.useSpan("LanguageModel.generate", spanAttributes, body)
+      return Tracing.isTracing(fiber)
+        ? Effect.useSpan("LanguageModel.generate", { attributes: spanAttributes() }, (span) =>
+          Effect.withParentSpan(body(span), span, noStack))
+        : body(undefined)
     }
 
     // The LM and its provider are read in the same fiber step as the call starts (no extra Effect steps).
@@ -235,8 +247,8 @@ export const makeRuntime = (
         const { provider, name } = splitModel(chosen.model)
         const found = providers.lookup(provider)
         return found === undefined
-          ? Effect.flatMap(providers.resolve(chosen.model), (r) => run(chosen, r.provider, r.name, request))
-          : run(chosen, found, name, request)
+          ? Effect.flatMap(providers.resolve(chosen.model), (r) => run(fiber, chosen, r.provider, r.name, request))
+          : run(fiber, chosen, found, name, request)
       })
 
     const service: LanguageModelService = {
