@@ -35,6 +35,7 @@ export interface SimulatorProcess {
   readonly url: string
   readonly openaiBaseUrl: string
   readonly close: () => Promise<void>
+  readonly pid: number | undefined
 }
 
 /** Starts the simulated provider as a child process on a free port. */
@@ -57,6 +58,7 @@ export const spawnSimulator = async (args: ReadonlyArray<string> = []): Promise<
   return {
     url,
     openaiBaseUrl: `${url}/v1`,
+    pid: child.pid,
     close: () =>
       new Promise<void>((resolve) => {
         child.once("exit", () => resolve())

@@ -91,7 +91,8 @@ export abstract class Module {
       const usage = isParameter(self) ? undefined : new UsageCollector(fiber.getRef(CurrentUsage))
       const body = self.forward(inputs, options) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>
       // A predictor inside a running program changes neither: its forward runs in the caller's context.
-      const forward = scope === current && usage === undefined ? body : Effect.updateContext(
+      // Nor does a predictor called on its own: its path is `self` with or without a scope.
+      const forward = usage === undefined && (scope === current || current === undefined) ? body : Effect.updateContext(
         body,
         (context: Context.Context<ContextOf<Self>>) => {
           const scoped = scope === current ? context : Context.add(context, CurrentRunScope, scope)
