@@ -5,12 +5,17 @@
  * child process). Short rounds alternate which side goes first, so both see the same machine conditions;
  * the ratio is the median of the per-round ratios.
  *
+ * A third side, reported as its own figure, is the floor any Effect program pays for the same work: the
+ * smallest Effect version of format → SDK call (with an AbortSignal, for interruption) → parse, run
+ * with `Effect.forEach` like the DSPex side. The distance from it to DSPex is DSPex's own cost.
+ *
  *   node --expose-gc bench/predict-cpu.ts [--calls 400] [--rounds 21] [--concurrency 8]
  */
-import { CurrentLM } from "@dspex/core"
+import { ChatAdapter, CurrentLM } from "@dspex/core"
 import { Effect } from "effect"
+import type OpenAI from "openai"
 import { parseArgs } from "node:util"
-import { dspexRuntime, inputsOf, lmOf, makeProgram, median, messagesFor, minorGc, rawCall, rawClient } from "./setup.ts"
+import { demos, dspexRuntime, inputsOf, lmOf, makeProgram, median, messagesFor, minorGc, model, rawCall, rawClient, signature } from "./setup.ts"
 import { cpuTimeOf, pool, report, round, spawnSimulator } from "./util.ts"
 
 const { values } = parseArgs({
@@ -39,6 +44,21 @@ const dspex = (n: number) =>
     )
   )
 
+const floor = (n: number) =>
+  Effect.runPromise(
+    Effect.forEach(indices.slice(0, n), (i) =>
+      Effect.suspend(() => {
+        const messages = ChatAdapter.default.format(signature, demos, inputsOf(i))
+        return Effect.flatMap(
+          Effect.tryPromise({
+            try: (signal) => client.chat.completions.create({ model, messages: messages as Array<OpenAI.Chat.ChatCompletionMessageParam> }, { signal, maxRetries: 0 }),
+            catch: (e) => e
+          }),
+          (r) => ChatAdapter.default.parse(signature, r.choices[0]?.message.content ?? "")
+        )
+      }), { concurrency, discard: true })
+  )
+
 const raw = (n: number) => pool(n, concurrency, async (i) => void (await rawCall(client, messages[i % messages.length]!)))
 
 /** CPU of one side's round; the nursery is emptied first so no round pays for another's garbage. */
@@ -56,23 +76,31 @@ try {
   for (let i = 0; i < 4; i++) {
     await dspex(250)
     await raw(250)
+    await floor(250)
   }
   const ours: Array<number> = []
   const theirs: Array<number> = []
+  const floors: Array<number> = []
   const ratios: Array<number> = []
+  const floorRatios: Array<number> = []
   for (let r = 0; r < rounds; r++) {
     let a: number
     let b: number
+    let c: number
     if (r % 2 === 0) {
       a = await measure(dspex)
       b = await measure(raw)
+      c = await measure(floor)
     } else {
+      c = await measure(floor)
       b = await measure(raw)
       a = await measure(dspex)
     }
     ours.push(a)
     theirs.push(b)
+    floors.push(c)
     ratios.push(a / b)
+    floorRatios.push(c / b)
   }
   const ratio = median(ratios)
   report({
@@ -85,6 +113,18 @@ try {
     target: "ratio <= 1.15",
     pass: ratio <= 1.15,
     rounds: ratios.map((x) => round(x, 2)),
+    callsPerRound: calls
+  })
+  const floorRatio = median(floorRatios)
+  report({
+    bench: "predict-cpu",
+    figure: `Effect floor: the same format + SDK call + parse as the smallest Effect program (concurrency ${concurrency})`,
+    value: round(median(floors), 1),
+    unit: "ms CPU / 1000 calls",
+    baseline: { name: "raw openai SDK chat.completions.create, same messages", value: round(median(theirs), 1) },
+    ratio: round(floorRatio),
+    dspexOverFloor: round(median(ratios.map((x, i) => x / floorRatios[i]!))),
+    rounds: floorRatios.map((x) => round(x, 2)),
     callsPerRound: calls
   })
 } finally {
