@@ -127,6 +127,7 @@ const latencyFor = (ctx: RequestContext, state: PipelineState): number => {
 
 /** Runs one completion request end to end. */
 export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, state: PipelineState): Promise<void> => {
+  const arrived = performance.now()
   if (!authenticate(ctx, spec, state)) return
   let raw: string
   try {
@@ -191,13 +192,7 @@ export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, sta
   }
 
   const waitMs = latencyFor(ctx, state)
-  if (waitMs > 0 && !(await state.sleep(ctx.res, waitMs))) return
-
-  if (fault === "500") return sendError(ctx, spec, "server", { model })
-  if (fault === "overloaded") return sendError(ctx, spec, "overloaded", { model })
-  if (fault === "malformed") return spec.malformed(ctx, conversation.stream)
-
-  const { choices } = buildChoices({
+  const answers = fault === "500" || fault === "overloaded" || fault === "malformed" ? undefined : buildChoices({
     provider: spec.name,
     model,
     messages: conversation.messages,
@@ -214,5 +209,15 @@ export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, sta
     answers: state.answers,
     newId: ctx.newId
   })
-  spec.respond(ctx, { body, conversation, model, choices, promptTokens: tokens })
+  // The latency is the server's whole time on the request, as a client sees a real API's: the work done
+  // since the request arrived counts toward it (otherwise every call would take latency + that work).
+  const remainingMs = waitMs - (performance.now() - arrived)
+  if (waitMs > 0 && remainingMs > 0 && !(await state.sleep(ctx.res, remainingMs))) return
+  if (waitMs > 0 && ctx.res.destroyed) return
+
+  if (fault === "500") return sendError(ctx, spec, "server", { model })
+  if (fault === "overloaded") return sendError(ctx, spec, "overloaded", { model })
+  if (fault === "malformed" || answers === undefined) return spec.malformed(ctx, conversation.stream)
+
+  spec.respond(ctx, { body, conversation, model, choices: answers.choices, promptTokens: tokens })
 }
