@@ -143,12 +143,18 @@ export const stream = <P extends Module, R = never>(
         example: { data: example.data, inputKeys: example.inputKeys },
         payload: { metric: metricName }
       },
-      effect: Effect.gen(function*() {
-        const inputs = yield* Effect.try({ try: () => example.inputs(), catch: (e) => e })
-        const output = yield* (program.call(inputs) as Effect.Effect<unknown, unknown, ContextOf<P>>)
-        const prediction = output instanceof Prediction ? output : new Prediction(typeof output === "object" && output !== null ? output as Record<string, unknown> : { output })
-        const score = yield* runMetric(metric, example, prediction)
-        return { prediction, score }
+      // Plain steps rather than a generator: this runs once per example (see bench/evaluate-throughput.ts).
+      effect: Effect.suspend(() => {
+        let inputs: Record<string, unknown>
+        try {
+          inputs = example.inputs()
+        } catch (e) {
+          return Effect.fail(e)
+        }
+        return Effect.flatMap(program.call(inputs) as Effect.Effect<unknown, unknown, ContextOf<P>>, (output) => {
+          const prediction = output instanceof Prediction ? output : new Prediction(typeof output === "object" && output !== null ? output as Record<string, unknown> : { output })
+          return Effect.map(runMetric(metric, example, prediction), (score): Scored => ({ prediction, score }))
+        })
       })
     }))
 

@@ -80,6 +80,8 @@ const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurren
   return Stream.unwrap(
     Effect.gen(function*() {
       const results = yield* Queue.unbounded<TaskResult<A, E>, Cause.Done>()
+      // Whether tasks get spans is decided once per batch (see Tracing.ts).
+      const tracing = yield* Effect.withFiber((fiber) => Effect.succeed(Tracing.isTracing(fiber)))
       // Each task is reported exactly once, whoever reports it (its worker, a crash, an escalation).
       const reported = new Uint8Array(n)
       let pending = n
@@ -102,12 +104,14 @@ const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurren
           if (next >= n) return Effect.never // idle until the batch's scope stops the tree
           current = next++
           const task = tasks[current]!
-          // A span only when tracing (see Tracing.ts).
+          const run = Effect.exit(task.effect)
           return Effect.map(
-            Tracing.withSpan(Effect.exit(task.effect), "Executor.task", () => ({
-              "dspex.task.id": task.descriptor.id,
-              "dspex.task.kind": task.descriptor.kind
-            })),
+            tracing
+              ? Effect.withSpan(run, "Executor.task", {
+                attributes: { "dspex.task.id": task.descriptor.id, "dspex.task.kind": task.descriptor.kind },
+                captureStackTrace: false
+              })
+              : run,
             finish
           )
         })

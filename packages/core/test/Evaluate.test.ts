@@ -9,7 +9,7 @@ import * as LM from "../src/LM.ts"
 import { LMProviderError } from "../src/LMError.ts"
 import { Predict } from "../src/Predict.ts"
 import * as ProgramState from "../src/ProgramState.ts"
-import { pyRound } from "../src/internal/evalRound.ts"
+import { pyRound, pyRoundExact } from "../src/internal/evalRound.ts"
 import { reply, scriptedLM, testAdapter } from "./moduleTestKit.ts"
 
 const questionOf = (text: string) => /\[\[ ## question ## \]\]\n(.*)/.exec(text)?.[1] ?? ""
@@ -225,6 +225,21 @@ describe("Evaluate.stream", () => {
 })
 
 describe("pyRound", () => {
+  it("its fast path agrees with the exact decimal rounding on every k/n score and on random values", () => {
+    for (let n = 1; n <= 400; n++) {
+      for (let k = 0; k <= n; k++) {
+        const x = (100 * k) / n
+        expect(pyRound(x, 2), `${k}/${n}`).toBe(pyRoundExact(x, 2))
+      }
+    }
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let i = 0; i < 20_000; i++) {
+      const x = (next() - 0.5) * 10 ** Math.floor(next() * 8)
+      for (const d of [0, 1, 2, 3]) expect(pyRound(x, d), `${x}, ${d}`).toBe(pyRoundExact(x, d))
+    }
+  })
+
   it("rounds like Python's round(x, 2), ties to even on the exact value", () => {
     expect(pyRound(0.125, 2)).toBe(0.12)
     expect(pyRound(0.375, 2)).toBe(0.38)

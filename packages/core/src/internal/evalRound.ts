@@ -6,6 +6,24 @@
 export const pyRound = (x: number, digits: number): number => {
   if (!Number.isFinite(x)) return x
   const negative = x < 0
+  // Far from a tie the direction is unambiguous and integer / 10^digits is the correctly rounded double
+  // Python returns; only near-ties need the exact decimal expansion (Evaluate rounds once per example).
+  const scale0 = 10 ** digits
+  const y = Math.abs(x) * scale0
+  if (y < 2 ** 52) {
+    const frac = y - Math.floor(y)
+    if (Math.abs(frac - 0.5) > 1e-6) {
+      const r = Math.round(y) / scale0
+      return negative ? -r : r
+    }
+  }
+  return pyRoundExact(x, digits)
+}
+
+/** `pyRound` always through the double's exact decimal expansion (the reference the fast path must match). */
+export const pyRoundExact = (x: number, digits: number): number => {
+  if (!Number.isFinite(x)) return x
+  const negative = x < 0
   // toFixed(100) prints the double's exact decimal expansion (doubles of this magnitude have < 100 places).
   const exact = Math.abs(x).toFixed(100)
   const dot = exact.indexOf(".")
