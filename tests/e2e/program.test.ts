@@ -22,7 +22,7 @@ import {
 } from "@dspex/core"
 import { datasets } from "@dspex/simulator"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Option, Schema, Tracer } from "effect"
+import { Effect, Exit, Fiber, Option, Schema, Tracer } from "effect"
 import { join } from "node:path"
 import { apiKey, simulator, stack, tempDir } from "./support.ts"
 
@@ -199,6 +199,29 @@ describe("retries, limits and cache over HTTP", () => {
           expect(sim.stats().inFlight).toBe(0)
         }).pipe(Effect.scoped))
     }
+  }
+
+  for (const model of ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]) {
+    it.live(`interrupting a call aborts its HTTP request (${model})`, () =>
+      Effect.gen(function*() {
+        const sim = yield* simulator()
+        const waitFor = (inFlight: number) =>
+          Effect.promise(async () => {
+            for (let i = 0; i < 200 && sim.stats().inFlight !== inFlight; i++) await new Promise((r) => setTimeout(r, 10))
+          })
+        const fiber = yield* Effect.forkChild(
+          Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
+            Effect.provideService(CurrentLM, LM.make(model, { numRetries: 0 })),
+            Effect.provide(stack(sim, { headers: { "x-sim-fault": "hang" }, lm: { timeoutMs: 60_000 } }))
+          )
+        )
+        yield* waitFor(1)
+        expect(sim.stats().inFlight).toBe(1)
+        yield* Fiber.interrupt(fiber)
+        // Only the client closing the connection ends a hanging request.
+        yield* waitFor(0)
+        expect(sim.stats().inFlight).toBe(0)
+      }).pipe(Effect.scoped))
   }
 
   it.live("the per-provider concurrency cap holds at the server", () =>

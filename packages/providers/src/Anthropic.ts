@@ -9,6 +9,7 @@ import { Config, Effect, type Layer, Option, Redacted } from "effect"
 import { describeAnthropicError, parseMessage, toAnthropicBody } from "./internal/anthropicRequest.ts"
 import { type CallContext, toLMError } from "./internal/errors.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
+import { abortWith, linkedFetch } from "./internal/abortLink.ts"
 import { sdkCall } from "./internal/sdkCall.ts"
 
 export const defaultBaseURL = "https://api.anthropic.com"
@@ -49,6 +50,7 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
     apiKey: key,
     baseURL,
     maxRetries: 0,
+    fetch: linkedFetch,
     ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
   })
   const cost = (model: string, usage: LMUsage) => costOf("anthropic", model, usage)
@@ -57,7 +59,7 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
   const once = (request: ProviderRequest, ctx: CallContext) => {
     const body = toAnthropicBody(request)
     return sdkCall(
-      (signal) => client.messages.create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
+      (controller) => client.messages.create(body, { ...abortWith(controller), timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
       request.timeoutMs,
       ({ data, response, request_id }): Once | LMError => {
         const requestId = request_id ?? response.headers.get("request-id") ?? undefined

@@ -8,6 +8,7 @@ import { Config, Effect, type Layer, Option, Redacted } from "effect"
 import OpenAI from "openai"
 import { makeChatProvider } from "./internal/openaiChat.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
+import { linkedFetch } from "./internal/abortLink.ts"
 
 export const defaultBaseURL = "https://api.openai.com/v1"
 
@@ -47,6 +48,7 @@ export const provider = Effect.fn("OpenAi.provider")(function*(options: Options 
     organization: options.organization ?? (yield* optionalString("OPENAI_ORG_ID")) ?? null,
     project: options.project ?? (yield* optionalString("OPENAI_PROJECT_ID")) ?? null,
     maxRetries: 0,
+    fetch: linkedFetch,
     ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
   })
   const overrides = options.capabilities ?? {}

@@ -8,6 +8,7 @@ import { Config, Effect, type Layer, Option, Redacted } from "effect"
 import OpenAI from "openai"
 import { makeChatProvider } from "./internal/openaiChat.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
+import { linkedFetch } from "./internal/abortLink.ts"
 
 export interface Options {
   /** The provider prefix of model ids, e.g. "ollama" for "ollama/llama3.2". */
@@ -40,6 +41,7 @@ export const provider = (options: Options): Effect.Effect<Provider> =>
       organization: null,
       project: null,
       maxRetries: 0,
+      fetch: linkedFetch,
       ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
     })
     const pricing = options.pricing

@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import OpenAI from "openai"
 import { type CallContext, type CallFailure, toLMError } from "./errors.ts"
 import { parseCompletion, toChatBody } from "./openaiRequest.ts"
+import { abortWith } from "./abortLink.ts"
 import { sdkCall } from "./sdkCall.ts"
 
 export interface ChatProviderSettings {
@@ -89,7 +90,7 @@ export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
     // One callback for the whole request (no Effect steps between the SDK and the caller): this runs
     // once per LM call, see bench/predict-cpu.ts.
     const call = sdkCall(
-      (signal) => client.chat.completions.create(body, { signal, timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
+      (controller) => client.chat.completions.create(body, { ...abortWith(controller), timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
       request.timeoutMs,
       ({ data, response, request_id }) => {
         const requestId = request_id ?? headerRequestId(response.headers)

@@ -1,5 +1,6 @@
 /**
- * One SDK request as an Effect that owns its deadline: the request runs under its own AbortController,
+ * One SDK request as an Effect that owns its deadline: the request runs under its own AbortController
+ * (linked to the SDK's fetch by `abortWith`, see abortLink.ts),
  * which is aborted when the caller is interrupted or when `timeoutMs` passes (the call then fails with
  * the timeout error). The deadline covers the whole request, reading the body included, whereas the
  * SDKs' own `timeout` stops at the response headers.
@@ -14,10 +15,10 @@ const maxTimerMs = 2 ** 31 - 1
 
 /**
  * @example
- * sdkCall((signal) => client.chat.completions.create(body, { signal }), 60_000, toResponse, toError, () => timeoutError)
+ * sdkCall((controller) => client.chat.completions.create(body, abortWith(controller)), 60_000, toResponse, toError, () => timeoutError)
  */
 export const sdkCall = <A, B>(
-  run: (signal: AbortSignal) => Promise<A>,
+  run: (controller: AbortController) => Promise<A>,
   timeoutMs: number,
   onSuccess: (a: A) => B | LMError,
   onError: (error: unknown) => LMError,
@@ -36,7 +37,7 @@ export const sdkCall = <A, B>(
       : undefined
     let promise: Promise<A>
     try {
-      promise = run(controller.signal)
+      promise = run(controller)
     } catch (e) {
       settled = true
       clearTimeout(timer)
