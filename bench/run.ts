@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
-const benches = ["micro", "cache-hit", "predict-cpu", "evaluate-throughput", "runtime-local", "runtime-remote"] as const
+const benches = ["micro", "cache-hit", "predict-cpu", "predict-layers", "evaluate-throughput", "runtime-local", "runtime-remote"] as const
 
 const only = process.argv.slice(2)
 const selected = benches.filter((b) => only.length === 0 || only.some((o) => b.includes(o)))
