@@ -1,7 +1,7 @@
 /**
  * Spans on DSPex's per-call paths (module calls, adapter calls, LM calls, provider requests, executor
  * tasks) are made only when a tracing backend is installed: a `Tracer` other than Effect's in-memory
- * `nativeTracer` (for example the OTLP layer of `effect/unstable/observability`) with tracing enabled.
+ * `nativeTracer` (for example the OTLP layer of `effect/observability`) with tracing enabled.
  * Without one nobody can read them, and making them costs more CPU per LM call than the rest of
  * DSPex's own work (bench/predict-cpu.ts). Effect documents comparing against `nativeTracer` for this.
  *
