@@ -9,10 +9,9 @@
  * const messages = adapter.format(Signature.make("question -> answer"), [], { question: "2+2?" })
  * const outputs = yield* adapter.parse(sig, "[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]")
  */
-import { Effect } from "effect"
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { Field, Signature } from "./Signature.ts"
-import { callSpan, completeOutputs, EMPTY_RESPONSE, outputIndex, type ParseCore, parseError, roundTrip, tracedParse } from "./internal/adapterCall.ts"
+import { callWithFallback, completeOutputs, EMPTY_RESPONSE, outputIndex, type ParseCore, parseError, tracedParse } from "./internal/adapterCall.ts"
 import {
   chatSections,
   chatUserContent,
@@ -114,12 +113,8 @@ const make = (options: ChatAdapterOptions = {}): Adapter => {
     name: "ChatAdapter",
     format,
     parse,
-    call: (call: AdapterCall) => {
-      const first = roundTrip(pipeline, call)
-      // LM errors (including context-window overflows) are never retried with another format.
-      const withFallback = fallback ? first.pipe(Effect.catchTag("AdapterParseError", () => JSONAdapter.default.call(call))) : first
-      return withFallback.pipe(callSpan("ChatAdapter", call))
-    }
+    // LM errors (including context-window overflows) are never retried with another format.
+    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.default.call : undefined)
   }
 }
 

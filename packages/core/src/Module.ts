@@ -17,7 +17,7 @@ import { Prediction } from "./Example.ts"
 import type { LMRequest } from "./LanguageModel.ts"
 import type { LM } from "./LM.ts"
 import type { Predict } from "./Predict.ts"
-import { CurrentRunScope, CurrentUsage, scopeFor, UsageCollector } from "./internal/moduleRun.ts"
+import { CurrentRunScope, CurrentUsage, DefaultForward, ForwardInFiber, scopeFor, UsageCollector } from "./internal/moduleRun.ts"
 import {
   CompiledTypeId,
   deepCopy as copyTree,
@@ -89,10 +89,16 @@ export abstract class Module {
       // A predictor's own usage is never read (only non-predictor modules attach usage to their
       // Prediction), so its calls add straight to the enclosing collector: the totals are the same.
       const usage = isParameter(self) ? undefined : new UsageCollector(fiber.getRef(CurrentUsage))
-      const body = self.forward(inputs, options) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>
+      const tracing = isTracing(fiber)
       // A predictor inside a running program changes neither: its forward runs in the caller's context.
       // Nor does a predictor called on its own: its path is `self` with or without a scope.
-      const forward = usage === undefined && (scope === current || current === undefined) ? body : Effect.updateContext(
+      const sameContext = usage === undefined && (scope === current || current === undefined)
+      const inFiber = (self as unknown as Record<symbol, unknown>)[ForwardInFiber]
+      const body = (sameContext && !tracing && typeof inFiber === "function" &&
+          self.forward === (self as unknown as Record<symbol, unknown>)[DefaultForward]
+        ? inFiber.call(self, fiber, inputs, options)
+        : self.forward(inputs, options)) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>
+      const forward = sameContext ? body : Effect.updateContext(
         body,
         (context: Context.Context<ContextOf<Self>>) => {
           const scoped = scope === current ? context : Context.add(context, CurrentRunScope, scope)
@@ -117,7 +123,7 @@ export abstract class Module {
         }
       })
       // Only when a tracing backend is installed (see Tracing.ts); no stack trace, which cost more than the span.
-      return isTracing(fiber)
+      return tracing
         ? Effect.withSpan(ended, "Module.call", {
           attributes: { "dspex.module": moduleName, "dspex.path": path },
           captureStackTrace: false

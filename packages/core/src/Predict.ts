@@ -3,7 +3,7 @@
  * optimizers edit and saved files carry: the signature (instructions, field prefixes and descriptions),
  * demos, and an optional LM of its own.
  */
-import { Effect } from "effect"
+import { Effect, type Fiber } from "effect"
 import { type Adapter, CurrentAdapter, type Demo } from "./Adapter.ts"
 import type { AdapterParseError, InputValidationError, StateLoadError } from "./Errors.ts"
 import { Prediction } from "./Example.ts"
@@ -15,7 +15,7 @@ import { ensure, type Signature } from "./Signature.ts"
 import * as Trace from "./Trace.ts"
 import { adapterFor } from "./internal/moduleAdapter.ts"
 import { validateInputs } from "./internal/moduleInputs.ts"
-import { CurrentRunScope, CurrentUsage } from "./internal/moduleRun.ts"
+import { CurrentRunScope, CurrentUsage, DefaultForward, ForwardInFiber } from "./internal/moduleRun.ts"
 import { ParameterTypeId } from "./internal/moduleTree.ts"
 import * as State from "./internal/stateCodec.ts"
 
@@ -123,41 +123,7 @@ export class Predict extends Module {
    * (CurrentAdapter, else ChatAdapter), calls the LM and records a trace step.
    */
   forward(inputs: Readonly<Record<string, unknown>>, options: CallOptions = {}): Effect.Effect<Prediction, PredictError, LanguageModel> {
-    const self = this
-    // Everything fiber-local is read in one step (this runs once per LM call; see bench/predict-cpu.ts).
-    return Effect.withFiber<Prediction, PredictError, LanguageModel>((fiber) => {
-      const scope = fiber.getRef(CurrentRunScope)
-      const path = scope?.predictorPath(self) ?? "self"
-      const invalid = validateInputs(self.signature, inputs, path)
-      if (invalid !== undefined) return Effect.fail(invalid)
-
-      const lm = options.lm ?? self.lm ?? fiber.getRef(CurrentLM)
-      if (lm === undefined) {
-        return Effect.fail(
-          new LMConfigurationError({
-            model: "(none)",
-            detail: `predictor "${path}" has no LM: set one with Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
-          })
-        )
-      }
-      const config = effectiveConfig(lm, { ...self.config, ...options.config })
-      const usageCollector = fiber.getRef(CurrentUsage)
-      const trace = fiber.getRef(Trace.CurrentTrace)
-      const run = (adapter: Adapter) =>
-        Effect.map(
-          adapter.call({ lm, signature: self.signature, demos: options.demos ?? self.demos, inputs, config }),
-          (result) => {
-            // Cache hits cost nothing and are left out of usage, as DSPy's usage tracker does.
-            const usage = result.response.cacheHit ? {} : { [result.response.model]: result.response.usage }
-            const prediction = Prediction.fromCompletions(result.outputs, usage)
-            usageCollector?.add(usage)
-            trace?.add({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
-            return prediction
-          }
-        )
-      const adapter = adapterFor(fiber.getRef(CurrentAdapter))
-      return Effect.isEffect(adapter) ? Effect.flatMap(adapter, run) : run(adapter)
-    })
+    return Effect.withFiber<Prediction, PredictError, LanguageModel>((fiber) => forwardIn(this, fiber, inputs, options))
   }
 
   override toString(): string {
@@ -165,4 +131,51 @@ export class Predict extends Module {
   }
 }
 
+// Everything fiber-local is read in one step (this runs once per LM call; see bench/predict-cpu.ts).
+const forwardIn = (
+  self: Predict,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  inputs: Readonly<Record<string, unknown>>,
+  options: CallOptions = {}
+): Effect.Effect<Prediction, PredictError, LanguageModel> => {
+  const scope = fiber.getRef(CurrentRunScope)
+  const path = scope?.predictorPath(self) ?? "self"
+  const invalid = validateInputs(self.signature, inputs, path)
+  if (invalid !== undefined) return Effect.fail(invalid)
+
+  const lm = options.lm ?? self.lm ?? fiber.getRef(CurrentLM)
+  if (lm === undefined) {
+    return Effect.fail(
+      new LMConfigurationError({
+        model: "(none)",
+        detail: `predictor "${path}" has no LM: set one with Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
+      })
+    )
+  }
+  const config = effectiveConfig(lm, { ...self.config, ...options.config })
+  const usageCollector = fiber.getRef(CurrentUsage)
+  const trace = fiber.getRef(Trace.CurrentTrace)
+  const run = (adapter: Adapter) =>
+    Effect.map(
+      adapter.call({ lm, signature: self.signature, demos: options.demos ?? self.demos, inputs, config }),
+      (result) => {
+        // Cache hits cost nothing and are left out of usage, as DSPy's usage tracker does.
+        const usage = result.response.cacheHit ? {} : { [result.response.model]: result.response.usage }
+        const prediction = Prediction.fromCompletions(result.outputs, usage)
+        usageCollector?.add(usage)
+        trace?.add({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
+        return prediction
+      }
+    )
+  const adapter = adapterFor(fiber.getRef(CurrentAdapter))
+  return Effect.isEffect(adapter) ? Effect.flatMap(adapter, run) : run(adapter)
+}
+
 Object.defineProperty(Predict.prototype, ParameterTypeId, { value: true, enumerable: false })
+Object.defineProperty(Predict.prototype, DefaultForward, { value: Predict.prototype.forward, enumerable: false })
+Object.defineProperty(Predict.prototype, ForwardInFiber, {
+  value: function(this: Predict, fiber: Fiber.Fiber<unknown, unknown>, inputs: Readonly<Record<string, unknown>>, options?: CallOptions) {
+    return forwardIn(this, fiber, inputs, options)
+  },
+  enumerable: false
+})

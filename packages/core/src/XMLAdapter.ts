@@ -8,11 +8,10 @@
  * const messages = XMLAdapter.default.format(Signature.make("question -> answer"), [], { question: "2+2?" })
  * const outputs = yield* XMLAdapter.default.parse(sig, "<answer>4</answer>")
  */
-import { Effect } from "effect"
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { FieldType } from "./FieldType.ts"
 import type { Field, Signature } from "./Signature.ts"
-import { callSpan, completeOutputs, EMPTY_RESPONSE, type ParseCore, parseError, roundTrip, tracedParse } from "./internal/adapterCall.ts"
+import { callWithFallback, completeOutputs, EMPTY_RESPONSE, type ParseCore, parseError, tracedParse } from "./internal/adapterCall.ts"
 import { formatFieldValue, has, joinParts, type Layout, perSignature, placeholder, renderMessages, STRUCTURE_INTRO } from "./internal/adapterFormat.ts"
 import { parseField, validateField } from "./internal/parseValue.ts"
 import { pyRepr, pyStr, pyStrip, toJsonable } from "./internal/pyText.ts"
@@ -400,11 +399,8 @@ const make = (options: XMLAdapterOptions = {}): Adapter => {
     name: "XMLAdapter",
     format,
     parse,
-    call: (call: AdapterCall) => {
-      const first = roundTrip(pipeline, call)
-      const withFallback = fallback ? first.pipe(Effect.catchTag("AdapterParseError", () => JSONAdapter.default.call(call))) : first
-      return withFallback.pipe(callSpan("XMLAdapter", call))
-    }
+    // LM errors (including context-window overflows) are never retried with another format.
+    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.default.call : undefined)
   }
 }
 

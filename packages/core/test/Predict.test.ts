@@ -122,6 +122,18 @@ describe("Predict.call", () => {
       expect(steps[0]!.outputs).toBe(pred)
     }))
 
+  it.effect("call goes through a subclass's own forward (the one-step fast path never bypasses an override)", () =>
+    Effect.gen(function*() {
+      class Shouting extends Predict {
+        override forward(inputs: Readonly<Record<string, unknown>>) {
+          return Effect.map(super.forward({ q: String(inputs.q).toUpperCase() }), (pred) => pred)
+        }
+      }
+      const p = new Shouting("q -> a")
+      const [, steps] = yield* run(Trace.capture(p.call({ q: "quiet" })), scriptedLM([reply({ a: "y" })]))
+      expect(steps[0]!.inputs).toEqual({ q: "QUIET" })
+    }))
+
   it.effect("propagates adapter parse errors and LM errors", () =>
     Effect.gen(function*() {
       const p = Predict.make("q -> a")

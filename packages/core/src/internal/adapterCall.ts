@@ -3,7 +3,7 @@
  * parse, one LM round trip, and the parse of every completion (n > 1 gives several). Adapters differ
  * only in the parts they plug in and in their fallbacks.
  */
-import { Context, Effect } from "effect"
+import { Context, Effect, type Fiber } from "effect"
 import type { AdapterCall, AdapterResult, Demo } from "../Adapter.ts"
 import { type Callback, CurrentCallbacks, emit, fire, nextCallId } from "../Callbacks.ts"
 import { AdapterParseError } from "../Errors.ts"
@@ -159,25 +159,56 @@ export const roundTrip = (
   call: AdapterCall,
   responseFormat?: ResponseFormat
 ): Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel> =>
+  Effect.withFiber((fiber) => roundTripIn(fiber, pipeline, call, responseFormat))
+
+/** `roundTrip`'s work in a fiber step the caller already holds (it formats right away). */
+const roundTripIn = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  pipeline: Pipeline,
+  call: AdapterCall,
+  responseFormat: ResponseFormat | undefined
+): Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel> => {
+  const callbacks = fiber.getRef(CurrentCallbacks)
+  const model = Context.getUnsafe(fiber.context as Context.Context<LanguageModel>, LanguageModel)
+  const messages = formatWithEvents(callbacks, pipeline.name, pipeline.format, call.signature, call.demos, call.inputs)
+  if (messages instanceof FormatDefect) return Effect.die(messages.cause)
+  const request: LMRequest = responseFormat === undefined ? { ...call.config, messages } : { ...call.config, messages, responseFormat }
+  return Effect.flatMap(model.generate(call.lm, request), (response) => {
+    if (response.outputs.length === 0) {
+      return Effect.fail(parseError(pipeline.name, call.signature, "", "The LM returned no completions."))
+    }
+    const outputs: Array<Record<string, unknown>> = []
+    for (const output of response.outputs) {
+      if (output.text === "") return Effect.fail(parseError(pipeline.name, call.signature, "", EMPTY_RESPONSE))
+      const parsed = parseWithEvents(callbacks, pipeline.name, pipeline.parse, call.signature, output.text)
+      if (parsed instanceof AdapterParseError) return Effect.fail(parsed)
+      outputs.push(parsed)
+    }
+    return Effect.succeed<AdapterResult>({ outputs, response, adapter: pipeline.name })
+  })
+}
+
+/**
+ * A whole adapter call: one round trip, then `fallback` once when the reply does not parse (LM errors,
+ * context-window overflows included, are never retried with another format), inside the adapter's
+ * `call` span when tracing.
+ */
+export const callWithFallback = (
+  pipeline: Pipeline,
+  call: AdapterCall,
+  fallback: ((call: AdapterCall) => Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel>) | undefined
+): Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel> =>
   Effect.withFiber((fiber) => {
-    const callbacks = fiber.getRef(CurrentCallbacks)
-    const model = Context.getUnsafe(fiber.context as Context.Context<LanguageModel>, LanguageModel)
-    const messages = formatWithEvents(callbacks, pipeline.name, pipeline.format, call.signature, call.demos, call.inputs)
-    if (messages instanceof FormatDefect) return Effect.die(messages.cause)
-    const request: LMRequest = responseFormat === undefined ? { ...call.config, messages } : { ...call.config, messages, responseFormat }
-    return Effect.flatMap(model.generate(call.lm, request), (response) => {
-      if (response.outputs.length === 0) {
-        return Effect.fail(parseError(pipeline.name, call.signature, "", "The LM returned no completions."))
-      }
-      const outputs: Array<Record<string, unknown>> = []
-      for (const output of response.outputs) {
-        if (output.text === "") return Effect.fail(parseError(pipeline.name, call.signature, "", EMPTY_RESPONSE))
-        const parsed = parseWithEvents(callbacks, pipeline.name, pipeline.parse, call.signature, output.text)
-        if (parsed instanceof AdapterParseError) return Effect.fail(parsed)
-        outputs.push(parsed)
-      }
-      return Effect.succeed<AdapterResult>({ outputs, response, adapter: pipeline.name })
-    })
+    const tracing = Tracing.isTracing(fiber)
+    // Traced, the round trip starts inside the span; untraced, it starts in this very step.
+    const first = tracing ? roundTrip(pipeline, call) : roundTripIn(fiber, pipeline, call, undefined)
+    const withFallback = fallback === undefined ? first : Effect.catchTag(first, "AdapterParseError", () => fallback(call))
+    return tracing
+      ? Effect.withSpan(withFallback, `${pipeline.name}.call`, {
+        attributes: { adapter: pipeline.name, signature: signatureLabel(call.signature), n: call.config?.n ?? call.lm.n ?? 1 },
+        captureStackTrace: false
+      })
+      : withFallback
   })
 
 /** The span around a whole adapter call (fallbacks included), when tracing. */
