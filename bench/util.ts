@@ -35,7 +35,6 @@ export interface SimulatorProcess {
   readonly url: string
   readonly openaiBaseUrl: string
   readonly close: () => Promise<void>
-  readonly pid: number | undefined
 }
 
 /** Starts the simulated provider as a child process on a free port. */
@@ -58,7 +57,6 @@ export const spawnSimulator = async (args: ReadonlyArray<string> = []): Promise<
   return {
     url,
     openaiBaseUrl: `${url}/v1`,
-    pid: child.pid,
     close: () =>
       new Promise<void>((resolve) => {
         child.once("exit", () => resolve())
