@@ -9,11 +9,14 @@
  */
 import { Effect, type Fiber, References, Tracer } from "effect"
 
-/** True when spans made by this fiber reach a tracing backend. */
+/**
+ * True when spans made by this fiber reach a tracing backend.
+ *
+ * @example
+ * Effect.withFiber((fiber) => Tracing.isTracing(fiber) ? Effect.withSpan(work, "step") : work)
+ */
 export const isTracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
   fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer && fiber.getRef(References.TracerEnabled)
-
-const noStack = { captureStackTrace: false } as const
 
 /**
  * `effect` inside a span named `name` when tracing (attributes are built only then), else `effect`.
@@ -28,22 +31,4 @@ export const withSpan = <A, E, R>(
 ): Effect.Effect<A, E, R> =>
   Effect.withFiber((fiber) =>
     isTracing(fiber) ? Effect.withSpan(effect, name, { attributes: attributes(), captureStackTrace: false }) : effect
-  )
-
-/**
- * Like `Effect.useSpan` when tracing; otherwise `f(undefined)` with no span. `f` may set attributes
- * on the span it gets (for example usage known only at the end).
- *
- * @example
- * Tracing.useSpan("LanguageModel.generate", () => ({ "gen_ai.request.model": model }), (span) => call(span))
- */
-export const useSpan = <A, E, R>(
-  name: string,
-  attributes: () => Record<string, unknown>,
-  f: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withFiber((fiber) =>
-    isTracing(fiber)
-      ? Effect.useSpan(name, { attributes: attributes() }, (span) => Effect.withParentSpan(f(span), span, noStack))
-      : f(undefined)
   )
