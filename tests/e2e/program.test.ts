@@ -385,6 +385,27 @@ describe("tracing", () => {
       }).pipe(Effect.scoped))
   }
 
+  it.live("Evaluate under a tracer: one Evaluate.run span, an Executor.task per example, each over its Module.call", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator()
+      const { spans, tracer } = recording()
+      const devset = datasets.arithmetic.slice(0, 3).map((e) => Example.make({ ...e }).withInputs("question"))
+      yield* Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch }).pipe(
+        Effect.provideService(CurrentLM, gpt),
+        Effect.provide(stack(sim)),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+      const run = spans.filter((s) => s.name === "Evaluate.run")
+      const tasks = spans.filter((s) => s.name === "Executor.task")
+      const modules = spans.filter((s) => s.name === "Module.call")
+      expect(run).toHaveLength(1)
+      expect(tasks).toHaveLength(3)
+      expect(modules).toHaveLength(3)
+      const parentOf = (s: Tracer.NativeSpan) => Option.getOrUndefined(s.parent)?.spanId
+      for (const t of tasks) expect(parentOf(t)).toBe(run[0]!.spanId)
+      expect(new Set(modules.map(parentOf))).toEqual(new Set(tasks.map((t) => t.spanId)))
+    }).pipe(Effect.scoped))
+
   it.live("without a tracing backend DSPex makes no spans (Effect's nativeTracer is left idle)", () =>
     Effect.gen(function*() {
       const sim = yield* simulator()

@@ -14,6 +14,7 @@ import { hashState } from "./ProgramState.ts"
 import type { TraceStep } from "./Trace.ts"
 import { pyRound } from "./internal/evalRound.ts"
 import { dumpModule } from "./internal/stateCodec.ts"
+import * as Tracing from "./Tracing.ts"
 
 export type MetricValue = number | boolean
 
@@ -227,5 +228,5 @@ export const run = <P extends Module, R = never>(
       (acc, event) => (event._tag === "Finished" ? event.result : acc)
     ),
     Effect.map((result) => result!),
-    Effect.withSpan("Evaluate.run", { attributes: { "dspex.devset.size": options.devset.length } })
+    (effect) => Tracing.withSpan(effect, "Evaluate.run", () => ({ "dspex.devset.size": options.devset.length }))
   )
