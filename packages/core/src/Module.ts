@@ -17,7 +17,7 @@ import { Prediction } from "./Example.ts"
 import type { LMRequest } from "./LanguageModel.ts"
 import type { LM } from "./LM.ts"
 import type { Predict } from "./Predict.ts"
-import { CurrentRunScope, CurrentUsage, DefaultForward, ForwardInFiber, scopeFor, UsageCollector } from "./internal/moduleRun.ts"
+import { CurrentRunScope, CurrentUsage, scopeFor, UsageCollector } from "./internal/moduleRun.ts"
 import {
   CompiledTypeId,
   deepCopy as copyTree,
@@ -93,11 +93,7 @@ export abstract class Module {
       // A predictor inside a running program changes neither: its forward runs in the caller's context.
       // Nor does a predictor called on its own: its path is `self` with or without a scope.
       const sameContext = usage === undefined && (scope === current || current === undefined)
-      const inFiber = (self as unknown as Record<symbol, unknown>)[ForwardInFiber]
-      const body = (sameContext && !tracing && typeof inFiber === "function" &&
-          self.forward === (self as unknown as Record<symbol, unknown>)[DefaultForward]
-        ? inFiber.call(self, fiber, inputs, options)
-        : self.forward(inputs, options)) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>
+      const body = self.forward(inputs, options) as Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>>
       const forward = sameContext ? body : Effect.updateContext(
         body,
         (context: Context.Context<ContextOf<Self>>) => {

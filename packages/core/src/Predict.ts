@@ -15,7 +15,7 @@ import { ensure, type Signature } from "./Signature.ts"
 import * as Trace from "./Trace.ts"
 import { adapterFor } from "./internal/moduleAdapter.ts"
 import { validateInputs } from "./internal/moduleInputs.ts"
-import { CurrentRunScope, CurrentUsage, DefaultForward, ForwardInFiber } from "./internal/moduleRun.ts"
+import { CurrentRunScope, CurrentUsage } from "./internal/moduleRun.ts"
 import { ParameterTypeId } from "./internal/moduleTree.ts"
 import * as State from "./internal/stateCodec.ts"
 
@@ -136,7 +136,7 @@ const forwardIn = (
   self: Predict,
   fiber: Fiber.Fiber<unknown, unknown>,
   inputs: Readonly<Record<string, unknown>>,
-  options: CallOptions = {}
+  options: CallOptions
 ): Effect.Effect<Prediction, PredictError, LanguageModel> => {
   const scope = fiber.getRef(CurrentRunScope)
   const path = scope?.predictorPath(self) ?? "self"
@@ -172,10 +172,3 @@ const forwardIn = (
 }
 
 Object.defineProperty(Predict.prototype, ParameterTypeId, { value: true, enumerable: false })
-Object.defineProperty(Predict.prototype, DefaultForward, { value: Predict.prototype.forward, enumerable: false })
-Object.defineProperty(Predict.prototype, ForwardInFiber, {
-  value: function(this: Predict, fiber: Fiber.Fiber<unknown, unknown>, inputs: Readonly<Record<string, unknown>>, options?: CallOptions) {
-    return forwardIn(this, fiber, inputs, options)
-  },
-  enumerable: false
-})

@@ -1,26 +1,15 @@
 import type { Provider } from "@dspex/core"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { Anthropic } from "../src/index.ts"
-import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, startSimulator } from "./support.ts"
+import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, recordingSimulator } from "./support.ts"
 
-type Sim = Awaited<ReturnType<typeof startSimulator>>
-let sim: Sim
-const bodies: Array<Record<string, unknown>> = []
+const recorded = recordingSimulator()
+const bodies = recorded.bodies
 const model = "claude-haiku-4-5"
 
-beforeAll(async () => {
-  sim = await startSimulator({
-    answers: (req) => {
-      bodies.push({ ...req.body })
-      return undefined
-    }
-  })
-})
-afterAll(() => sim.close())
-
 const anthropic = (headers?: Record<string, string>, apiKey = goodKey) =>
-  Anthropic.provider({ apiKey: Redacted.make(apiKey), baseURL: sim.anthropicBaseUrl, ...(headers === undefined ? {} : { headers }) })
+  Anthropic.provider({ apiKey: Redacted.make(apiKey), baseURL: recorded.sim.anthropicBaseUrl, ...(headers === undefined ? {} : { headers }) })
 
 const complete = (provider: Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
 
@@ -64,11 +53,11 @@ describe("Anthropic.provider", () => {
     Effect.gen(function*() {
       const p = yield* anthropic()
       const single = yield* complete(p, model, { messages: qa("What is 2 + 3?") })
-      sim.resetStats()
+      recorded.sim.resetStats()
       const r = yield* complete(p, model, { n: 3, messages: qa("What is 2 + 3?") })
       expect(r.outputs).toHaveLength(3)
       for (const o of r.outputs) expect(o.text).toContain("5")
-      expect(sim.stats().byRoute["POST /v1/messages"]).toBe(3)
+      expect(recorded.sim.stats().byRoute["POST /v1/messages"]).toBe(3)
       expect(r.usage.promptTokens).toBe(3 * single.usage.promptTokens)
     }))
 

@@ -3,25 +3,14 @@
  * generateText speaks OpenAI's wire format to the simulator with `fetch`, the way an Effect AI provider
  * integration does (HTTP errors become AiError reasons via `AiError.reasonFromHttpStatus`).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream } from "effect"
 import { AiError, LanguageModel, type Prompt, type Response, Tool } from "effect/ai"
 import { EffectAi } from "../src/index.ts"
-import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, startSimulator } from "./support.ts"
+import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, recordingSimulator } from "./support.ts"
 
-type Sim = Awaited<ReturnType<typeof startSimulator>>
-let sim: Sim
-const bodies: Array<Record<string, unknown>> = []
-
-beforeAll(async () => {
-  sim = await startSimulator({
-    answers: (req) => {
-      bodies.push({ ...req.body })
-      return undefined
-    }
-  })
-})
-afterAll(() => sim.close())
+const recorded = recordingSimulator()
+const bodies = recorded.bodies
 
 const toWire = (prompt: Prompt.Prompt): Array<Record<string, unknown>> =>
   prompt.content.map((m) => {
@@ -109,7 +98,7 @@ const simModel = (baseUrl: string, model: string, apiKey: string, headers: Recor
   )
 
 const adapter = (headers: Record<string, string> = {}, apiKey = goodKey) =>
-  EffectAi.provider("simai", simModel(sim.openaiBaseUrl, "gpt-4o-mini", apiKey, headers))
+  EffectAi.provider("simai", simModel(recorded.sim.openaiBaseUrl, "gpt-4o-mini", apiKey, headers))
 
 describe("EffectAi.provider", () => {
   it.live("answers through an effect/ai LanguageModel with usage, request id and response model", () =>
@@ -128,11 +117,11 @@ describe("EffectAi.provider", () => {
   it.live("n > 1 makes n calls", () =>
     Effect.gen(function*() {
       const p = yield* adapter()
-      sim.resetStats()
+      recorded.sim.resetStats()
       const r = yield* p.complete(request("gpt-4o-mini", { n: 3, messages: qa("What is 2 + 3?") }))
       expect(r.outputs).toHaveLength(3)
       for (const o of r.outputs) expect(o.text).toContain("5")
-      expect(sim.stats().byRoute["POST /v1/chat/completions"]).toBe(3)
+      expect(recorded.sim.stats().byRoute["POST /v1/chat/completions"]).toBe(3)
     }))
 
   it.live("passes tools as dynamic Effect AI tools and maps tool calls back without running them", () =>
@@ -166,7 +155,7 @@ describe("EffectAi.provider", () => {
   it.live("configure wraps each generateText call with the request's settings", () =>
     Effect.gen(function*() {
       const seen: Array<number | undefined> = []
-      const p = yield* EffectAi.provider("simai", simModel(sim.openaiBaseUrl, "gpt-4o-mini", goodKey), {
+      const p = yield* EffectAi.provider("simai", simModel(recorded.sim.openaiBaseUrl, "gpt-4o-mini", goodKey), {
         configure: (req) => (effect) => Effect.tap(effect, () => Effect.sync(() => seen.push(req.temperature))),
         capabilities: { jsonObject: true },
         cost: (_model, usage) => usage.totalTokens / 1000

@@ -1,25 +1,14 @@
 import type { LMError, Provider } from "@dspex/core"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { OpenAi } from "../src/index.ts"
-import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, startSimulator } from "./support.ts"
+import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, recordingSimulator } from "./support.ts"
 
-type Sim = Awaited<ReturnType<typeof startSimulator>>
-let sim: Sim
-const bodies: Array<Record<string, unknown>> = []
-
-beforeAll(async () => {
-  sim = await startSimulator({
-    answers: (req) => {
-      bodies.push({ ...req.body })
-      return undefined
-    }
-  })
-})
-afterAll(() => sim.close())
+const recorded = recordingSimulator()
+const bodies = recorded.bodies
 
 const openai = (headers?: Record<string, string>, apiKey = goodKey) =>
-  OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: sim.openaiBaseUrl, ...(headers === undefined ? {} : { headers }) })
+  OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: recorded.sim.openaiBaseUrl, ...(headers === undefined ? {} : { headers }) })
 
 const complete = (provider: Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
 

@@ -6,7 +6,35 @@ import type { Message, ProviderRequest } from "@dspex/core"
 import { Effect } from "effect"
 import { createServer } from "node:net"
 
-export { startSimulator } from "@dspex/simulator"
+import { type Simulator, startSimulator } from "@dspex/simulator"
+import { afterAll, beforeAll } from "@effect/vitest"
+
+export { startSimulator }
+
+/**
+ * One simulator for the whole test file, started before its tests and closed after them, recording
+ * every request body it receives.
+ */
+export const recordingSimulator = () => {
+  const bodies: Array<Record<string, unknown>> = []
+  let started: Simulator | undefined
+  beforeAll(async () => {
+    started = await startSimulator({
+      answers: (req) => {
+        bodies.push({ ...req.body })
+        return undefined
+      }
+    })
+  })
+  afterAll(() => started?.close())
+  return {
+    bodies,
+    get sim(): Simulator {
+      if (started === undefined) throw new Error("the simulator starts in beforeAll")
+      return started
+    }
+  }
+}
 
 /** A key distinctive enough that finding it anywhere in an error is unambiguous. */
 export const secretKey = "sk-invalid-DSPEX-SECRET-7d3f9b2e41c8"

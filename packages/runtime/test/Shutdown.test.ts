@@ -31,7 +31,7 @@ describe("No leaks", () => {
       const a = Actor.spec(echo, { id: "echo" })
       const { active, started, result } = yield* tracked(() =>
         Effect.gen(function*() {
-          const sup = yield* Supervisor.make({
+          yield* Supervisor.make({
             children: [
               busy("w1"),
               Supervisor.spec("mid", { strategy: "oneForAll", children: [busy("w2"), busy("w3", { shutdown: "brutal" })] }),

@@ -204,18 +204,18 @@ export const callWithFallback = (
     const first = tracing ? roundTrip(pipeline, call) : roundTripIn(fiber, pipeline, call, undefined)
     const withFallback = fallback === undefined ? first : Effect.catchTag(first, "AdapterParseError", () => fallback(call))
     return tracing
-      ? Effect.withSpan(withFallback, `${pipeline.name}.call`, {
-        attributes: { adapter: pipeline.name, signature: signatureLabel(call.signature), n: call.config?.n ?? call.lm.n ?? 1 },
-        captureStackTrace: false
-      })
+      ? Effect.withSpan(withFallback, `${pipeline.name}.call`, { attributes: callAttributes(pipeline.name, call), captureStackTrace: false })
       : withFallback
   })
 
 /** The span around a whole adapter call (fallbacks included), when tracing. */
 export const callSpan = (adapter: string, call: AdapterCall) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Tracing.withSpan(effect, `${adapter}.call`, () => ({
-    adapter,
-    signature: signatureLabel(call.signature),
-    n: call.config?.n ?? call.lm.n ?? 1
-  }))
+  Tracing.withSpan(effect, `${adapter}.call`, () => callAttributes(adapter, call))
+
+/** The attributes of an adapter's `call` span. */
+const callAttributes = (adapter: string, call: AdapterCall): Record<string, unknown> => ({
+  adapter,
+  signature: signatureLabel(call.signature),
+  n: call.config?.n ?? call.lm.n ?? 1
+})

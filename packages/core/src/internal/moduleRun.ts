@@ -41,14 +41,6 @@ export class RunScope {
   }
 }
 
-/**
- * A module whose `forward` is a single fiber step can offer that step as `[ForwardInFiber](fiber, ...)`;
- * `Module.call` then runs it in its own step (one Effect step less per LM call). `[DefaultForward]`
- * names the `forward` it stands for, so a subclass that overrides `forward` is always called through it.
- */
-export const ForwardInFiber: unique symbol = Symbol.for("dspex/internal/forwardInFiber")
-export const DefaultForward: unique symbol = Symbol.for("dspex/internal/defaultForward")
-
 export const CurrentRunScope = Context.Reference<RunScope | undefined>("dspex/internal/RunScope", { defaultValue: () => undefined })
 
 export const makeRunScope = (root: TreeNode): RunScope => new RunScope(root)

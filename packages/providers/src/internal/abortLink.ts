@@ -37,9 +37,9 @@ export const linkedFetch = (input: string | URL | Request, init?: RequestInit): 
       if (sdkSignal.aborted) controller.abort(sdkSignal.reason)
       else sdkSignal.addEventListener("abort", () => controller.abort(sdkSignal.reason), { once: true })
     }
-    // The SDK builds this init object for this one call, so it is ours to adjust.
+    // The SDK builds this init object for this one call, so it is ours to adjust. The link key stays:
+    // fetch ignores unknown keys, and deleting it would turn the object into a slow dictionary.
     linked.signal = controller.signal
-    delete linked[linkKey]
   }
   return globalThis.fetch(input, init)
 }

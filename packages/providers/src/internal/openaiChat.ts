@@ -4,7 +4,6 @@
  * SDK failure becomes a typed LM error.
  */
 import { type LMResponse, type LMUsage, type ModelCapabilities, type Provider, type ProviderRequest, Tracing } from "@dspex/core"
-import { Effect } from "effect"
 import OpenAI from "openai"
 import { type CallContext, type CallFailure, toLMError } from "./errors.ts"
 import { parseCompletion, toChatBody } from "./openaiRequest.ts"
