@@ -147,7 +147,7 @@ export const makeRuntime = (
         if (key === undefined) return Effect.map(retried, (raw) => then(recorded(raw)))
         return Effect.flatMap(retried, (raw) => {
           const flight = recorded(raw)
-          return Effect.as(cache.set(key, flight.shared), then(flight))
+          return Effect.map(cache.set(key, flight.shared), () => then(flight))
         })
       })
       if (key === undefined) return attemptAndRecord
