@@ -7,7 +7,7 @@
  * picked up by everyone holding the service. While a child restarts, calls still reach the incarnation that
  * just ended (its resources may be released): restarts are for recovering, not for steady traffic.
  */
-import { type ChildSnapshot, ChildSpec, type Supervisor, type SupervisorEscalation, type SupervisorSnapshot } from "@dspex/runtime"
+import { type ChildSnapshot, ChildSpec, type ChildStartFailed, type Supervisor, type SupervisorSnapshot } from "@dspex/runtime"
 import * as Runtime from "@dspex/runtime"
 import { Context, type Duration, Effect, Layer, type Stream } from "effect"
 import * as Executor from "./Executor.ts"
@@ -64,8 +64,8 @@ const forwarding = <S extends object>(sample: S, get: () => S): S => {
 /**
  * Starts `LanguageModel` and `Executor` as children of one root supervisor and provides them, plus the
  * `CoreSupervisor`. Closing the layer's scope stops the tree (executor first, then the language model).
- * A child that cannot be built even after its restarts fails the layer with `SupervisorEscalation`
- * (its `lastCause` carries the layer's error).
+ * A child whose layer cannot be built fails the layer at once with `ChildStartFailed` (its `cause` carries the
+ * layer's error), after stopping what was already built; later rebuilds count toward the restart intensity.
  *
  * @example
  * const CoreLive = Services.supervised({
@@ -75,7 +75,7 @@ const forwarding = <S extends object>(sample: S, get: () => S): S => {
  */
 export const supervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
   options: SupervisedOptions<E1, R1, E2, R2>
-): Layer.Layer<LanguageModel | Executor.Executor | CoreSupervisor, SupervisorEscalation, R1 | R2> =>
+): Layer.Layer<LanguageModel | Executor.Executor | CoreSupervisor, ChildStartFailed, R1 | R2> =>
   Layer.effectContext(
     Effect.gen(function*() {
       const lm: { current: LanguageModel["Service"] | undefined } = { current: undefined }

@@ -77,6 +77,10 @@ describe("Services.supervised", () => {
         const lm = yield* LanguageModel
         expect(Object.values(lm.usage())[0]?.calls).toBe(1)
         const core = yield* Services.CoreSupervisor
+        // OTP: restartChild refuses a running child; stop it first
+        const running = yield* Effect.flip(core.supervisor.restartChild("languageModel"))
+        expect(running._tag).toBe("ChildRunning")
+        yield* core.supervisor.terminateChild("languageModel")
         yield* core.supervisor.restartChild("languageModel")
         expect(builds).toBe(2)
         // Same service object, new incarnation: its usage counters start over.
@@ -91,14 +95,20 @@ describe("Services.supervised", () => {
       expect(t.calls()).toBe(2)
     }))
 
-  it.effect("a child that cannot be built fails the layer with SupervisorEscalation", () =>
+  it.effect("a child that cannot be built fails the layer at once with ChildStartFailed naming it", () =>
     Effect.gen(function*() {
-      const broken = Layer.effect(LanguageModel, Effect.die(new Error("no providers"))) as Layer.Layer<LanguageModel>
-      const exit = yield* Effect.exit(Effect.provide(Effect.void, Services.supervised({ languageModel: broken, executor: Executor.localWith(1), maxRestarts: 1 })))
+      let attempts = 0
+      const broken = Layer.effect(LanguageModel, Effect.suspend(() => (attempts++, Effect.die(new Error("no providers"))))) as Layer.Layer<LanguageModel>
+      const exit = yield* Effect.exit(Effect.provide(Effect.void, Services.supervised({ languageModel: broken, executor: Executor.localWith(1), maxRestarts: 3 })))
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         const fail = exit.cause.reasons.find((r) => r._tag === "Fail")
-        expect((fail as { error: { _tag: string } } | undefined)?.error._tag).toBe("SupervisorEscalation")
+        const error = (fail as { error: { _tag: string; child: string; message: string } } | undefined)?.error
+        expect(error?._tag).toBe("ChildStartFailed")
+        expect(error?.child).toBe("languageModel")
+        expect(error?.message).toContain("no providers")
       }
+      // not retried at start (OTP's start_link): one attempt, whatever maxRestarts says
+      expect(attempts).toBe(1)
     }))
 })

@@ -9,7 +9,7 @@
  * Messages that arrive while it restarts wait in the mailbox (see ActorRef.ts for the full contract).
  */
 import { Deferred, Effect, Exit } from "effect"
-import type { Scope } from "effect"
+import type { Cause, Scope } from "effect"
 import type { ExitReason } from "./ActorError.ts"
 import { ExitReasons, LinkedExit } from "./ActorError.ts"
 import type { ActorRef } from "./ActorRef.ts"
@@ -165,12 +165,13 @@ const asCell = (ref: ActorRef<any>): ActorCell<any> | undefined => (ref instance
 /** Live counters of a local actor (undefined for a remote ref). */
 export const stats = (ref: ActorRef<any>): ActorStats | undefined => asCell(ref)?.stats()
 
-const abnormal = (r: ExitReason) => r._tag === "Failure" || r._tag === "Linked"
-
 /**
- * Links two actors' current incarnations (OTP `link`): when either exits abnormally, the other is terminated with
- * a `LinkedExit` failure (so its supervisor sees a crash). A normal exit or a shutdown does not propagate. The link
- * fires at most once and ends with the scope; remote refs are watched but cannot be terminated from here.
+ * Links two actors' current incarnations (OTP `link`): when either exits with anything but a normal exit (a
+ * crash, a shutdown by its supervisor, an escalation, its node going down), the other is terminated with a
+ * `LinkedExit` failure; its exit reason is `Linked` with the peer's name and the kind of the peer's exit
+ * (`peerExit`). A propagated shutdown counts as a shutdown, as in OTP: a `transient` child terminated by it is not
+ * restarted, a `permanent` one is. Only a normal exit does not propagate. The link fires at most once and ends with
+ * the scope; remote refs are watched but cannot be terminated from here.
  *
  * @example
  * yield* Actor.link(cache.ref, writer.ref)
@@ -189,7 +190,7 @@ export const link = (a: ActorRef<any>, b: ActorRef<any>): Effect.Effect<void, ne
     ).pipe(
       Effect.flatMap(({ from, to, n, r }) =>
         Effect.sync(() => {
-          if (abnormal(r)) to?.killUnsafe(n, from.name, r)
+          if (ExitReasons.propagates(r)) to?.killUnsafe(n, from.name, r)
         })
       )
     )
@@ -197,18 +198,20 @@ export const link = (a: ActorRef<any>, b: ActorRef<any>): Effect.Effect<void, ne
   })
 
 /**
- * Runs `effect` linked to `ref`'s current incarnation: if the actor exits abnormally first, `effect` is interrupted
- * and fails with `LinkedExit`; if `effect` fails, the actor is terminated with `LinkedExit` (peer "linked effect").
+ * Runs `effect` linked to `ref`'s current incarnation: if the actor exits first with anything but a normal exit
+ * (a crash or a shutdown), `effect` is interrupted and fails with `LinkedExit`; if `effect` fails, the actor is
+ * terminated with `LinkedExit` (peer "linked effect"). Interrupting `effect` itself is its owner's decision and
+ * does not propagate.
  *
  * @example
  * yield* Actor.linked(worker.ref, pollForever)
  */
 export const linked = <A, E, R>(ref: ActorRef<any>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LinkedExit, R> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const cell = asCell(ref)
     const n = cell?.incarnation ?? 0
     const watch = yield* ref.monitor()
-    const peerExit = Effect.flatMap(watch, (r) => (abnormal(r) ? Effect.fail(new LinkedExit({ peer: ref.name, reason: r })) : Effect.never))
+    const peerExit = Effect.flatMap(watch, (r) => (ExitReasons.propagates(r) ? Effect.fail(new LinkedExit({ peer: ref.name, reason: r })) : Effect.never))
     return yield* Effect.raceFirst(effect, peerExit).pipe(
       Effect.onExit((exit) =>
         Effect.sync(() => {
@@ -218,14 +221,14 @@ export const linked = <A, E, R>(ref: ActorRef<any>, effect: Effect.Effect<A, E, 
         })
       )
     )
-  })
+  }))
 
-const isLinkFailure = (cause: import("effect").Cause.Cause<unknown>) =>
+const isLinkFailure = (cause: Cause.Cause<unknown>) =>
   cause.reasons.some((r) => r._tag === "Fail" && r.error instanceof LinkedExit) ||
   cause.reasons.every((r) => r._tag === "Interrupt")
 
 /** Waits until the actor stops for good (not a restart) and returns the final reason. Local refs only. */
 export const awaitStopped = (ref: ActorRef<any>): Effect.Effect<ExitReason> => {
   const cell = asCell(ref)
-  return cell === undefined ? Effect.flatten(ref.monitor()) : Effect.suspend(() => Deferred.await(cell.terminal))
+  return cell === undefined ? Effect.scoped(Effect.flatten(ref.monitor())) : Effect.suspend(() => Deferred.await(cell.terminal))
 }

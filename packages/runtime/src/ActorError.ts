@@ -16,13 +16,43 @@ export const ExitFailure = Schema.TaggedStruct("Failure", {
   message: Schema.String,
   cause: Schema.Cause(Schema.Defect(), Schema.Defect())
 })
-/** Terminated because a linked actor/fiber exited abnormally (OTP `link`). */
-export const ExitLinked = Schema.TaggedStruct("Linked", {
-  peer: Schema.String,
+/**
+ * A supervisor gave up (its restart intensity was exceeded) and stopped its children. OTP exits such a
+ * supervisor with `shutdown`, so a `transient` parent spec does not restart it; a `permanent` one does.
+ */
+export const ExitEscalated = Schema.TaggedStruct("Escalated", {
+  supervisor: Schema.String,
+  child: Schema.String,
+  message: Schema.String
+})
+/** The node the actor ran on went down (stopped heartbeating); OTP's `noconnection`. */
+export const ExitNodeDown = Schema.TaggedStruct("NodeDown", {
+  node: Schema.String,
+  nodeName: Schema.String,
+  message: Schema.String
+})
+/** Nobody was there to watch: a monitor on a name no live process serves (OTP's `noproc`). */
+export const ExitNoProc = Schema.TaggedStruct("NoProc", {
+  actor: Schema.String,
   message: Schema.String
 })
 
-export const ExitReason = Schema.Union([ExitNormal, ExitShutdown, ExitFailure, ExitLinked])
+/** The exit reasons a link propagates (every one but `Normal`). `Linked` carries its root's kind. */
+export const PeerExit = Schema.Literals(["Shutdown", "Failure", "Escalated", "NodeDown", "NoProc"])
+export type PeerExit = typeof PeerExit.Type
+
+/**
+ * Terminated because a linked actor/fiber exited with anything but a normal exit (OTP `link`). `peerExit`
+ * is the kind of the peer's exit: a propagated shutdown (`Shutdown`, `Escalated`) is itself a shutdown, so a
+ * `transient` child stopped this way is not restarted, as in OTP.
+ */
+export const ExitLinked = Schema.TaggedStruct("Linked", {
+  peer: Schema.String,
+  peerExit: PeerExit,
+  message: Schema.String
+})
+
+export const ExitReason = Schema.Union([ExitNormal, ExitShutdown, ExitFailure, ExitEscalated, ExitNodeDown, ExitNoProc, ExitLinked])
 export type ExitReason = typeof ExitReason.Type
 
 const describeValue = (u: unknown): string => {
@@ -48,23 +78,59 @@ export const summarize = (cause: Cause.Cause<unknown>): string => {
   return "interrupted"
 }
 
+const tagOf = (u: unknown): unknown => (typeof u === "object" && u !== null ? (u as { _tag?: unknown })._tag : undefined)
+
+/** The kind of exit a link propagates for `reason` (a chain of links keeps the root's kind). */
+const peerExitOf = (reason: ExitReason): PeerExit => (reason._tag === "Linked" ? reason.peerExit : reason._tag === "Normal" ? "Shutdown" : reason._tag)
+
 export const ExitReasons = {
   normal: { _tag: "Normal" } as ExitReason,
   shutdown: { _tag: "Shutdown" } as ExitReason,
   failure: (cause: Cause.Cause<unknown>): ExitReason => ({ _tag: "Failure", message: summarize(cause), cause }),
-  linked: (peer: string, reason: ExitReason): ExitReason => ({ _tag: "Linked", peer, message: describeExit(reason) }),
+  linked: (peer: string, reason: ExitReason): ExitReason => ({ _tag: "Linked", peer, peerExit: peerExitOf(reason), message: describeExit(reason) }),
+  escalated: (supervisor: string, child: string, message: string): ExitReason => ({ _tag: "Escalated", supervisor, child, message }),
+  nodeDown: (node: string, nodeName: string, message: string): ExitReason => ({ _tag: "NodeDown", node, nodeName, message }),
+  noProc: (actor: string, message: string): ExitReason => ({ _tag: "NoProc", actor, message }),
   /** Maps a fiber's final `Cause` (or `undefined` for success) to an exit reason. */
   fromCause: (cause: Cause.Cause<unknown> | undefined): ExitReason => {
     if (cause === undefined) return ExitReasons.normal
     if (Cause.hasInterruptsOnly(cause)) return ExitReasons.shutdown
     for (const r of cause.reasons) {
-      if (r._tag === "Fail" && typeof r.error === "object" && r.error !== null && (r.error as { _tag?: unknown })._tag === "LinkedExit") {
+      if (r._tag !== "Fail") continue
+      const tag = tagOf(r.error)
+      if (tag === "LinkedExit") {
         const e = r.error as { peer: string; reason: ExitReason }
         return ExitReasons.linked(e.peer, e.reason)
       }
+      if (tag === "SupervisorEscalation") {
+        const e = r.error as { supervisor: string; child: string; restarts: number; withinMs: number; lastCause: Cause.Cause<unknown> }
+        return ExitReasons.escalated(
+          e.supervisor,
+          e.child,
+          `child ${e.child} needed more than ${e.restarts} restarts within ${e.withinMs} ms; last failure: ${summarize(e.lastCause)}`
+        )
+      }
     }
     return ExitReasons.failure(cause)
-  }
+  },
+  /**
+   * Whether OTP counts `reason` as a shutdown (`normal`, `shutdown` and a supervisor's escalation, also when it
+   * arrives through a link): a `transient` child that exits this way is not restarted.
+   */
+  isShutdown: (reason: ExitReason): boolean => {
+    switch (reason._tag) {
+      case "Normal":
+      case "Shutdown":
+      case "Escalated":
+        return true
+      case "Linked":
+        return reason.peerExit === "Shutdown" || reason.peerExit === "Escalated"
+      default:
+        return false
+    }
+  },
+  /** Whether a link propagates `reason` (everything but a normal exit, as in OTP). */
+  propagates: (reason: ExitReason): boolean => reason._tag !== "Normal"
 } as const
 
 export const describeExit = (r: ExitReason): string => {
@@ -72,6 +138,9 @@ export const describeExit = (r: ExitReason): string => {
     case "Normal": return "exited normally"
     case "Shutdown": return "was shut down"
     case "Failure": return `failed: ${r.message}`
+    case "Escalated": return `gave up (supervisor ${r.supervisor}: ${r.message})`
+    case "NodeDown": return `was lost with its node ${r.nodeName} (${r.message})`
+    case "NoProc": return `was not running (${r.message})`
     case "Linked": return `was terminated by linked ${r.peer} (${r.message})`
   }
 }
@@ -176,6 +245,19 @@ export class ChildNotFound extends Schema.TaggedError<ChildNotFound>()("ChildNot
   readonly retryable = false
   override get message() { return `supervisor ${this.supervisor} has no child ${this.child}` }
   get suggestion() { return "Check the child id (see Supervisor.snapshot)." }
+}
+
+/**
+ * `restartChild` / `deleteChild` named a child that is running (OTP's `{error, running}`): only a stopped child
+ * can be restarted or deleted this way.
+ */
+export class ChildRunning extends Schema.TaggedError<ChildRunning>()("ChildRunning", {
+  supervisor: Schema.String,
+  child: Schema.String
+}) {
+  readonly retryable = false
+  override get message() { return `child ${this.child} of supervisor ${this.supervisor} is running` }
+  get suggestion() { return "Stop it first with terminateChild, then restartChild or deleteChild it." }
 }
 
 export class DuplicateChild extends Schema.TaggedError<DuplicateChild>()("DuplicateChild", {

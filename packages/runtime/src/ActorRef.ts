@@ -22,9 +22,10 @@
  *   the actor itself has stopped.
  * - `monitor()` watches the current incarnation (or the next one while restarting): the returned effect
  *   completes exactly once, with that incarnation's `ExitReason`; if the actor has already stopped for good it
- *   completes at once with the final reason.
+ *   completes at once with the final reason. The monitor lives in the caller's Scope (OTP's `demonitor` is
+ *   closing it): whatever a ref registers to watch (a remote ref's subscriptions) is released with it.
  */
-import type { Duration, Effect } from "effect"
+import type { Duration, Effect, Scope } from "effect"
 import type { ActorGone, ActorUnreachable, AskTimeout, ExitReason, MailboxFull, MessageRejected, SendError } from "./ActorError.ts"
 import type * as Protocol from "./Protocol.ts"
 
@@ -52,8 +53,11 @@ export interface ActorRef<P extends Protocol.Any> {
     message: M,
     options?: AskOptions
   ) => Effect.Effect<Protocol.ReplyOf<P, M>, AskError | Protocol.ErrorOf<P, M>>
-  /** Registers a monitor; the inner effect completes once, with the watched incarnation's exit reason. */
-  readonly monitor: () => Effect.Effect<Effect.Effect<ExitReason>>
+  /**
+   * Registers a monitor for the lifetime of the current Scope; the inner effect completes once, with the watched
+   * incarnation's exit reason.
+   */
+  readonly monitor: () => Effect.Effect<Effect.Effect<ExitReason>, never, Scope.Scope>
 }
 
 export const isActorRef = (u: unknown): u is ActorRef<Protocol.Any> =>

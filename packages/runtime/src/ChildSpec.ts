@@ -6,16 +6,29 @@
  * started when it succeeds, and a failure there is a start failure (it counts toward restart intensity like a
  * crash). The process then runs until it returns (a normal exit), fails, or is stopped. Both phases run in the
  * child's fiber with the child's own Scope, which the supervisor closes when the incarnation ends.
+ *
+ * Stopping on time: a stop interrupts the child's fiber and then closes its Scope, giving the finalizers the
+ * child's `shutdown` (interrupting the one still running when it ends). Put cleanup that may be slow in the
+ * child's Scope (`Effect.acquireRelease`, `Effect.addFinalizer` in the start phase or the process): there it is
+ * bounded. What the child's own fiber does uninterruptibly (`Effect.uninterruptible`, the release of an inner
+ * `Effect.scoped`, `Effect.ensuring`) cannot be cut; when it outlasts the shutdown the supervisor stops waiting,
+ * reports the incarnation as lingering (`ChildWouldNotStop`) and goes on — a restart then starts the next
+ * incarnation while the old one is still releasing. A child whose resources must not overlap (a port, a lock
+ * file) waits for that in its start phase with `ChildSpec.awaitPreviousRelease`.
  */
 import { Effect, Layer } from "effect"
 import type { Duration, Scope } from "effect"
 import type { ExitReason } from "./ActorError.ts"
+import { CurrentChildSlot } from "./internal/slot.ts"
 import type { ActorStats } from "./SupervisorEvent.ts"
 
 /** permanent: always restarted; transient: restarted only after an abnormal exit; temporary: never restarted. */
 export type RestartType = "permanent" | "transient" | "temporary"
 
-/** A grace period for finalizers, after which they are interrupted; "brutal" interrupts them at once. */
+/**
+ * A grace period for finalizers, after which they are interrupted; "brutal" interrupts them at once. Either way
+ * the supervisor waits no longer (see the module doc); `"Infinity"` waits for as long as the stop takes.
+ */
 export type Shutdown = Duration.Input | "brutal"
 
 export interface ChildSpec<R = never> {
@@ -84,4 +97,17 @@ export const layer = <ROut, E, RIn>(id: string, layer: Layer.Layer<ROut, E, RIn>
   restart: options?.restart ?? "permanent",
   shutdown: options?.shutdown ?? DEFAULT_SHUTDOWN,
   start: Effect.as(Layer.build(layer), Effect.never)
+})
+
+/**
+ * In a child's start phase: waits until every earlier incarnation of this child that did not stop within its
+ * shutdown (a lingering one) has finished releasing. Completes at once when there is none, and outside a
+ * supervisor.
+ *
+ * @example
+ * const server = ChildSpec.withInit("http", Effect.andThen(ChildSpec.awaitPreviousRelease, listen(8080)), serve)
+ */
+export const awaitPreviousRelease: Effect.Effect<void> = Effect.gen(function*() {
+  const slot = yield* CurrentChildSlot
+  if (slot !== undefined) yield* slot.previousReleased
 })

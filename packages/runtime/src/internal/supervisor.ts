@@ -1,12 +1,20 @@
 /**
- * The supervisor's control loop. One fiber owns all state changes (like an OTP supervisor's gen_server): child
- * exits and dynamic-children commands arrive on one queue and are handled one at a time, uninterruptibly except
- * while waiting for a child to finish starting or for a backoff delay, so that a shutdown never observes half a
- * restart. Snapshots read the state directly (single-threaded JS, no torn reads).
+ * The supervisor's state and control loop. One fiber owns all state changes (like an OTP supervisor's gen_server):
+ * child exits and dynamic-children commands arrive on one queue and are handled one at a time, uninterruptibly
+ * except while waiting for a child to finish starting or for a backoff delay, so that a shutdown never observes
+ * half a restart. Snapshots read the state directly (single-threaded JS, no torn reads).
+ *
+ * The state is one `SupervisorState` record; the loop's steps are the functions below, each taking it.
+ *
+ * Stopping a child never waits longer than its shutdown (terminate.ts): an incarnation still releasing after that
+ * lingers in the background, is reported (`ChildWouldNotStop` event, `lingering` in the snapshot, the
+ * shutdown-timeouts metric), and the supervisor goes on with its strategy. A later incarnation can wait for it
+ * with `ChildSpec.awaitPreviousRelease`.
  */
-import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Metric, PubSub, Queue, Schedule, Scope } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Metric, PubSub, Queue, Scope } from "effect"
 import {
   ChildNotFound,
+  ChildRunning,
   ChildStartFailed,
   DuplicateChild,
   type ExitReason,
@@ -15,16 +23,18 @@ import {
   SupervisorNotRunning
 } from "../ActorError.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
-import type { ChildStatus, Strategy, SupervisorEvent, SupervisorSnapshot } from "../SupervisorEvent.ts"
+import type { ChildStatus, LingeringIncarnation, Strategy, SupervisorEvent, SupervisorSnapshot } from "../SupervisorEvent.ts"
+import { Backoff, IntensityWindow } from "./intensity.ts"
 import { type ChildSlot, CurrentChildSlot } from "./slot.ts"
-import { closeWithin, graceMillis, stopIncarnation } from "./terminate.ts"
+import { graceMillis, stopBounded } from "./terminate.ts"
 
 export interface Config {
   readonly name: string
   readonly strategy: Strategy
   readonly maxRestarts: number
   readonly withinMs: number
-  readonly backoff: Schedule.Schedule<unknown, unknown> | undefined
+  readonly backoff: Backoff
+  readonly eventBuffer: number
 }
 
 interface Incarnation {
@@ -34,25 +44,31 @@ interface Incarnation {
   readonly ready: Deferred.Deferred<void, unknown>
 }
 
+interface Lingering extends LingeringIncarnation {
+  readonly released: Deferred.Deferred<void>
+}
+
 interface Child {
-  readonly spec: ChildSpec<any>
-  readonly context: Context.Context<any>
+  readonly spec: ChildSpec<unknown>
+  readonly context: Context.Context<unknown>
   status: ChildStatus
   restarts: number
   lastExit: ExitReason | undefined
   lastCause: Cause.Cause<unknown> | undefined
   inc: Incarnation | undefined
   slot: ChildSlot | undefined
+  lingering: Array<Lingering>
 }
 
-// Replies are typed at the public API (Supervisor.ts); inside the loop any error class may be sent.
-type Reply<_E> = Deferred.Deferred<void, any>
+type Reply<E> = Deferred.Deferred<void, E>
 
 type Command =
   | { readonly _tag: "Exited"; readonly child: Child; readonly inc: Incarnation; readonly exit: Exit.Exit<unknown, unknown> }
-  | { readonly _tag: "Start"; readonly spec: ChildSpec<any>; readonly context: Context.Context<any>; readonly reply: Reply<DuplicateChild | ChildStartFailed | SupervisorNotRunning> }
-  | { readonly _tag: "Terminate" | "Delete"; readonly id: string; readonly reply: Reply<ChildNotFound | SupervisorNotRunning> }
-  | { readonly _tag: "Restart"; readonly id: string; readonly reply: Reply<ChildNotFound | ChildStartFailed | SupervisorNotRunning> }
+  | { readonly _tag: "Released"; readonly child: Child; readonly incarnation: number; readonly afterMs: number; readonly exit: Exit.Exit<unknown, unknown> }
+  | { readonly _tag: "Start"; readonly spec: ChildSpec<unknown>; readonly context: Context.Context<unknown>; readonly reply: Reply<DuplicateChild | ChildStartFailed | SupervisorNotRunning> }
+  | { readonly _tag: "Terminate"; readonly id: string; readonly reply: Reply<ChildNotFound | SupervisorNotRunning> }
+  | { readonly _tag: "Delete"; readonly id: string; readonly reply: Reply<ChildNotFound | ChildRunning | SupervisorNotRunning> }
+  | { readonly _tag: "Restart"; readonly id: string; readonly reply: Reply<ChildNotFound | ChildRunning | ChildStartFailed | SupervisorNotRunning> }
 
 /** Raised inside the loop when intensity is exceeded; turned into a `SupervisorEscalation` at the top. */
 class Escalate {
@@ -64,359 +80,495 @@ class Escalate {
   }
 }
 
+/** Raised while starting the initial children: the supervisor does not start (OTP's `start_link` error). */
+class BootFailed {
+  readonly child: Child
+  readonly cause: Cause.Cause<unknown>
+  constructor(child: Child, cause: Cause.Cause<unknown>) {
+    this.child = child
+    this.cause = cause
+  }
+}
+
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 export const restartsCounter = Metric.counter("dspex_supervisor_restarts_total", {
-  description: "Child restarts performed by a supervisor",
+  description: "Restarts a supervisor decided (a group restart counts once, as intensity counts it)",
   incremental: true
 })
 export const escalationsCounter = Metric.counter("dspex_supervisor_escalations_total", {
   description: "Supervisors that exceeded their restart intensity",
   incremental: true
 })
+export const shutdownTimeoutsCounter = Metric.counter("dspex_supervisor_shutdown_timeouts_total", {
+  description: "Child incarnations that did not stop within their shutdown (the supervisor went on without them)",
+  incremental: true
+})
 
 let incarnations = 0
 
-export interface Handle {
-  readonly name: string
+/** Everything one supervisor owns. Mutated only by its loop fiber (and by the observers of lingering stops). */
+export class SupervisorState {
+  readonly config: Config
+  readonly context: Context.Context<unknown>
+  readonly clock: Clock.Clock
   readonly commands: Queue.Queue<Command>
   readonly events: PubSub.PubSub<SupervisorEvent>
   readonly done: Deferred.Deferred<void, SupervisorEscalation>
-  readonly snapshotUnsafe: () => SupervisorSnapshot
-  readonly isRunning: () => boolean
-  readonly makeStart: (spec: ChildSpec<any>, context: Context.Context<any>) => Effect.Effect<void, DuplicateChild | ChildStartFailed | SupervisorNotRunning>
-  readonly makeCommand: (tag: "Terminate" | "Delete" | "Restart", id: string) => Effect.Effect<void, ChildNotFound | ChildStartFailed | SupervisorNotRunning>
+  readonly started: Deferred.Deferred<void, ChildStartFailed>
+  readonly intensity: IntensityWindow
+  readonly restartsMetric: Metric.Metric<number, unknown>
+  readonly shutdownTimeoutsMetric: Metric.Metric<number, unknown>
+  readonly children: Array<Child> = []
+  status: SupervisorSnapshot["status"] = "running"
+  restarts = 0
+  shutdownTimeouts = 0
+  eventsDropped = 0
+  inflight: Command | undefined = undefined
+
+  constructor(
+    config: Config,
+    context: Context.Context<unknown>,
+    clock: Clock.Clock,
+    commands: Queue.Queue<Command>,
+    events: PubSub.PubSub<SupervisorEvent>
+  ) {
+    this.config = config
+    this.context = context
+    this.clock = clock
+    this.commands = commands
+    this.events = events
+    this.done = Deferred.makeUnsafe()
+    this.started = Deferred.makeUnsafe()
+    this.intensity = new IntensityWindow(config.maxRestarts, config.withinMs)
+    this.restartsMetric = Metric.withAttributes(restartsCounter, { supervisor: config.name })
+    this.shutdownTimeoutsMetric = Metric.withAttributes(shutdownTimeoutsCounter, { supervisor: config.name })
+  }
+
+  get name(): string {
+    return this.config.name
+  }
+
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+
+  find(id: string): Child | undefined {
+    return this.children.find((c) => c.spec.id === id)
+  }
+
+  remove(child: Child): void {
+    const i = this.children.indexOf(child)
+    if (i >= 0) this.children.splice(i, 1)
+  }
 }
 
+/**
+ * Publishes an event. The buffer slides: a subscriber that stops reading loses its oldest events (counted in
+ * `eventsDropped`), it never makes the supervisor's memory grow without bound.
+ */
+const publish = (s: SupervisorState, event: SupervisorEvent): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (PubSub.sizeUnsafe(s.events) >= s.config.eventBuffer) s.eventsDropped++
+    return PubSub.publish(s.events, event)
+  }).pipe(Effect.asVoid)
+
+export const snapshotOf = (s: SupervisorState): SupervisorSnapshot => ({
+  name: s.name,
+  strategy: s.config.strategy,
+  status: s.status,
+  restarts: s.restarts,
+  shutdownTimeouts: s.shutdownTimeouts,
+  eventsDropped: s.eventsDropped,
+  children: s.children.map((c) => ({
+    id: c.spec.id,
+    status: c.status,
+    restart: c.spec.restart,
+    restarts: c.restarts,
+    lastExit: c.lastExit,
+    lastCause: c.lastCause,
+    lingering: c.lingering.map(({ incarnation, since }) => ({ incarnation, since })),
+    supervisor: c.inc === undefined ? undefined : c.slot?.nested?.snapshotUnsafe(),
+    actor: c.spec.stats?.()
+  }))
+})
+
+const newChild = (spec: ChildSpec<unknown>, context: Context.Context<unknown>): Child => ({
+  spec,
+  context,
+  status: "starting",
+  restarts: 0,
+  lastExit: undefined,
+  lastCause: undefined,
+  inc: undefined,
+  slot: undefined,
+  lingering: []
+})
+
+const exitReasonOf = (exit: Exit.Exit<unknown, unknown>): ExitReason =>
+  Exit.isSuccess(exit) ? ExitReasons.normal : ExitReasons.fromCause(exit.cause)
+
+/** Waits for the child's lingering incarnations (those lingering when this incarnation starts) to finish. */
+const previousReleased = (child: Child): Effect.Effect<void> => {
+  const pending = child.lingering.map((l) => l.released)
+  return pending.length === 0 ? Effect.void : Effect.forEach(pending, Deferred.await, { discard: true })
+}
+
+/**
+ * Stops an incarnation within the child's shutdown. Returns its exit, or undefined when it would not stop in time:
+ * it is then reported and tracked as lingering until its stop completes in the background.
+ */
+const stopIncarnation = (s: SupervisorState, child: Child, inc: Incarnation): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> =>
+  Effect.gen(function*() {
+    const { exit, stopper } = yield* stopBounded(inc.fiber, inc.scope, child.spec.shutdown)
+    if (exit !== undefined) return exit
+    const since = s.now()
+    const lingering: Lingering = { incarnation: inc.n, since, released: Deferred.makeUnsafe<void>() }
+    child.lingering.push(lingering)
+    s.shutdownTimeouts++
+    stopper.addObserver((done) => {
+      const i = child.lingering.indexOf(lingering)
+      if (i >= 0) child.lingering.splice(i, 1)
+      Deferred.doneUnsafe(lingering.released, Exit.void)
+      const incExit = Exit.isSuccess(done) ? done.value : (done as Exit.Exit<unknown, unknown>)
+      Queue.offerUnsafe(s.commands, { _tag: "Released", child, incarnation: inc.n, afterMs: s.now() - since, exit: incExit })
+    })
+    yield* Metric.update(s.shutdownTimeoutsMetric, 1)
+    yield* publish(s, {
+      _tag: "ChildWouldNotStop",
+      supervisor: s.name,
+      child: child.spec.id,
+      incarnation: inc.n,
+      graceMs: graceMillis(child.spec.shutdown)
+    })
+    return undefined
+  })
+
+/** Starts one incarnation; resolves with the start's exit (failure: it failed before being ready). */
+const startIncarnation = (s: SupervisorState, child: Child, restore: Restore): Effect.Effect<Exit.Exit<void, unknown>> =>
+  Effect.gen(function*() {
+    const scope = Scope.makeUnsafe("sequential")
+    const ready = Deferred.makeUnsafe<void, unknown>()
+    const slot: ChildSlot = { nested: undefined, previousReleased: previousReleased(child) }
+    const body = Effect.flatMap(child.spec.start, (run) => {
+      Deferred.doneUnsafe(ready, Exit.void)
+      return run
+    }).pipe(
+      Scope.provide(scope),
+      Effect.provideService(CurrentChildSlot, slot),
+      Effect.provideContext(child.context)
+    ) as Effect.Effect<unknown, unknown>
+    const fiber = yield* Effect.forkDetach(body, { uninterruptible: false })
+    const inc: Incarnation = { n: ++incarnations, fiber, scope, ready }
+    child.inc = inc
+    child.slot = slot
+    child.status = "starting"
+    fiber.addObserver((exit) => {
+      if (!Deferred.isDoneUnsafe(ready)) {
+        Deferred.doneUnsafe(ready, Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Exit.void)
+      }
+      Queue.offerUnsafe(s.commands, { _tag: "Exited", child, inc, exit })
+    })
+    const ok = yield* Effect.exit(restore(Deferred.await(ready)))
+    if (Exit.isFailure(ok) && !Deferred.isDoneUnsafe(ready)) return yield* Effect.interrupt
+    if (Exit.isSuccess(ok)) {
+      child.status = "running"
+      yield* publish(s, { _tag: "ChildStarted", supervisor: s.name, child: child.spec.id, incarnation: inc.n })
+      return ok
+    }
+    // The start phase failed: the fiber is done; release what it acquired.
+    child.inc = undefined
+    yield* stopIncarnation(s, child, inc)
+    const reason = ExitReasons.fromCause(ok.cause)
+    child.lastExit = reason
+    child.lastCause = ok.cause
+    child.status = "restarting"
+    yield* publish(s, { _tag: "ChildExited", supervisor: s.name, child: child.spec.id, reason })
+    return ok
+  })
+
+/** Stops a child's running incarnation (if any). `final`: no restart follows now. */
+const stopChild = (s: SupervisorState, child: Child, final: boolean): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const inc = child.inc
+    let stopped = false
+    if (inc !== undefined) {
+      child.inc = undefined
+      const exit = yield* stopIncarnation(s, child, inc)
+      // One that would not stop was told to shut down; how it really ends is in its ChildReleased event.
+      child.lastExit = exit === undefined ? ExitReasons.shutdown : exitReasonOf(exit)
+      if (exit !== undefined && Exit.isFailure(exit)) child.lastCause = exit.cause
+      stopped = true
+    }
+    const reason = child.lastExit ?? ExitReasons.shutdown
+    if (final) {
+      if (child.status !== "stopped") {
+        child.status = "stopped"
+        if (child.spec.onStopped) yield* child.spec.onStopped(reason)
+      }
+    } else {
+      child.status = "restarting"
+      if (child.spec.onExited) yield* child.spec.onExited(reason)
+    }
+    if (stopped) yield* publish(s, { _tag: "ChildExited", supervisor: s.name, child: child.spec.id, reason })
+  })
+
+const stopAllReverse = (s: SupervisorState, final: boolean) =>
+  Effect.forEach([...s.children].reverse(), (c) => stopChild(s, c, final), { discard: true })
+
+/**
+ * The children a restart of `child` involves: itself (oneForOne), all (oneForAll), or itself and those started
+ * after it (restForOne). As in OTP, stopped children of the group (terminated ones, transient ones that ended
+ * normally) are restarted with it.
+ */
+const groupOf = (s: SupervisorState, child: Child): Array<Child> => {
+  if (s.config.strategy === "oneForOne") return [child]
+  return s.children.slice(s.config.strategy === "oneForAll" ? 0 : s.children.indexOf(child))
+}
+
+/** Restarts `child` (and its group per strategy) until it starts or the intensity is exceeded. */
+const restartFrom = (s: SupervisorState, first: Child, firstCause: Cause.Cause<unknown>, restore: Restore): Effect.Effect<void, Escalate> =>
+  Effect.gen(function*() {
+    let child = first
+    let cause = firstCause
+    for (;;) {
+      const now = s.now()
+      if (s.intensity.quietAt(now)) s.config.backoff.reset()
+      if (!s.intensity.record(now)) return yield* Effect.fail(new Escalate(child, cause))
+      s.restarts++
+      yield* Metric.update(s.restartsMetric, 1)
+      const delay = yield* s.config.backoff.next(now)
+      if (delay > 0) yield* restore(Effect.sleep(delay))
+      const members = groupOf(s, child)
+      for (const c of [...members].reverse()) {
+        if (c !== child && c.inc !== undefined) yield* stopChild(s, c, c.spec.restart === "temporary")
+      }
+      let failed: Child | undefined
+      for (const c of members) {
+        if (c !== child && c.spec.restart === "temporary") {
+          s.remove(c)
+          continue
+        }
+        c.restarts++
+        const r = yield* startIncarnation(s, c, restore)
+        if (Exit.isFailure(r)) {
+          failed = c
+          cause = r.cause
+          break
+        }
+        yield* publish(s, { _tag: "ChildRestarted", supervisor: s.name, child: c.spec.id, restarts: c.restarts })
+      }
+      if (failed === undefined) return
+      child = failed
+    }
+  })
+
+const shouldRestart = (child: Child, reason: ExitReason): boolean => {
+  switch (child.spec.restart) {
+    case "permanent":
+      return true
+    case "temporary":
+      return false
+    case "transient":
+      return !ExitReasons.isShutdown(reason)
+  }
+}
+
+const onExited = (s: SupervisorState, child: Child, inc: Incarnation, exit: Exit.Exit<unknown, unknown>, restore: Restore) =>
+  Effect.gen(function*() {
+    if (child.inc !== inc) return // already stopped or replaced by the supervisor itself
+    child.inc = undefined
+    yield* stopIncarnation(s, child, inc) // the fiber is done: this closes its scope within the shutdown
+    const cause = Exit.isFailure(exit) ? exit.cause : undefined
+    const reason = exitReasonOf(exit)
+    child.lastExit = reason
+    if (cause !== undefined) child.lastCause = cause
+    // State first, then hooks, then the event: a subscriber may run as soon as the event is published.
+    if (!shouldRestart(child, reason)) {
+      child.status = "stopped"
+      if (child.spec.restart === "temporary") s.remove(child)
+      if (child.spec.onStopped) yield* child.spec.onStopped(reason)
+      yield* publish(s, { _tag: "ChildExited", supervisor: s.name, child: child.spec.id, reason })
+      return
+    }
+    child.status = "restarting"
+    if (child.spec.onExited) yield* child.spec.onExited(reason)
+    yield* publish(s, { _tag: "ChildExited", supervisor: s.name, child: child.spec.id, reason })
+    yield* restartFrom(s, child, cause ?? Cause.empty, restore)
+  })
+
+const isRunning = (child: Child) => child.inc !== undefined
+
+const handleCommand = (s: SupervisorState, cmd: Command, restore: Restore): Effect.Effect<void, Escalate> => {
+  switch (cmd._tag) {
+    case "Exited":
+      return onExited(s, cmd.child, cmd.inc, cmd.exit, restore)
+    case "Released":
+      return publish(s, {
+        _tag: "ChildReleased",
+        supervisor: s.name,
+        child: cmd.child.spec.id,
+        incarnation: cmd.incarnation,
+        afterMs: cmd.afterMs,
+        reason: exitReasonOf(cmd.exit)
+      })
+    case "Start":
+      return Effect.gen(function*() {
+        if (s.find(cmd.spec.id) !== undefined) {
+          return yield* Deferred.fail(cmd.reply, new DuplicateChild({ supervisor: s.name, child: cmd.spec.id }))
+        }
+        const child = newChild(cmd.spec, cmd.context)
+        s.children.push(child)
+        const r = yield* startIncarnation(s, child, restore)
+        if (Exit.isSuccess(r)) return yield* Deferred.succeed(cmd.reply, undefined)
+        s.remove(child)
+        yield* Deferred.fail(cmd.reply, new ChildStartFailed({ supervisor: s.name, child: cmd.spec.id, cause: r.cause }))
+      })
+    case "Terminate":
+      return Effect.gen(function*() {
+        const child = s.find(cmd.id)
+        if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: s.name, child: cmd.id }))
+        yield* stopChild(s, child, true)
+        if (child.spec.restart === "temporary") s.remove(child)
+        yield* Deferred.succeed(cmd.reply, undefined)
+      })
+    case "Delete":
+      return Effect.gen(function*() {
+        const child = s.find(cmd.id)
+        if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: s.name, child: cmd.id }))
+        if (isRunning(child)) return yield* Deferred.fail(cmd.reply, new ChildRunning({ supervisor: s.name, child: cmd.id }))
+        s.remove(child)
+        yield* Deferred.succeed(cmd.reply, undefined)
+      })
+    case "Restart":
+      return Effect.gen(function*() {
+        const child = s.find(cmd.id)
+        if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: s.name, child: cmd.id }))
+        if (isRunning(child)) return yield* Deferred.fail(cmd.reply, new ChildRunning({ supervisor: s.name, child: cmd.id }))
+        child.restarts++
+        const r = yield* startIncarnation(s, child, restore)
+        if (Exit.isFailure(r)) {
+          yield* stopChild(s, child, true)
+          return yield* Deferred.fail(cmd.reply, new ChildStartFailed({ supervisor: s.name, child: cmd.id, cause: r.cause }))
+        }
+        yield* publish(s, { _tag: "ChildRestarted", supervisor: s.name, child: child.spec.id, restarts: child.restarts })
+        yield* Deferred.succeed(cmd.reply, undefined)
+      })
+  }
+}
+
+/** Starts the initial children in order; the first that fails to start fails the supervisor's start. */
+const boot = (s: SupervisorState, specs: ReadonlyArray<ChildSpec<unknown>>, restore: Restore): Effect.Effect<void, BootFailed> =>
+  Effect.forEach(specs, (spec) =>
+    Effect.gen(function*() {
+      const child = newChild(spec, s.context)
+      s.children.push(child)
+      const r = yield* startIncarnation(s, child, restore)
+      if (Exit.isFailure(r)) return yield* Effect.fail(new BootFailed(child, r.cause))
+    }), { discard: true })
+
+/** A child failed to start at boot: stop those already started (reverse order) and fail the start. */
+const bootFailed = (s: SupervisorState, e: BootFailed) =>
+  Effect.gen(function*() {
+    s.status = "stopped"
+    yield* stopAllReverse(s, true)
+    yield* publish(s, { _tag: "SupervisorStopped", supervisor: s.name })
+    yield* Deferred.fail(s.started, new ChildStartFailed({ supervisor: s.name, child: e.child.spec.id, cause: e.cause }))
+    yield* Deferred.succeed(s.done, undefined)
+  })
+
+const escalate = (s: SupervisorState, e: Escalate) =>
+  Effect.gen(function*() {
+    s.status = "escalated"
+    yield* stopAllReverse(s, true)
+    const error = new SupervisorEscalation({
+      supervisor: s.name,
+      child: e.child.spec.id,
+      restarts: s.config.maxRestarts,
+      withinMs: s.config.withinMs,
+      lastCause: e.cause
+    })
+    yield* Metric.update(Metric.withAttributes(escalationsCounter, { supervisor: s.name }), 1)
+    yield* publish(s, { _tag: "Escalated", supervisor: s.name, child: e.child.spec.id, error })
+    yield* publish(s, { _tag: "SupervisorStopped", supervisor: s.name })
+    yield* Deferred.fail(s.done, error)
+  })
+
+const runLoop = (s: SupervisorState, specs: ReadonlyArray<ChildSpec<unknown>>) =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      yield* boot(s, specs, restore)
+      yield* Deferred.succeed(s.started, undefined)
+      for (;;) {
+        const cmd = yield* restore(Queue.take(s.commands))
+        s.inflight = cmd
+        yield* handleCommand(s, cmd, restore)
+        s.inflight = undefined
+      }
+    }).pipe(
+      Effect.catchCause((cause) => {
+        const e = cause.reasons.find((r) => r._tag === "Fail")
+        if (e !== undefined && e.error instanceof Escalate) return escalate(s, e.error)
+        if (e !== undefined && e.error instanceof BootFailed) return bootFailed(s, e.error)
+        return Effect.failCause(cause)
+      })
+    )
+  )
+
+/** Fails every command still waiting for the loop (the supervisor stopped). */
+const rejectPending = (s: SupervisorState) =>
+  Effect.gen(function*() {
+    const pending = yield* Queue.clear(s.commands)
+    if (s.inflight !== undefined) pending.unshift(s.inflight)
+    for (const cmd of pending) {
+      if (cmd._tag !== "Exited" && cmd._tag !== "Released") {
+        yield* Deferred.fail(cmd.reply as Reply<SupervisorNotRunning>, new SupervisorNotRunning({ supervisor: s.name }))
+      }
+    }
+  })
+
+/** Sends a command to the loop and waits for its reply. */
+export const send = <E>(s: SupervisorState, make: (reply: Reply<E | SupervisorNotRunning>) => Command): Effect.Effect<void, E | SupervisorNotRunning> =>
+  Effect.suspend(() => {
+    if (s.status !== "running") return Effect.fail(new SupervisorNotRunning({ supervisor: s.name }))
+    const reply = Deferred.makeUnsafe<void, E | SupervisorNotRunning>()
+    if (!Queue.offerUnsafe(s.commands, make(reply))) return Effect.fail(new SupervisorNotRunning({ supervisor: s.name }))
+    return Deferred.await(reply)
+  })
+
+export const startChild = (s: SupervisorState, spec: ChildSpec<unknown>, context: Context.Context<unknown>) =>
+  send<DuplicateChild | ChildStartFailed>(s, (reply) => ({ _tag: "Start", spec, context, reply }))
+export const terminateChild = (s: SupervisorState, id: string) =>
+  send<ChildNotFound>(s, (reply) => ({ _tag: "Terminate", id, reply }))
+export const restartChild = (s: SupervisorState, id: string) =>
+  send<ChildNotFound | ChildRunning | ChildStartFailed>(s, (reply) => ({ _tag: "Restart", id, reply }))
+export const deleteChild = (s: SupervisorState, id: string) =>
+  send<ChildNotFound | ChildRunning>(s, (reply) => ({ _tag: "Delete", id, reply }))
+
+/**
+ * Starts a supervisor in the current Scope: its loop, then its initial children in order. Fails with
+ * `ChildStartFailed` (those already started are stopped first, in reverse order) when one of them cannot start.
+ */
 export const make = (
   config: Config,
-  initial: ReadonlyArray<ChildSpec<any>>,
-  context: Context.Context<any>
-): Effect.Effect<Handle, SupervisorEscalation, Scope.Scope> =>
+  specs: ReadonlyArray<ChildSpec<unknown>>,
+  context: Context.Context<unknown>
+): Effect.Effect<SupervisorState, ChildStartFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const { name } = config
     const scope = yield* Effect.scope
     const parentSlot = yield* CurrentChildSlot
-    const commands = yield* Queue.unbounded<Command>()
-    const events = yield* PubSub.unbounded<SupervisorEvent>()
-    const done = yield* Deferred.make<void, SupervisorEscalation>()
-    const started = yield* Deferred.make<void, SupervisorEscalation>()
     const clock = yield* Clock.Clock
-    const restartsMetric = Metric.withAttributes(restartsCounter, { supervisor: name })
-    const children: Array<Child> = []
-    let restartTimes: Array<number> = []
-    let restartHead = 0
-    let totalRestarts = 0
-    let status: SupervisorSnapshot["status"] = "running"
-    let inflight: Command | undefined
-    let step: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>) | undefined
+    const commands = yield* Queue.unbounded<Command>()
+    const events = yield* PubSub.sliding<SupervisorEvent>(config.eventBuffer)
+    const s = new SupervisorState(config, context, clock, commands, events)
+    if (parentSlot !== undefined) parentSlot.nested = { snapshotUnsafe: () => snapshotOf(s) }
 
-    const publish = (event: SupervisorEvent) => PubSub.publishUnsafe(events, event)
-
-    const snapshotUnsafe = (): SupervisorSnapshot => ({
-      name,
-      strategy: config.strategy,
-      status,
-      restarts: totalRestarts,
-      children: children.map((c) => ({
-        id: c.spec.id,
-        status: c.status,
-        restart: c.spec.restart,
-        restarts: c.restarts,
-        lastExit: c.lastExit,
-        lastCause: c.lastCause,
-        supervisor: c.inc === undefined ? undefined : c.slot?.nested?.snapshotUnsafe(),
-        actor: c.spec.stats?.()
-      }))
-    })
-    if (parentSlot !== undefined) parentSlot.nested = { snapshotUnsafe }
-
-    const find = (id: string) => children.find((c) => c.spec.id === id)
-    const remove = (c: Child) => {
-      const i = children.indexOf(c)
-      if (i >= 0) children.splice(i, 1)
-    }
-
-    /** Starts one incarnation; resolves with the start's exit (failure: it failed before being ready). */
-    const startOnce = (child: Child, restore: Restore): Effect.Effect<Exit.Exit<void, unknown>> =>
-      Effect.gen(function*() {
-        const incScope = Scope.makeUnsafe("sequential")
-        const ready = Deferred.makeUnsafe<void, unknown>()
-        const slot: ChildSlot = { nested: undefined }
-        const body = Effect.flatMap(child.spec.start, (run) => {
-          Deferred.doneUnsafe(ready, Exit.void)
-          return run
-        }).pipe(
-          Scope.provide(incScope),
-          Effect.provideService(CurrentChildSlot, slot),
-          Effect.provideContext(child.context)
-        ) as Effect.Effect<unknown, unknown>
-        const fiber = yield* Effect.forkDetach(body, { uninterruptible: false })
-        const inc: Incarnation = { n: ++incarnations, fiber, scope: incScope, ready }
-        child.inc = inc
-        child.slot = slot
-        child.status = "starting"
-        fiber.addObserver((exit) => {
-          if (!Deferred.isDoneUnsafe(ready)) {
-            Deferred.doneUnsafe(ready, Exit.isFailure(exit) ? Exit.failCause(exit.cause) : Exit.void)
-          }
-          Queue.offerUnsafe(commands, { _tag: "Exited", child, inc, exit })
-        })
-        const ok = yield* Effect.exit(restore(Deferred.await(ready)))
-        if (Exit.isFailure(ok) && !Deferred.isDoneUnsafe(ready)) return yield* Effect.interrupt
-        if (Exit.isSuccess(ok)) {
-          child.status = "running"
-          publish({ _tag: "ChildStarted", supervisor: name, child: child.spec.id, incarnation: inc.n })
-          return ok
-        }
-        // The start phase failed: the fiber is done; release what it acquired.
-        child.inc = undefined
-        const exit = fiber.pollUnsafe() ?? (yield* Fiber.await(fiber))
-        yield* closeWithin(incScope, exit, graceMillis(child.spec.shutdown))
-        const reason = ExitReasons.fromCause(ok.cause)
-        child.lastExit = reason
-        child.lastCause = ok.cause
-        child.status = "restarting"
-        publish({ _tag: "ChildExited", supervisor: name, child: child.spec.id, reason })
-        return ok
-      })
-
-    /** Stops a child's running incarnation (if any). `final`: no restart follows now. */
-    const stopChild = (child: Child, final: boolean): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const inc = child.inc
-        let stopped = false
-        if (inc !== undefined) {
-          child.inc = undefined
-          const exit = yield* stopIncarnation(inc.fiber, inc.scope, child.spec.shutdown)
-          const reason = Exit.isSuccess(exit) ? ExitReasons.normal : ExitReasons.fromCause(exit.cause)
-          child.lastExit = reason
-          if (Exit.isFailure(exit)) child.lastCause = exit.cause
-          stopped = true
-        }
-        const reason = child.lastExit ?? ExitReasons.shutdown
-        if (final) {
-          if (child.status !== "stopped") {
-            child.status = "stopped"
-            if (child.spec.onStopped) yield* child.spec.onStopped(reason)
-          }
-        } else {
-          child.status = "restarting"
-          if (child.spec.onExited) yield* child.spec.onExited(reason)
-        }
-        if (stopped) publish({ _tag: "ChildExited", supervisor: name, child: child.spec.id, reason })
-      })
-
-    const stopAllReverse = (final: boolean) =>
-      Effect.forEach([...children].reverse(), (c) => stopChild(c, final), { discard: true })
-
-    /**
-     * Records a restart; false when it exceeds the intensity. Only the last `maxRestarts + 1` timestamps matter,
-     * so the window is a small ring of them (constant work per restart).
-     */
-    const allowRestart = (): boolean => {
-      const now = clock.currentTimeMillisUnsafe()
-      while (restartHead < restartTimes.length && now - restartTimes[restartHead]! >= config.withinMs) restartHead++
-      if (restartHead === restartTimes.length) step = undefined // a quiet period: the backoff starts over
-      restartTimes.push(now)
-      if (restartTimes.length - restartHead > config.maxRestarts + 1) restartHead++
-      if (restartHead > 64 && restartHead * 2 > restartTimes.length) {
-        restartTimes = restartTimes.slice(restartHead)
-        restartHead = 0
-      }
-      return restartTimes.length - restartHead <= config.maxRestarts
-    }
-
-    const backoffDelay: Effect.Effect<number> = Effect.gen(function*() {
-      if (config.backoff === undefined) return 0
-      if (step === undefined) step = (yield* Schedule.toStep(config.backoff)) as unknown as typeof step
-      const out = yield* Effect.exit(step!(clock.currentTimeMillisUnsafe(), undefined))
-      return Exit.isSuccess(out) ? Duration.toMillis(out.value[1]) : 0
-    })
-
-    const group = (child: Child): Array<Child> => {
-      if (config.strategy === "oneForOne") return [child]
-      const from = config.strategy === "oneForAll" ? 0 : children.indexOf(child)
-      return children.slice(from).filter((c) => c === child || c.status !== "stopped")
-    }
-
-    /** Restarts `child` (and its group per strategy) until it starts or the intensity is exceeded. */
-    const restartFrom = (first: Child, firstCause: Cause.Cause<unknown>, restore: Restore): Effect.Effect<void, Escalate> =>
-      Effect.gen(function*() {
-        let child = first
-        let cause = firstCause
-        for (;;) {
-          if (!allowRestart()) return yield* Effect.fail(new Escalate(child, cause))
-          const delay = yield* backoffDelay
-          if (delay > 0) yield* restore(Effect.sleep(Duration.millis(delay)))
-          const members = group(child)
-          for (const c of [...members].reverse()) {
-            if (c !== child && c.inc !== undefined) yield* stopChild(c, c.spec.restart === "temporary")
-          }
-          let failed: Child | undefined
-          for (const c of members) {
-            if (c !== child && c.spec.restart === "temporary") {
-              remove(c)
-              continue
-            }
-            if (c.status === "stopped") continue
-            c.restarts++
-            totalRestarts++
-            yield* Metric.update(restartsMetric, 1)
-            const r = yield* startOnce(c, restore)
-            if (Exit.isFailure(r)) {
-              failed = c
-              cause = r.cause
-              break
-            }
-            publish({ _tag: "ChildRestarted", supervisor: name, child: c.spec.id, restarts: c.restarts })
-          }
-          if (failed === undefined) return
-          child = failed
-        }
-      })
-
-    const shouldRestart = (child: Child, reason: ExitReason): boolean =>
-      child.spec.restart === "permanent" ||
-      (child.spec.restart === "transient" && (reason._tag === "Failure" || reason._tag === "Linked"))
-
-    const onExited = (child: Child, inc: Incarnation, exit: Exit.Exit<unknown, unknown>, restore: Restore) =>
-      Effect.gen(function*() {
-        if (child.inc !== inc) return // already stopped or replaced by the supervisor itself
-        child.inc = undefined
-        yield* closeWithin(inc.scope, exit, graceMillis(child.spec.shutdown))
-        const cause = Exit.isFailure(exit) ? exit.cause : undefined
-        const reason = ExitReasons.fromCause(cause)
-        child.lastExit = reason
-        if (cause !== undefined) child.lastCause = cause
-        // State first, then hooks, then the event: a subscriber may run as soon as the event is published.
-        if (!shouldRestart(child, reason)) {
-          child.status = "stopped"
-          if (child.spec.restart === "temporary") remove(child)
-          if (child.spec.onStopped) yield* child.spec.onStopped(reason)
-          publish({ _tag: "ChildExited", supervisor: name, child: child.spec.id, reason })
-          return
-        }
-        child.status = "restarting"
-        if (child.spec.onExited) yield* child.spec.onExited(reason)
-        publish({ _tag: "ChildExited", supervisor: name, child: child.spec.id, reason })
-        yield* restartFrom(child, cause ?? Cause.empty, restore)
-      })
-
-    const handle = (cmd: Command, restore: Restore): Effect.Effect<void, Escalate> => {
-      switch (cmd._tag) {
-        case "Exited":
-          return onExited(cmd.child, cmd.inc, cmd.exit, restore)
-        case "Start":
-          return Effect.gen(function*() {
-            if (find(cmd.spec.id) !== undefined) {
-              return yield* Deferred.fail(cmd.reply, new DuplicateChild({ supervisor: name, child: cmd.spec.id }))
-            }
-            const child = newChild(cmd.spec, cmd.context)
-            children.push(child)
-            const r = yield* startOnce(child, restore)
-            if (Exit.isSuccess(r)) return yield* Deferred.succeed(cmd.reply, undefined)
-            remove(child)
-            yield* Deferred.fail(cmd.reply, new ChildStartFailed({ supervisor: name, child: cmd.spec.id, cause: r.cause }))
-          })
-        case "Terminate":
-        case "Delete":
-          return Effect.gen(function*() {
-            const child = find(cmd.id)
-            if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: name, child: cmd.id }))
-            yield* stopChild(child, true)
-            if (cmd._tag === "Delete" || child.spec.restart === "temporary") remove(child)
-            yield* Deferred.succeed(cmd.reply, undefined)
-          })
-        case "Restart":
-          return Effect.gen(function*() {
-            const child = find(cmd.id)
-            if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: name, child: cmd.id }))
-            yield* stopChild(child, false)
-            child.restarts++
-            totalRestarts++
-            yield* Metric.update(restartsMetric, 1)
-            const r = yield* startOnce(child, restore)
-            if (Exit.isFailure(r)) {
-              yield* stopChild(child, true)
-              return yield* Deferred.fail(cmd.reply, new ChildStartFailed({ supervisor: name, child: cmd.id, cause: r.cause }))
-            }
-            publish({ _tag: "ChildRestarted", supervisor: name, child: child.spec.id, restarts: child.restarts })
-            yield* Deferred.succeed(cmd.reply, undefined)
-          })
-      }
-    }
-
-    const newChild = (spec: ChildSpec<any>, ctx: Context.Context<any>): Child => ({
-      spec,
-      context: ctx,
-      status: "starting",
-      restarts: 0,
-      lastExit: undefined,
-      lastCause: undefined,
-      inc: undefined,
-      slot: undefined
-    })
-
-    const startInitial = (restore: Restore): Effect.Effect<void, Escalate> =>
-      Effect.forEach(initial, (spec) =>
-        Effect.gen(function*() {
-          const child = newChild(spec, context)
-          children.push(child)
-          const r = yield* startOnce(child, restore)
-          if (Exit.isFailure(r)) yield* restartFrom(child, r.cause, restore)
-        }), { discard: true })
-
-    const escalate = (e: Escalate) =>
-      Effect.gen(function*() {
-        status = "escalated"
-        yield* stopAllReverse(true)
-        const error = new SupervisorEscalation({
-          supervisor: name,
-          child: e.child.spec.id,
-          restarts: config.maxRestarts,
-          withinMs: config.withinMs,
-          lastCause: e.cause
-        })
-        yield* Metric.update(Metric.withAttributes(escalationsCounter, { supervisor: name }), 1)
-        publish({ _tag: "Escalated", supervisor: name, child: e.child.spec.id, error })
-        publish({ _tag: "SupervisorStopped", supervisor: name })
-        yield* Deferred.fail(started, error)
-        yield* Deferred.fail(done, error)
-      })
-
-    const loop = Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        yield* startInitial(restore)
-        yield* Deferred.succeed(started, undefined)
-        for (;;) {
-          const cmd = yield* restore(Queue.take(commands))
-          inflight = cmd
-          yield* handle(cmd, restore)
-          inflight = undefined
-        }
-      }).pipe(
-        Effect.catchCause((cause) => {
-          const e = cause.reasons.find((r) => r._tag === "Fail")
-          return e !== undefined && e.error instanceof Escalate ? escalate(e.error) : Effect.failCause(cause)
-        })
-      )
-    )
-
-    const loopFiber = yield* Effect.forkDetach(loop, { uninterruptible: false })
+    const loopFiber = yield* Effect.forkDetach(runLoop(s, specs), { uninterruptible: false })
     // A defect in the loop itself (a bug, or one thrown by an onStopped/onExited hook) must not go unnoticed.
     loopFiber.addObserver((exit) => {
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
-        Deferred.doneUnsafe(started, Exit.failCause(exit.cause as unknown as Cause.Cause<SupervisorEscalation>))
-        Deferred.doneUnsafe(done, Exit.failCause(exit.cause as unknown as Cause.Cause<SupervisorEscalation>))
-      }
-    })
-
-    const rejectPending = Effect.gen(function*() {
-      const pending = yield* Queue.clear(commands)
-      if (inflight !== undefined) pending.unshift(inflight)
-      for (const cmd of pending) {
-        if (cmd._tag !== "Exited") yield* Deferred.fail(cmd.reply, new SupervisorNotRunning({ supervisor: name }))
+        Deferred.doneUnsafe(s.started, Exit.failCause(exit.cause as Cause.Cause<never>))
+        Deferred.doneUnsafe(s.done, Exit.failCause(exit.cause as Cause.Cause<never>))
       }
     })
 
@@ -424,37 +576,20 @@ export const make = (
       scope,
       Effect.gen(function*() {
         yield* Fiber.interrupt(loopFiber)
-        if (status === "running") {
-          status = "stopped"
-          yield* stopAllReverse(true)
-          publish({ _tag: "SupervisorStopped", supervisor: name })
+        if (s.status === "running") {
+          s.status = "stopped"
+          yield* stopAllReverse(s, true)
+          yield* publish(s, { _tag: "SupervisorStopped", supervisor: s.name })
         }
-        yield* rejectPending
+        yield* rejectPending(s)
         yield* Queue.shutdown(commands)
-        yield* Deferred.succeed(done, undefined)
-        yield* Deferred.interrupt(started)
+        yield* Deferred.succeed(s.done, undefined)
+        yield* Deferred.interrupt(s.started)
         yield* PubSub.shutdown(events)
       })
     )
 
-    yield* Deferred.await(started)
-
-    const send = <E>(make: (reply: Reply<any>) => Command): Effect.Effect<void, E | SupervisorNotRunning> =>
-      Effect.suspend(() => {
-        if (status !== "running") return Effect.fail(new SupervisorNotRunning({ supervisor: name }))
-        const reply = Deferred.makeUnsafe<void, E | SupervisorNotRunning>()
-        if (!Queue.offerUnsafe(commands, make(reply))) return Effect.fail(new SupervisorNotRunning({ supervisor: name }))
-        return Deferred.await(reply)
-      })
-
-    return {
-      name,
-      commands,
-      events,
-      done,
-      snapshotUnsafe,
-      isRunning: () => status === "running",
-      makeStart: (spec, ctx) => send((reply) => ({ _tag: "Start", spec, context: ctx, reply })),
-      makeCommand: (tag, id) => send((reply) => ({ _tag: tag, id, reply } as Command))
-    } satisfies Handle
+    // Crashes are handled only after boot, so the only failure here is a start failure.
+    yield* Deferred.await(s.started)
+    return s
   })

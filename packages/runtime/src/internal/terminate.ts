@@ -1,5 +1,5 @@
 /**
- * Stopping one child incarnation within its shutdown budget.
+ * Stopping one child incarnation within its shutdown budget, without ever waiting longer than that budget.
  *
  * Effect's `Scope.close` runs finalizers uninterruptibly, which would make a grace period unenforceable: a slow
  * finalizer could hold a supervisor (and its whole restart) hostage. So the supervisor owns each child's Scope and
@@ -8,15 +8,26 @@
  * point (their synchronous part still runs, so e.g. `forkScoped` fibers still receive their interrupt signal and
  * unwind right after, instead of leaking). `"brutal"` is a grace period of zero.
  *
- * Work the child's fiber does uninterruptibly in its own body (an `Effect.ensuring` or an inner `Effect.scoped`)
- * cannot be cut by anyone in Effect; the supervisor waits for it. Cleanup that must be bounded belongs in the
- * child's Scope (`Effect.addFinalizer`, `Effect.acquireRelease`).
+ * Some work cannot be cut by anyone in Effect: what a child's fiber does uninterruptibly in its own body (an
+ * `Effect.uninterruptible` region, the release of an inner `Effect.scoped`, an `Effect.ensuring`). OTP's kill
+ * after the timeout is unconditional; Effect has no such kill, but the supervisor must still stop waiting. So the
+ * whole stop runs in a fiber of its own (the stopper), and the supervisor waits for it only until the grace
+ * period is over, plus a few scheduler turns for interruptions that land at the deadline (the kill window). A
+ * stop that is not done by then keeps running in the background, in order, and the incarnation "lingers": the
+ * supervisor reports it and goes on (see internal/supervisor.ts).
  */
 import { Clock, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import type { Shutdown } from "../ChildSpec.ts"
 
 export const graceMillis = (shutdown: Shutdown): number =>
   shutdown === "brutal" ? 0 : Duration.toMillis(Duration.fromInputUnsafe(shutdown))
+
+/**
+ * Scheduler turns the supervisor still gives a stop after its grace period: an interruption delivered at the
+ * deadline needs a turn or two to unwind a fiber that does not block it. Turns, not milliseconds, so that a
+ * test clock needs no extra adjustment and a busy event loop cannot turn the window into a wait.
+ */
+export const KILL_WINDOW_TURNS = 16
 
 const takeFinalizers = (scope: Scope.Closeable, exit: Exit.Exit<unknown, unknown>): Array<(exit: Exit.Exit<any, any>) => Effect.Effect<void>> => {
   const state = scope.state
@@ -64,8 +75,9 @@ export const closeWithin = (scope: Scope.Closeable, exit: Exit.Exit<unknown, unk
   })
 
 /**
- * Stops a running incarnation: interrupts its fiber, waits for it, then closes its scope within what is left of
- * the grace period. Returns the fiber's exit.
+ * Stops a running incarnation and waits for all of it: interrupts its fiber, waits for the fiber to end, then
+ * closes its scope within what is left of the grace period. Returns the fiber's exit. Unbounded when the fiber
+ * or a finalizer blocks its interruption; `stopBounded` runs it as the stopper.
  */
 export const stopIncarnation = (
   fiber: Fiber.Fiber<unknown, unknown>,
@@ -80,4 +92,47 @@ export const stopIncarnation = (
     const left = graceMs === Infinity ? Infinity : Math.max(0, graceMs - (clock.currentTimeMillisUnsafe() - started))
     yield* closeWithin(scope, exit, left)
     return exit
+  })
+
+export interface BoundedStop {
+  /** The incarnation's exit, or undefined when it was not fully stopped within its budget (it lingers). */
+  readonly exit: Exit.Exit<unknown, unknown> | undefined
+  /** The stop itself; when `exit` is undefined it is still running and ends with the incarnation's exit. */
+  readonly stopper: Fiber.Fiber<Exit.Exit<unknown, unknown>>
+}
+
+/** Waits up to `turns` scheduler turns for `fiber` to end. */
+const turnsFor = (fiber: Fiber.Fiber<unknown, unknown>, turns: number): Effect.Effect<void> =>
+  Effect.suspend(() => (turns <= 0 || fiber.pollUnsafe() !== undefined ? Effect.void : Effect.andThen(Effect.yieldNow, turnsFor(fiber, turns - 1))))
+
+/**
+ * Stops an incarnation, waiting at most its grace period plus the kill window (not at all past that, and only the
+ * kill window for "brutal"; an unbounded shutdown waits for as long as the stop takes).
+ *
+ * @example
+ * const { exit, stopper } = yield* stopBounded(inc.fiber, inc.scope, "5 seconds")
+ * if (exit === undefined) stopper.addObserver(() => reportReleased())
+ */
+export const stopBounded = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  scope: Scope.Closeable,
+  shutdown: Shutdown
+): Effect.Effect<BoundedStop> =>
+  Effect.gen(function*() {
+    // Synchronous as far as it can go: a finished fiber with synchronous finalizers is stopped on return.
+    const stopper = yield* Effect.forkDetach(stopIncarnation(fiber, scope, shutdown), { startImmediately: true, uninterruptible: true })
+    const graceMs = graceMillis(shutdown)
+    let done = stopper.pollUnsafe()
+    if (done === undefined && graceMs === Infinity) done = yield* Fiber.await(stopper)
+    if (done === undefined && graceMs > 0) {
+      const within = yield* Effect.timeoutOption(Fiber.await(stopper), Duration.millis(graceMs))
+      if (within._tag === "Some") done = within.value
+    }
+    if (done === undefined) {
+      yield* turnsFor(stopper, KILL_WINDOW_TURNS)
+      done = stopper.pollUnsafe()
+    }
+    // The stopper never fails; were it to die, that death is the incarnation's exit.
+    const exit = done === undefined ? undefined : Exit.isSuccess(done) ? done.value : (done as Exit.Exit<unknown, unknown>)
+    return { exit, stopper }
   })
