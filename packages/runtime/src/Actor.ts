@@ -64,14 +64,30 @@ export const make = <P extends Protocol.Any, S, R = never, EI = never>(definitio
 /**
  * One incarnation: the start phase computes the state; the returned process marks the incarnation running and
  * registers its end on its own fiber (an observer, so it runs even if the fiber is interrupted early), then runs
- * the message loop racing a link kill.
+ * the message loop racing a link kill. (`Actor.start` runs the process at once, so it is running on return.)
  */
 const incarnation = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>) =>
-  Effect.map(def.init === undefined ? Effect.succeed(def.initialState) : def.init, (state0) =>
+  Effect.map(initialState(def), (state0) =>
     Effect.withFiber((fiber) => {
       const n = cell.begin()
       fiber.addObserver((exit) => cell.end(exit))
       return process(cell, def, state0, n)
+    }))
+
+const initialState = <P extends Protocol.Any, S, R, EI>(def: Definition<P, S, R, EI>) =>
+  def.init === undefined ? Effect.succeed(def.initialState) : def.init
+
+/**
+ * A supervised incarnation's start phase runs in the child's own fiber: it marks the incarnation running there,
+ * before the supervisor reports the child started, so that a ref used right after `Supervisor.make` returns (a
+ * link, a monitor) sees this incarnation and not the one before it.
+ */
+const supervisedIncarnation = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>) =>
+  Effect.flatMap(initialState(def), (state0) =>
+    Effect.withFiber((fiber) => {
+      const n = cell.begin()
+      fiber.addObserver((exit) => cell.end(exit))
+      return Effect.succeed(process(cell, def, state0, n))
     }))
 
 const process = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>, state0: S, n: number) =>
@@ -135,7 +151,7 @@ export const spec = <P extends Protocol.Any, S, R, EI>(
     id: options?.id ?? cell.name,
     restart: options?.restart ?? "permanent",
     shutdown: options?.shutdown ?? ChildSpec.DEFAULT_SHUTDOWN,
-    start: incarnation(cell, definition) as ChildSpec.ChildSpec<R>["start"],
+    start: supervisedIncarnation(cell, definition) as ChildSpec.ChildSpec<R>["start"],
     onStopped: (reason) => Effect.sync(() => cell.stop(reason)),
     stats: () => cell.stats(),
     ref: cell
