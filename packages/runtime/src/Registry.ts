@@ -14,13 +14,14 @@ import type * as Protocol from "./Protocol.ts"
 
 export interface RegistryShape {
   /** Registers `ref` under `name`; fails with `NameTaken` if another live ref holds it (same ref: no-op). */
-  readonly register: (name: string, ref: ActorRef<any>) => Effect.Effect<void, NameTaken>
+  readonly register: (name: string, ref: ActorRef<Protocol.Any>) => Effect.Effect<void, NameTaken>
   /** The ref registered under `name`; pass the protocol to get a typed ref (a ref of another protocol: None). */
   readonly whereis: <P extends Protocol.Any = Protocol.Any>(name: string, protocol?: P) => Effect.Effect<Option.Option<ActorRef<P>>>
   readonly unregister: (name: string) => Effect.Effect<void>
-  readonly join: (group: string, ref: ActorRef<any>) => Effect.Effect<void>
-  readonly leave: (group: string, ref: ActorRef<any>) => Effect.Effect<void>
-  readonly members: <P extends Protocol.Any = Protocol.Any>(group: string) => Effect.Effect<ReadonlyArray<ActorRef<P>>>
+  readonly join: (group: string, ref: ActorRef<Protocol.Any>) => Effect.Effect<void>
+  readonly leave: (group: string, ref: ActorRef<Protocol.Any>) => Effect.Effect<void>
+  /** The group's members; pass the protocol to get typed refs (members of another protocol are left out). */
+  readonly members: <P extends Protocol.Any = Protocol.Any>(group: string, protocol?: P) => Effect.Effect<ReadonlyArray<ActorRef<P>>>
   readonly names: Effect.Effect<ReadonlyArray<string>>
 }
 
@@ -33,12 +34,12 @@ export class Registry extends Context.Service<Registry, RegistryShape>()("@dspex
  * const registry = yield* Registry.make
  */
 export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen(function*() {
-  const names = new Map<string, ActorRef<any>>()
-  const groups = new Map<string, Set<ActorRef<any>>>()
-  const watched = new Set<ActorRef<any>>()
+  const names = new Map<string, ActorRef<Protocol.Any>>()
+  const groups = new Map<string, Set<ActorRef<Protocol.Any>>>()
+  const watched = new Set<ActorRef<Protocol.Any>>()
   const watchers = yield* FiberSet.make()
 
-  const forget = (ref: ActorRef<any>) => {
+  const forget = (ref: ActorRef<Protocol.Any>) => {
     watched.delete(ref)
     for (const [name, r] of names) if (r === ref) names.delete(name)
     for (const [group, set] of groups) {
@@ -47,14 +48,14 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
     }
   }
 
-  const watch = (ref: ActorRef<any>) =>
+  const watch = (ref: ActorRef<Protocol.Any>) =>
     Effect.suspend(() => {
       if (watched.has(ref)) return Effect.void
       watched.add(ref)
       return FiberSet.run(watchers, Effect.flatMap(Actor.awaitStopped(ref), () => Effect.sync(() => forget(ref)))).pipe(Effect.asVoid)
     })
 
-  const stopped = (ref: ActorRef<any>) => Actor.stats(ref)?.status === "stopped"
+  const stopped = (ref: ActorRef<Protocol.Any>) => Actor.stats(ref)?.status === "stopped"
 
   return {
     register: (name, ref) =>
@@ -87,8 +88,10 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
         set?.delete(ref)
         if (set?.size === 0) groups.delete(group)
       }),
-    members: <P extends Protocol.Any>(group: string) =>
-      Effect.sync(() => Array.from(groups.get(group) ?? []) as ReadonlyArray<ActorRef<P>>),
+    members: <P extends Protocol.Any>(group: string, protocol?: P) =>
+      Effect.sync(() =>
+        Array.from(groups.get(group) ?? []).filter((ref) => protocol === undefined || ref.protocol === protocol) as unknown as ReadonlyArray<ActorRef<P>>
+      ),
     names: Effect.sync(() => Array.from(names.keys()))
   }
 })
@@ -97,12 +100,12 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
 export const layer: Layer.Layer<Registry> = Layer.effect(Registry, make)
 
 /** @example yield* Registry.register("cache", ref) */
-export const register = (name: string, ref: ActorRef<any>) => Effect.flatMap(Effect.service(Registry), (r) => r.register(name, ref))
+export const register = (name: string, ref: ActorRef<Protocol.Any>) => Effect.flatMap(Effect.service(Registry), (r) => r.register(name, ref))
 /** @example const ref = yield* Registry.whereis("cache", CacheProtocol) */
 export const whereis = <P extends Protocol.Any = Protocol.Any>(name: string, protocol?: P) =>
   Effect.flatMap(Effect.service(Registry), (r) => r.whereis(name, protocol))
 export const unregister = (name: string) => Effect.flatMap(Effect.service(Registry), (r) => r.unregister(name))
-export const join = (group: string, ref: ActorRef<any>) => Effect.flatMap(Effect.service(Registry), (r) => r.join(group, ref))
-export const leave = (group: string, ref: ActorRef<any>) => Effect.flatMap(Effect.service(Registry), (r) => r.leave(group, ref))
-export const members = <P extends Protocol.Any = Protocol.Any>(group: string) =>
-  Effect.flatMap(Effect.service(Registry), (r) => r.members<P>(group))
+export const join = (group: string, ref: ActorRef<Protocol.Any>) => Effect.flatMap(Effect.service(Registry), (r) => r.join(group, ref))
+export const leave = (group: string, ref: ActorRef<Protocol.Any>) => Effect.flatMap(Effect.service(Registry), (r) => r.leave(group, ref))
+export const members = <P extends Protocol.Any = Protocol.Any>(group: string, protocol?: P) =>
+  Effect.flatMap(Effect.service(Registry), (r) => r.members<P>(group, protocol))

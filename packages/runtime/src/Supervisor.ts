@@ -76,7 +76,7 @@ export const metrics = {
   shutdownTimeouts: internal.shutdownTimeoutsCounter
 } as const
 
-const config = (options: Options<any>): internal.Config => ({
+const config = (options: Options<unknown>): internal.Config => ({
   name: options.name ?? "supervisor",
   strategy: options.strategy ?? "oneForOne",
   maxRestarts: options.maxRestarts ?? 3,

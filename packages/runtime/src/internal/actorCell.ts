@@ -12,7 +12,7 @@ import {
   MailboxFull,
   MessageRejected
 } from "../ActorError.ts"
-import { type ActorRef, type AskOptions, DEFAULT_ASK_TIMEOUT_MS, TypeId } from "../ActorRef.ts"
+import { type ActorRef, type AskError, type AskOptions, DEFAULT_ASK_TIMEOUT_MS, TypeId } from "../ActorRef.ts"
 import { Mailbox, type Options as MailboxOptions } from "../Mailbox.ts"
 import type * as Protocol from "../Protocol.ts"
 import type { ActorStats } from "../SupervisorEvent.ts"
@@ -36,7 +36,8 @@ export const complete = (env: Envelope, exit: Exit.Exit<unknown, unknown>): void
   }
 }
 
-const defaultClock = Context.get(Context.empty(), Clock.Clock)
+const systemClock = Context.get(Context.empty(), Clock.Clock)
+const maxTimerMs = 2 ** 31 - 1
 
 const violationOf = (exit: Exit.Failure<unknown, Protocol.Violation>): Protocol.Violation => {
   const r = exit.cause.reasons[0]
@@ -116,8 +117,12 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
       }
     })
 
-  readonly ask = <M extends Protocol.Message<P>>(message: M, options?: AskOptions): Effect.Effect<any, any> =>
-    Effect.suspend(() => {
+  readonly ask = <M extends Protocol.Message<P>>(message: M, options?: AskOptions): Effect.Effect<Protocol.ReplyOf<P, M>, AskError | Protocol.ErrorOf<P, M>> =>
+    this.askUntyped(message, options) as Effect.Effect<Protocol.ReplyOf<P, M>, AskError | Protocol.ErrorOf<P, M>>
+
+  /** The reply and the handler's error are typed by the protocol at `ask`; inside, they are what the handler gave. */
+  private askUntyped(message: Protocol.Message<P>, options: AskOptions | undefined): Effect.Effect<unknown, unknown> {
+    return Effect.suspend(() => {
       const v = this.protocol.validate(message)
       if (Exit.isFailure(v)) return this.rejectWith(v)
       if (this.status === "stopped") return Effect.fail(this.gone())
@@ -141,40 +146,44 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
         )
       })
     })
+  }
 
+  /**
+   * Waits for the reply, failing with `AskTimeout` after `ms`. On the system clock the timeout is a plain timer in
+   * the same callback (no fiber per ask); under any other Clock (a TestClock) it is `Effect.timeoutOrElse` on
+   * that clock, inside the ask's own fiber tree: the same rule as the LM call timeout (core's lmTimeout).
+   */
   private awaitReply(env: Envelope, ms: number, reportedMs = ms): Effect.Effect<unknown, unknown> {
-    return Effect.withFiber((fiber) =>
-      Effect.callback<unknown, unknown>((resume) => {
-        if (env.result !== undefined) return resume(env.result)
-        let timer: ReturnType<typeof setTimeout> | undefined
-        let cancelTimer: (() => void) | undefined
-        env.resume = (exit) => {
-          if (timer !== undefined) clearTimeout(timer)
-          cancelTimer?.()
-          resume(exit)
-        }
-        if (Number.isFinite(ms)) {
-          const fire = () => {
-            if (env.resume === undefined) return
-            env.resume = undefined
-            resume(Effect.fail(new AskTimeout({ actor: this.name, tag: env.msg._tag, timeoutMs: reportedMs })))
-          }
-          const clock = fiber.getRef(Clock.Clock)
-          if (clock === defaultClock) {
-            timer = setTimeout(fire, ms)
-          } else {
-            // A test clock: sleep on it, in a fiber of its own.
-            const f = Effect.runFork(Effect.andThen(clock.sleep(Duration.millis(ms)), Effect.sync(fire)))
-            cancelTimer = () => f.interruptUnsafe()
-          }
-        }
-        return Effect.sync(() => {
-          env.resume = undefined
-          if (timer !== undefined) clearTimeout(timer)
-          cancelTimer?.()
-        })
+    return Effect.withFiber((fiber) => {
+      if (!Number.isFinite(ms) || (fiber.getRef(Clock.Clock) === systemClock && ms <= maxTimerMs)) return this.replyOrTimer(env, ms, reportedMs)
+      return Effect.timeoutOrElse(this.replyOrTimer(env, Infinity, reportedMs), {
+        duration: Duration.millis(ms),
+        orElse: () => Effect.fail(new AskTimeout({ actor: this.name, tag: env.msg._tag, timeoutMs: reportedMs }))
       })
-    )
+    })
+  }
+
+  /** The reply, or `AskTimeout` from a system timer after `ms` (none when `ms` is Infinity). */
+  private replyOrTimer(env: Envelope, ms: number, reportedMs: number): Effect.Effect<unknown, unknown> {
+    return Effect.callback<unknown, unknown>((resume) => {
+      if (env.result !== undefined) return resume(env.result)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      env.resume = (exit) => {
+        if (timer !== undefined) clearTimeout(timer)
+        resume(exit)
+      }
+      if (Number.isFinite(ms)) {
+        timer = setTimeout(() => {
+          if (env.resume === undefined) return
+          env.resume = undefined
+          resume(Effect.fail(new AskTimeout({ actor: this.name, tag: env.msg._tag, timeoutMs: reportedMs })))
+        }, ms)
+      }
+      return Effect.sync(() => {
+        env.resume = undefined
+        if (timer !== undefined) clearTimeout(timer)
+      })
+    })
   }
 
   readonly monitor = (): Effect.Effect<Effect.Effect<ExitReason>> =>
