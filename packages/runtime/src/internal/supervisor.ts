@@ -26,7 +26,7 @@ import type { ChildSpec } from "../ChildSpec.ts"
 import type { ChildStatus, LingeringIncarnation, Strategy, SupervisorEvent, SupervisorSnapshot } from "../SupervisorEvent.ts"
 import { Backoff, IntensityWindow } from "./intensity.ts"
 import { type ChildSlot, CurrentChildSlot } from "./slot.ts"
-import { graceMillis, stopBounded } from "./terminate.ts"
+import { graceMillis, stopBounded, stoppedAlready } from "./terminate.ts"
 
 export interface Config {
   readonly name: string
@@ -164,14 +164,16 @@ export class SupervisorState {
 }
 
 /**
- * Publishes an event. The buffer slides: a subscriber that stops reading loses its oldest events (counted in
- * `eventsDropped`), it never makes the supervisor's memory grow without bound.
+ * Publishes an event now (the returned effect only finishes a slide). The buffer slides: a subscriber that stops
+ * reading loses its oldest events (counted in `eventsDropped`); it never makes the supervisor's memory grow
+ * without bound.
  */
-const publish = (s: SupervisorState, event: SupervisorEvent): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    if (PubSub.sizeUnsafe(s.events) >= s.config.eventBuffer) s.eventsDropped++
-    return PubSub.publish(s.events, event)
-  }).pipe(Effect.asVoid)
+const publish = (s: SupervisorState, event: SupervisorEvent): Effect.Effect<void> => {
+  if (PubSub.publishUnsafe(s.events, event) || PubSub.isShutdownUnsafe(s.events)) return Effect.void
+  // Full: the slowest subscriber is `eventBuffer` behind; publishing slides its oldest event out.
+  s.eventsDropped++
+  return Effect.asVoid(PubSub.publish(s.events, event))
+}
 
 export const snapshotOf = (s: SupervisorState): SupervisorSnapshot => ({
   name: s.name,
@@ -218,7 +220,12 @@ const previousReleased = (child: Child): Effect.Effect<void> => {
  * Stops an incarnation within the child's shutdown. Returns its exit, or undefined when it would not stop in time:
  * it is then reported and tracked as lingering until its stop completes in the background.
  */
-const stopIncarnation = (s: SupervisorState, child: Child, inc: Incarnation): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> =>
+const stopIncarnation = (s: SupervisorState, child: Child, inc: Incarnation): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> => {
+  const already = stoppedAlready(inc.fiber, inc.scope)
+  return already !== undefined ? Effect.succeed(already) : stopWithin(s, child, inc)
+}
+
+const stopWithin = (s: SupervisorState, child: Child, inc: Incarnation): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> =>
   Effect.gen(function*() {
     const { exit, stopper } = yield* stopBounded(inc.fiber, inc.scope, child.spec.shutdown)
     if (exit !== undefined) return exit

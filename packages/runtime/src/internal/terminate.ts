@@ -101,6 +101,17 @@ export interface BoundedStop {
   readonly stopper: Fiber.Fiber<Exit.Exit<unknown, unknown>>
 }
 
+/**
+ * The common case of a crash, stopped without any effect: the fiber is done and its scope holds nothing to
+ * release. Returns the fiber's exit (the scope is then closed), or undefined when there is a stop to run.
+ */
+export const stoppedAlready = (fiber: Fiber.Fiber<unknown, unknown>, scope: Scope.Closeable): Exit.Exit<unknown, unknown> | undefined => {
+  const exit = fiber.pollUnsafe()
+  if (exit === undefined || scope.state._tag !== "Empty") return undefined
+  scope.state = { _tag: "Closed", exit }
+  return exit
+}
+
 /** Waits up to `turns` scheduler turns for `fiber` to end. */
 const turnsFor = (fiber: Fiber.Fiber<unknown, unknown>, turns: number): Effect.Effect<void> =>
   Effect.suspend(() => (turns <= 0 || fiber.pollUnsafe() !== undefined ? Effect.void : Effect.andThen(Effect.yieldNow, turnsFor(fiber, turns - 1))))
