@@ -5,7 +5,7 @@
  * Names that did not exist before (ChildRunning, ...) are compared by `_tag`, so the file loads on the old code.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric, PubSub, Schema, Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Metric, PubSub, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { SupervisorEscalation } from "../src/ActorError.ts"
 import type { ExitReason } from "../src/ActorError.ts"

@@ -12,63 +12,28 @@
  * with `ChildSpec.awaitPreviousRelease`.
  */
 import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Metric, PubSub, Queue, Scope } from "effect"
-import {
-  ChildNotFound,
-  ChildRunning,
-  ChildStartFailed,
-  DuplicateChild,
-  type ExitReason,
-  ExitReasons,
-  SupervisorEscalation,
-  SupervisorNotRunning
-} from "../ActorError.ts"
+import { ChildNotFound, ChildRunning, ChildStartFailed, DuplicateChild, type ExitReason, ExitReasons, SupervisorEscalation, SupervisorNotRunning } from "../ActorError.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
-import type { ChildStatus, LingeringIncarnation, Strategy, SupervisorEvent, SupervisorSnapshot } from "../SupervisorEvent.ts"
-import { Backoff, IntensityWindow } from "./intensity.ts"
+import type { SupervisorEvent } from "../SupervisorEvent.ts"
 import { type ChildSlot, CurrentChildSlot } from "./slot.ts"
+import {
+  type Child,
+  type Command,
+  type Config,
+  escalationsCounter,
+  exitReasonOf,
+  type Incarnation,
+  type Lingering,
+  newChild,
+  nextIncarnation,
+  publish,
+  type Reply,
+  snapshotOf,
+  SupervisorState
+} from "./supervisorState.ts"
 import { graceMillis, stopBounded, stoppedAlready } from "./terminate.ts"
 
-export interface Config {
-  readonly name: string
-  readonly strategy: Strategy
-  readonly maxRestarts: number
-  readonly withinMs: number
-  readonly backoff: Backoff
-  readonly eventBuffer: number
-}
-
-interface Incarnation {
-  readonly n: number
-  readonly fiber: Fiber.Fiber<unknown, unknown>
-  readonly scope: Scope.Closeable
-  readonly ready: Deferred.Deferred<void, unknown>
-}
-
-interface Lingering extends LingeringIncarnation {
-  readonly released: Deferred.Deferred<void>
-}
-
-interface Child {
-  readonly spec: ChildSpec<unknown>
-  readonly context: Context.Context<unknown>
-  status: ChildStatus
-  restarts: number
-  lastExit: ExitReason | undefined
-  lastCause: Cause.Cause<unknown> | undefined
-  inc: Incarnation | undefined
-  slot: ChildSlot | undefined
-  lingering: Array<Lingering>
-}
-
-type Reply<E> = Deferred.Deferred<void, E>
-
-type Command =
-  | { readonly _tag: "Exited"; readonly child: Child; readonly inc: Incarnation; readonly exit: Exit.Exit<unknown, unknown> }
-  | { readonly _tag: "Released"; readonly child: Child; readonly incarnation: number; readonly afterMs: number; readonly exit: Exit.Exit<unknown, unknown> }
-  | { readonly _tag: "Start"; readonly spec: ChildSpec<unknown>; readonly context: Context.Context<unknown>; readonly reply: Reply<DuplicateChild | ChildStartFailed | SupervisorNotRunning> }
-  | { readonly _tag: "Terminate"; readonly id: string; readonly reply: Reply<ChildNotFound | SupervisorNotRunning> }
-  | { readonly _tag: "Delete"; readonly id: string; readonly reply: Reply<ChildNotFound | ChildRunning | SupervisorNotRunning> }
-  | { readonly _tag: "Restart"; readonly id: string; readonly reply: Reply<ChildNotFound | ChildRunning | ChildStartFailed | SupervisorNotRunning> }
+export { type Config, escalationsCounter, restartsCounter, shutdownTimeoutsCounter, snapshotOf, SupervisorState } from "./supervisorState.ts"
 
 /** Raised inside the loop when intensity is exceeded; turned into a `SupervisorEscalation` at the top. */
 class Escalate {
@@ -91,124 +56,6 @@ class BootFailed {
 }
 
 type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-
-export const restartsCounter = Metric.counter("dspex_supervisor_restarts_total", {
-  description: "Restarts a supervisor decided (a group restart counts once, as intensity counts it)",
-  incremental: true
-})
-export const escalationsCounter = Metric.counter("dspex_supervisor_escalations_total", {
-  description: "Supervisors that exceeded their restart intensity",
-  incremental: true
-})
-export const shutdownTimeoutsCounter = Metric.counter("dspex_supervisor_shutdown_timeouts_total", {
-  description: "Child incarnations that did not stop within their shutdown (the supervisor went on without them)",
-  incremental: true
-})
-
-let incarnations = 0
-
-/** Everything one supervisor owns. Mutated only by its loop fiber (and by the observers of lingering stops). */
-export class SupervisorState {
-  readonly config: Config
-  readonly context: Context.Context<unknown>
-  readonly clock: Clock.Clock
-  readonly commands: Queue.Queue<Command>
-  readonly events: PubSub.PubSub<SupervisorEvent>
-  readonly done: Deferred.Deferred<void, SupervisorEscalation>
-  readonly started: Deferred.Deferred<void, ChildStartFailed>
-  readonly intensity: IntensityWindow
-  readonly restartsMetric: Metric.Metric<number, unknown>
-  readonly shutdownTimeoutsMetric: Metric.Metric<number, unknown>
-  readonly children: Array<Child> = []
-  status: SupervisorSnapshot["status"] = "running"
-  restarts = 0
-  shutdownTimeouts = 0
-  eventsDropped = 0
-  inflight: Command | undefined = undefined
-
-  constructor(
-    config: Config,
-    context: Context.Context<unknown>,
-    clock: Clock.Clock,
-    commands: Queue.Queue<Command>,
-    events: PubSub.PubSub<SupervisorEvent>
-  ) {
-    this.config = config
-    this.context = context
-    this.clock = clock
-    this.commands = commands
-    this.events = events
-    this.done = Deferred.makeUnsafe()
-    this.started = Deferred.makeUnsafe()
-    this.intensity = new IntensityWindow(config.maxRestarts, config.withinMs)
-    this.restartsMetric = Metric.withAttributes(restartsCounter, { supervisor: config.name })
-    this.shutdownTimeoutsMetric = Metric.withAttributes(shutdownTimeoutsCounter, { supervisor: config.name })
-  }
-
-  get name(): string {
-    return this.config.name
-  }
-
-  now(): number {
-    return this.clock.currentTimeMillisUnsafe()
-  }
-
-  find(id: string): Child | undefined {
-    return this.children.find((c) => c.spec.id === id)
-  }
-
-  remove(child: Child): void {
-    const i = this.children.indexOf(child)
-    if (i >= 0) this.children.splice(i, 1)
-  }
-}
-
-/**
- * Publishes an event now (the returned effect only finishes a slide). The buffer slides: a subscriber that stops
- * reading loses its oldest events (counted in `eventsDropped`); it never makes the supervisor's memory grow
- * without bound.
- */
-const publish = (s: SupervisorState, event: SupervisorEvent): Effect.Effect<void> => {
-  if (PubSub.publishUnsafe(s.events, event) || PubSub.isShutdownUnsafe(s.events)) return Effect.void
-  // Full: the slowest subscriber is `eventBuffer` behind; publishing slides its oldest event out.
-  s.eventsDropped++
-  return Effect.asVoid(PubSub.publish(s.events, event))
-}
-
-export const snapshotOf = (s: SupervisorState): SupervisorSnapshot => ({
-  name: s.name,
-  strategy: s.config.strategy,
-  status: s.status,
-  restarts: s.restarts,
-  shutdownTimeouts: s.shutdownTimeouts,
-  eventsDropped: s.eventsDropped,
-  children: s.children.map((c) => ({
-    id: c.spec.id,
-    status: c.status,
-    restart: c.spec.restart,
-    restarts: c.restarts,
-    lastExit: c.lastExit,
-    lastCause: c.lastCause,
-    lingering: c.lingering.map(({ incarnation, since }) => ({ incarnation, since })),
-    supervisor: c.inc === undefined ? undefined : c.slot?.nested?.snapshotUnsafe(),
-    actor: c.spec.stats?.()
-  }))
-})
-
-const newChild = (spec: ChildSpec<unknown>, context: Context.Context<unknown>): Child => ({
-  spec,
-  context,
-  status: "starting",
-  restarts: 0,
-  lastExit: undefined,
-  lastCause: undefined,
-  inc: undefined,
-  slot: undefined,
-  lingering: []
-})
-
-const exitReasonOf = (exit: Exit.Exit<unknown, unknown>): ExitReason =>
-  Exit.isSuccess(exit) ? ExitReasons.normal : ExitReasons.fromCause(exit.cause)
 
 /** Waits for the child's lingering incarnations (those lingering when this incarnation starts) to finish. */
 const previousReleased = (child: Child): Effect.Effect<void> => {
@@ -266,7 +113,7 @@ const startIncarnation = (s: SupervisorState, child: Child, restore: Restore): E
       Effect.provideContext(child.context)
     ) as Effect.Effect<unknown, unknown>
     const fiber = yield* Effect.forkDetach(body, { uninterruptible: false })
-    const inc: Incarnation = { n: ++incarnations, fiber, scope, ready }
+    const inc: Incarnation = { n: nextIncarnation(), fiber, scope, ready }
     child.inc = inc
     child.slot = slot
     child.status = "starting"
@@ -404,7 +251,17 @@ const onExited = (s: SupervisorState, child: Child, inc: Incarnation, exit: Exit
     yield* restartFrom(s, child, cause ?? Cause.empty, restore)
   })
 
-const isRunning = (child: Child) => child.inc !== undefined
+/**
+ * The stopped child `id` names; undefined after failing `reply` with `ChildNotFound`, or with `ChildRunning` when
+ * it runs (OTP's `{error, running}`: only a stopped child can be restarted or deleted by hand).
+ */
+const stoppedChild = <E>(s: SupervisorState, id: string, reply: Reply<E | ChildNotFound | ChildRunning>): Child | undefined => {
+  const child = s.find(id)
+  if (child === undefined) Deferred.doneUnsafe(reply, Exit.fail(new ChildNotFound({ supervisor: s.name, child: id })))
+  else if (child.inc !== undefined) Deferred.doneUnsafe(reply, Exit.fail(new ChildRunning({ supervisor: s.name, child: id })))
+  else return child
+  return undefined
+}
 
 const handleCommand = (s: SupervisorState, cmd: Command, restore: Restore): Effect.Effect<void, Escalate> => {
   switch (cmd._tag) {
@@ -440,18 +297,16 @@ const handleCommand = (s: SupervisorState, cmd: Command, restore: Restore): Effe
         yield* Deferred.succeed(cmd.reply, undefined)
       })
     case "Delete":
-      return Effect.gen(function*() {
-        const child = s.find(cmd.id)
-        if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: s.name, child: cmd.id }))
-        if (isRunning(child)) return yield* Deferred.fail(cmd.reply, new ChildRunning({ supervisor: s.name, child: cmd.id }))
+      return Effect.sync(() => {
+        const child = stoppedChild(s, cmd.id, cmd.reply)
+        if (child === undefined) return
         s.remove(child)
-        yield* Deferred.succeed(cmd.reply, undefined)
+        Deferred.doneUnsafe(cmd.reply, Exit.void)
       })
     case "Restart":
       return Effect.gen(function*() {
-        const child = s.find(cmd.id)
-        if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: s.name, child: cmd.id }))
-        if (isRunning(child)) return yield* Deferred.fail(cmd.reply, new ChildRunning({ supervisor: s.name, child: cmd.id }))
+        const child = stoppedChild(s, cmd.id, cmd.reply)
+        if (child === undefined) return
         child.restarts++
         const r = yield* startIncarnation(s, child, restore)
         if (Exit.isFailure(r)) {
