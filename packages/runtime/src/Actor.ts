@@ -14,7 +14,7 @@ import type { ExitReason } from "./ActorError.ts"
 import { ExitReasons, LinkedExit } from "./ActorError.ts"
 import type { ActorRef } from "./ActorRef.ts"
 import * as ChildSpec from "./ChildSpec.ts"
-import { ActorCell, complete, isTypedFailure } from "./internal/actorCell.ts"
+import { ActorCell, complete, isTypedFailure, type Run } from "./internal/actorCell.ts"
 import type { Options as MailboxOptions } from "./Mailbox.ts"
 import type * as Protocol from "./Protocol.ts"
 import type { ActorStats } from "./SupervisorEvent.ts"
@@ -69,9 +69,9 @@ export const make = <P extends Protocol.Any, S, R = never, EI = never>(definitio
 const incarnation = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>) =>
   Effect.map(initialState(def), (state0) =>
     Effect.withFiber((fiber) => {
-      const n = cell.begin()
-      fiber.addObserver((exit) => cell.end(exit))
-      return process(cell, def, state0, n)
+      const run = cell.begin()
+      fiber.addObserver((exit) => cell.end(run, exit))
+      return process(cell, def, state0, run)
     }))
 
 const initialState = <P extends Protocol.Any, S, R, EI>(def: Definition<P, S, R, EI>) =>
@@ -85,19 +85,18 @@ const initialState = <P extends Protocol.Any, S, R, EI>(def: Definition<P, S, R,
 const supervisedIncarnation = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>) =>
   Effect.flatMap(initialState(def), (state0) =>
     Effect.withFiber((fiber) => {
-      const n = cell.begin()
-      fiber.addObserver((exit) => cell.end(exit))
-      return Effect.succeed(process(cell, def, state0, n))
+      const run = cell.begin()
+      fiber.addObserver((exit) => cell.end(run, exit))
+      return Effect.succeed(process(cell, def, state0, run))
     }))
 
-const process = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>, state0: S, n: number) =>
+const process = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>, state0: S, run: Run) =>
   Effect.suspend(() => {
-    const kill = cell.kill
     let stopRequested = false
     const ctx: ActorContext<P> = {
       self: cell,
       name: cell.name,
-      incarnation: n,
+      incarnation: run.n,
       stop: Effect.sync(() => {
         stopRequested = true
       })
@@ -106,23 +105,25 @@ const process = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Defi
     const loop = Effect.gen(function*() {
       let state = state0
       const box = cell.mailbox
-      while (!stopRequested) {
-        const env = box.pollUnsafe() ?? (yield* box.take) // sets cell.current
+      // A run the supervisor counted out (it lingered past its shutdown) takes no more messages: they belong
+      // to the next incarnation.
+      while (!stopRequested && cell.live === run) {
+        const env = box.pollUnsafe() ?? (yield* box.take) // sets run.current
         const exit = yield* Effect.exit(handlers[env.msg._tag]!(env.msg, state, ctx))
         cell.processed++
         if (Exit.isSuccess(exit)) {
-          cell.current = undefined
+          run.current = undefined
           state = exit.value[1]
           complete(env, Exit.succeed(exit.value[0]))
         } else if (isTypedFailure(exit.cause)) {
-          cell.current = undefined
+          run.current = undefined
           complete(env, exit)
         } else {
           return yield* Effect.failCause(exit.cause)
         }
       }
     })
-    return Effect.raceFirst(loop, Deferred.await(kill))
+    return Effect.raceFirst(loop, Deferred.await(run.kill))
   })
 
 export interface ActorSpec<P extends Protocol.Any, R> extends ChildSpec.ChildSpec<R> {
@@ -153,6 +154,7 @@ export const spec = <P extends Protocol.Any, S, R, EI>(
     shutdown: options?.shutdown ?? ChildSpec.DEFAULT_SHUTDOWN,
     start: supervisedIncarnation(cell, definition) as ChildSpec.ChildSpec<R>["start"],
     onStopped: (reason) => Effect.sync(() => cell.stop(reason)),
+    onExited: (reason) => Effect.sync(() => cell.counted(reason)),
     stats: () => cell.stats(),
     ref: cell
   }

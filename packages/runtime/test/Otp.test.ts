@@ -142,6 +142,49 @@ describe("1. A shutdown never holds the supervisor past the child's shutdown", (
       }
     }))
 
+  it.live("an actor incarnation that lingers does not touch the next one's messages, monitors or mailbox", () =>
+    Effect.gen(function*() {
+      const entered = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      const Slow = Protocol.make({ Block: { success: Schema.String }, Hold: { success: Schema.String }, Which: { success: Schema.Number } })
+      const slow = Actor.spec(
+        Actor.make({
+          name: "slow",
+          protocol: Slow,
+          initialState: 0,
+          handlers: {
+            // stuck uninterruptibly for 300 ms: its incarnation cannot stop within its 20 ms shutdown
+            Block: (_, s) => Effect.as(Effect.andThen(Deferred.succeed(entered, undefined), Effect.uninterruptible(Effect.sleep(300))), ["unblocked", s] as const),
+            Hold: (_, s) => Effect.as(Deferred.await(gate), ["held", s] as const),
+            Which: (_, s, ctx) => Effect.succeed([ctx.incarnation, s] as const)
+          }
+        }),
+        { id: "slow", shutdown: "20 millis" }
+      )
+      const p = makeProbe()
+      const sup = yield* Supervisor.make({ strategy: "oneForAll", children: [p.child("crasher"), slow] })
+      const sub = yield* sup.subscribe
+      const blocked = yield* Effect.forkChild(Effect.exit(slow.ref.ask({ _tag: "Block" })))
+      yield* Deferred.await(entered)
+      yield* p.crash("crasher")
+      yield* waitFor(sub, is("ChildRestarted", "slow"))
+      // the old incarnation still runs its handler; the new one serves
+      assert.strictEqual(yield* slow.ref.ask({ _tag: "Which" }), 2)
+      const held = yield* Effect.forkChild(slow.ref.ask({ _tag: "Hold" }, { timeout: "5 seconds" }))
+      const watch = yield* slow.ref.monitor()
+      const watching = yield* Effect.forkChild(watch)
+      yield* waitFor(sub, (e) => e._tag === ("ChildReleased" as SupervisorEvent["_tag"]))
+      // the old incarnation's end settled its own message, not the new incarnation's
+      assert.isDefined((yield* Fiber.await(blocked)))
+      yield* Effect.sleep("20 millis")
+      assert.isUndefined(held.pollUnsafe())
+      assert.isUndefined(watching.pollUnsafe())
+      assert.strictEqual(Actor.stats(slow.ref)?.status, "running")
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(held), "held")
+      assert.strictEqual(yield* slow.ref.ask({ _tag: "Which" }), 2)
+    }))
+
   it.live("once a lingering incarnation is done, no fiber is left", () =>
     Effect.gen(function*() {
       const log: Array<string> = []

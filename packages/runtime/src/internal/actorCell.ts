@@ -46,6 +46,19 @@ const violationOf = (exit: Exit.Failure<unknown, Protocol.Violation>): Protocol.
 
 let ids = 0
 
+/**
+ * One incarnation's run of the message loop. Per run, not per cell: an incarnation that did not stop within its
+ * shutdown keeps running in the background (it lingers) while the next one serves, and neither may touch the
+ * other's in-flight message, kill switch or exit.
+ */
+export interface Run {
+  readonly n: number
+  /** The message being handled (set as it leaves the mailbox, so one in transit is never lost). */
+  current: Envelope | undefined
+  /** Failing it terminates this run (links). */
+  readonly kill: Deferred.Deferred<never, LinkedExit>
+}
+
 export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
   readonly [TypeId] = TypeId
   readonly id: string
@@ -57,22 +70,21 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
   incarnation = 0
   processed = 0
   rejected = 0
-  current: Envelope | undefined = undefined
+  /** The run serving the mailbox now; undefined between incarnations and once stopped. */
+  live: Run | undefined = undefined
   finalReason: ExitReason | undefined = undefined
   lastReason: ExitReason | undefined = undefined
   /** Completes when the current (or, between incarnations, the next) incarnation exits. */
   private exitSignal = Deferred.makeUnsafe<ExitReason>()
   /** Completes when the actor stops for good. */
   terminal = Deferred.makeUnsafe<ExitReason>()
-  /** Failing it terminates the current incarnation (links). */
-  kill = Deferred.makeUnsafe<never, LinkedExit>()
 
   constructor(protocol: P, options: { readonly name?: string | undefined; readonly mailbox?: MailboxOptions | undefined; readonly supervised: boolean }) {
     this.id = `actor-${++ids}`
     this.name = options.name ?? this.id
     this.protocol = protocol
     this.mailbox = new Mailbox<Envelope>(options.mailbox, (env) => {
-      this.current = env
+      if (this.live !== undefined) this.live.current = env
     })
     this.supervised = options.supervised
   }
@@ -192,34 +204,52 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
       return Deferred.await(this.exitSignal)
     })
 
-  /** Marks a new incarnation as running. */
-  begin(): number {
-    this.incarnation++
+  /** Marks a new incarnation as running and returns its run. */
+  begin(): Run {
+    const run: Run = { n: ++this.incarnation, current: undefined, kill: Deferred.makeUnsafe<never, LinkedExit>() }
+    this.live = run
     this.status = "running"
     this.finalReason = undefined
-    this.kill = Deferred.makeUnsafe<never, LinkedExit>()
     if (Deferred.isDoneUnsafe(this.terminal)) this.terminal = Deferred.makeUnsafe<ExitReason>()
-    return this.incarnation
+    return run
   }
 
-  /** The current incarnation ended: fail the message it was handling and notify monitors. */
-  end(exit: Exit.Exit<unknown, unknown>): void {
+  /**
+   * A run's fiber ended: fail the message it was handling, and, if it is still the live run, notify monitors. A
+   * run the supervisor already counted out (it lingered past its shutdown) only settles its own message.
+   */
+  end(run: Run, exit: Exit.Exit<unknown, unknown>): void {
     const reason = Exit.isSuccess(exit) ? ExitReasons.normal : ExitReasons.fromCause(exit.cause)
-    this.lastReason = reason
-    const cur = this.current
-    this.current = undefined
+    const cur = run.current
+    run.current = undefined
     if (cur !== undefined) complete(cur, Exit.fail(new ActorGone({ actor: this.name, reason })))
+    if (this.live !== run) return
+    this.exited(reason)
+    if (!this.supervised) this.stop(reason)
+  }
+
+  /**
+   * The supervisor is done with the live incarnation (its `onExited` hook): if its fiber has not ended yet (it
+   * lingers), monitors learn of its exit now, and the mailbox waits for the next incarnation.
+   */
+  counted(reason: ExitReason): void {
+    if (this.live !== undefined) this.exited(reason)
+  }
+
+  private exited(reason: ExitReason): void {
+    this.live = undefined
+    this.lastReason = reason
     const signal = this.exitSignal
     this.exitSignal = Deferred.makeUnsafe<ExitReason>()
     Deferred.doneUnsafe(signal, Exit.succeed(reason))
-    if (this.supervised) this.status = "restarting"
-    else this.stop(reason)
+    if (this.status !== "stopped") this.status = "restarting"
   }
 
   /** Stopped for good: fail everything pending and notify monitors and watchers. */
   stop(reason: ExitReason): void {
     if (this.status === "stopped") return
     this.status = "stopped"
+    this.live = undefined
     this.finalReason = reason
     const gone = new ActorGone({ actor: this.name, reason })
     for (const env of this.mailbox.drain()) complete(env, Exit.fail(gone))
@@ -227,11 +257,10 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
     Deferred.doneUnsafe(this.terminal, Exit.succeed(reason))
   }
 
-  /** Terminates incarnation `n` (if still current) with a `LinkedExit` failure. */
+  /** Terminates incarnation `n` (if still live) with a `LinkedExit` failure. */
   killUnsafe(n: number, peer: string, reason: ExitReason): void {
-    if (this.incarnation === n && this.status === "running") {
-      Deferred.doneUnsafe(this.kill, Exit.fail(new LinkedExit({ peer, reason })))
-    }
+    const run = this.live
+    if (run !== undefined && run.n === n) Deferred.doneUnsafe(run.kill, Exit.fail(new LinkedExit({ peer, reason })))
   }
 
   stats(): ActorStats {
