@@ -7,15 +7,21 @@
  * first, and latencies are taken in alternating blocks of 100 calls so both sides see the same machine
  * load; latencies of all rounds are pooled.
  *
- *   node bench/runtime-remote.ts [--calls 2000] [--rounds 5] [--payload 256] [--concurrency 16]
+ * Then node death: `--kill-trials` times, a fresh node process serves a counter, an ask sleeping far
+ * longer than the liveness timeout is sent to it, and the node is SIGKILLed; the figure is the time from
+ * the kill to the ask's failure, against the client's liveness timeout (`--liveness`, heartbeats every
+ * fifth of it).
+ *
+ *   node bench/runtime-remote.ts [--calls 2000] [--rounds 5] [--payload 256] [--concurrency 16] [--kill-trials 7] [--liveness 1000]
  */
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { ActorGone } from "@dspex/runtime"
+import { Effect, Exit, Fiber, Layer, ManagedRuntime } from "effect"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { NatsConnection, Node, RemoteActor } from "../packages/runtime-nats/src/index.ts"
 import { startNatsServer } from "../packages/runtime-nats/test/support/natsServer.ts"
 import { spawnNode } from "../packages/runtime-nats/test/support/nodeProcess.ts"
-import { Echo } from "../packages/runtime-nats/test/support/protocol.ts"
+import { Counter, Echo } from "../packages/runtime-nats/test/support/protocol.ts"
 import { percentile, pool, report, round } from "./util.ts"
 
 const { values } = parseArgs({
@@ -23,7 +29,9 @@ const { values } = parseArgs({
     calls: { type: "string", default: "2000" },
     rounds: { type: "string", default: "5" },
     payload: { type: "string", default: "256" },
-    concurrency: { type: "string", default: "16" }
+    concurrency: { type: "string", default: "16" },
+    "kill-trials": { type: "string", default: "7" },
+    liveness: { type: "string", default: "1000" }
   }
 })
 const calls = Number(values.calls)
@@ -167,8 +175,94 @@ try {
     ...common,
     concurrency
   })
+
+  await askFailureAfterKill()
 } finally {
   await runtime.dispose()
   await server.kill("SIGTERM")
   await nats.close()
+}
+
+/**
+ * How long a remote ask pending on a node survives that node's SIGKILL: it should fail once the client's
+ * membership declares the node down (liveness timeout after its last heartbeat, plus at most one sweep),
+ * not at its own timeout. A client node of its own with the given liveness timeout.
+ */
+async function askFailureAfterKill(): Promise<void> {
+  const trials = Number(values["kill-trials"])
+  if (trials < 1) return
+  const livenessMs = Number(values.liveness)
+  const heartbeatMs = Math.max(10, Math.round(livenessMs / 5))
+  const askTimeoutMs = livenessMs * 5
+  const killer = ManagedRuntime.make(
+    Node.layer({ name: "bench-killer", heartbeatInterval: heartbeatMs, livenessTimeout: livenessMs }).pipe(
+      Layer.provideMerge(NatsConnection.layer({ servers: nats.url, name: "bench-killer" }))
+    )
+  )
+  const times: Array<number> = []
+  const outcomes = new Map<string, number>()
+  try {
+    const { ref, serves } = await killer.runPromise(
+      Effect.gen(function*() {
+        const node = yield* Node
+        return {
+          ref: yield* RemoteActor.ref("doomed", Counter, { timeout: askTimeoutMs }),
+          serves: (nodeId: string) => Effect.runSync(node.whereis("doomed")).some((n) => n.id === nodeId)
+        }
+      })
+    )
+    for (let i = 0; i < trials; i++) {
+      const doomed = await spawnNode({ nats: nats.url, name: `doomed-${i}`, counter: "doomed", heartbeatMs, livenessMs })
+      for (const deadline = Date.now() + 10_000; !serves(doomed.nodeId);) {
+        if (Date.now() > deadline) throw new Error(`membership never listed doomed-${i}`)
+        await sleep(10)
+      }
+      const pending = killer.runFork(
+        Effect.map(Effect.exit(ref.ask({ _tag: "Sleep", ms: askTimeoutMs * 2 })), (exit) => ({ exit, at: performance.now() }))
+      )
+      // the request reaches the actor, then the kill lands at a random phase of the node's heartbeats
+      await sleep(200 + Math.random() * heartbeatMs)
+      const killedAt = performance.now()
+      await doomed.kill("SIGKILL")
+      const { exit, at } = await killer.runPromise(Fiber.join(pending))
+      times.push(at - killedAt)
+      const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+      const outcome = error?._tag !== "Fail"
+        ? "no typed failure"
+        : error.error instanceof ActorGone
+        ? `ActorGone(${error.error.reason._tag})`
+        : (error.error as { _tag?: string })._tag ?? "unknown"
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+    }
+  } finally {
+    await killer.dispose()
+  }
+  const sorted = [...times].sort((a, b) => a - b)
+  const targetMs = livenessMs + 100
+  const common = {
+    trials,
+    livenessTimeoutMs: livenessMs,
+    heartbeatIntervalMs: heartbeatMs,
+    askTimeoutMs,
+    trialsMs: times.map((t) => round(t, 0)),
+    outcomes: Object.fromEntries(outcomes),
+    transport: "nats loopback, serving node in a child process, SIGKILLed"
+  }
+  for (const [figure, value] of [["ask_fail_after_sigkill_p50", percentile(sorted, 50)], ["ask_fail_after_sigkill_max", sorted[sorted.length - 1]!]] as const) {
+    report({
+      bench: "runtime-remote",
+      figure,
+      value: round(value, 0),
+      unit: "ms",
+      baseline: { name: "liveness timeout", value: livenessMs },
+      ratio: round(value / livenessMs, 3),
+      target: `<= liveness timeout + 100 ms (${targetMs} ms)`,
+      pass: value <= targetMs,
+      ...common
+    })
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }

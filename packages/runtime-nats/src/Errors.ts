@@ -43,6 +43,33 @@ export class NoResponders extends Schema.TaggedError<NoResponders>()("NoResponde
 }
 
 /**
+ * A node stopped: it left gracefully (`left`), stopped heartbeating for the liveness timeout (`timeout`), or
+ * was watched but never seen within it (`unknown`). Membership reports it (`Node.watch`, `Node.events`);
+ * monitors and pending asks turn it into the `NodeDown` exit reason (a graceful leave into `Shutdown`).
+ */
+export class NodeDown extends Schema.TaggedError<NodeDown>()("NodeDown", {
+  node: Schema.String,
+  name: Schema.String,
+  reason: Schema.Literals(["left", "timeout", "unknown"]),
+  silentMs: Schema.Number
+}) {
+  readonly retryable = true
+  override get message() {
+    switch (this.reason) {
+      case "left":
+        return `node ${this.name} (${this.node}) left the cluster`
+      case "timeout":
+        return `node ${this.name} (${this.node}) stopped heartbeating (silent for ${this.silentMs} ms)`
+      case "unknown":
+        return `node ${this.node} was not seen within ${this.silentMs} ms`
+    }
+  }
+  get suggestion() {
+    return "Restart the node (or let a supervisor start its work elsewhere); check its process and its NATS connection."
+  }
+}
+
+/**
  * A reply from a remote actor did not fit the protocol (a different protocol version on the other node,
  * or a reply that is not JSON). The request may have been processed.
  */

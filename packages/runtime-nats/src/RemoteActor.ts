@@ -1,8 +1,11 @@
 /**
- * Actors reachable across nodes. `serve` exposes a local actor under a cluster name on
- * `dspex.actor.<name>` (a queue group, so several nodes may serve one name and share the load); `ref`
- * returns an `ActorRef` for that name whose `tell` publishes and whose `ask` is a NATS request, so code
- * written against `ActorRef` reaches an actor in this process or on another node alike.
+ * Actors reachable across nodes. `serve` exposes a local actor under a cluster name: on
+ * `dspex.actor.<name>` (a queue group, so several nodes may serve one name and share the load), on
+ * `dspex.direct.<node>.<name>` (this node only) and on `dspex.probe.<name>` (answers "I serve it" with
+ * the node id). `ref` returns an `ActorRef` for that name whose `tell` publishes to the queue group and
+ * whose `ask` is a NATS request to one serving node picked from membership (see internal/remoteRef.ts),
+ * so code written against `ActorRef` reaches an actor in this process or on another node alike, and an
+ * ask pending on a node that goes down fails as soon as membership notices.
  *
  * Every message is checked against the protocol Schema on both sides: the sender never puts an invalid
  * message on the wire, and the server answers a request that does not decode (another client, another
@@ -12,7 +15,8 @@
  * nobody serving the name, a reply that does not fit the protocol) reach `ask`/`tell` callers as
  * `ActorUnreachable` naming the transport error's tag (`transport`) and message (`detail`), retryable as
  * that error is (NATS down and no responders are, an undecodable reply is not). `ActorGone` stays what it
- * means locally: the actor itself stopped. `askRemote`/`tellRemote` return the transport errors as themselves.
+ * means locally: the actor itself stopped, or its node went down (reason `NodeDown`).
+ * `askRemote`/`tellRemote` return the transport errors as themselves.
  */
 import {
   Actor,
@@ -20,7 +24,6 @@ import {
   ActorUnreachable,
   type AskError,
   type AskOptions,
-  AskTimeout,
   DEFAULT_ASK_TIMEOUT_MS,
   type ExitReason,
   ExitReasons,
@@ -30,18 +33,25 @@ import {
   TypeId
 } from "@dspex/runtime"
 import type { Msg } from "@nats-io/transport-node"
-import { Cause, Deferred, Duration, Effect, Exit, FiberSet, Scheduler, Scope } from "effect"
+import { Duration, Effect, Exit, FiberSet, Scheduler, Scope } from "effect"
 import * as Codec from "./Codec.ts"
-import { NatsUnavailable, NoResponders, RemoteReplyInvalid } from "./Errors.ts"
 import { NatsConnection } from "./NatsConnection.ts"
 import { Node } from "./Node.ts"
+import { isRemoteError, type RemoteError, RemoteRefCore } from "./internal/remoteRef.ts"
 import * as Subjects from "./internal/subjects.ts"
 
-/** The failures only the network adds. */
-export type RemoteError = NatsUnavailable | NoResponders | RemoteReplyInvalid
+export type { RemoteError } from "./internal/remoteRef.ts"
 
-export interface RemoteActorRef<P extends Protocol.Any> extends ActorRef<P> {
-  /** The NATS subject requests go to. */
+/**
+ * An `ActorRef` for an actor served elsewhere, plus the transport-level API. An intersection rather than
+ * an interface extending `ActorRef`, so a `RemoteActorRef<P>` is assignable wherever an
+ * `ActorRef<Protocol.Any>` is taken (`Actor.link`), exactly as a local `ActorRef<P>` is.
+ */
+export type RemoteActorRef<P extends Protocol.Any> = ActorRef<P> & RemoteActorApi<P>
+
+/** What a remote ref adds to `ActorRef`. */
+export interface RemoteActorApi<P extends Protocol.Any> {
+  /** The NATS subject of the name's queue group (tells go there; asks go to one serving node's direct subject when membership knows one). */
   readonly subject: string
   /** `ask` with the transport failures as their own typed errors. */
   readonly askRemote: <M extends Protocol.Message<P>>(
@@ -71,9 +81,6 @@ export interface ServeOptions {
  */
 const forwarding = { scheduler: new Scheduler.MixedScheduler("sync") }
 
-const isRemoteError = (e: unknown): e is RemoteError =>
-  e instanceof NatsUnavailable || e instanceof NoResponders || e instanceof RemoteReplyInvalid
-
 /**
  * A transport failure as the `ActorUnreachable` an `ActorRef` caller sees: `transport` is the error's tag,
  * `detail` its message, and it is retryable exactly when the transport error is.
@@ -87,9 +94,11 @@ export const toActorUnreachable = (actor: string, error: RemoteError): ActorUnre
 
 /**
  * Serves `localRef` under `clusterName` until the current scope closes: requests on
- * `dspex.actor.<clusterName>` are decoded with the protocol Schema and forwarded (`ask` replies,
- * `tell` does not), the node announces the name in its heartbeats and service metadata, and each exit
- * of the actor (and the end of serving) is announced on `dspex.exit.<clusterName>` for remote monitors.
+ * `dspex.actor.<clusterName>` (queue group) and `dspex.direct.<node>.<clusterName>` are decoded with the
+ * protocol Schema and forwarded (`ask` replies, `tell` does not), probes on `dspex.probe.<clusterName>`
+ * are answered with this node's id, the node announces the name in its heartbeats and service metadata,
+ * and each exit of the actor (and the end of serving) is announced on `dspex.exit.<clusterName>` for
+ * remote monitors.
  *
  * @example
  * const counter = yield* Actor.start(CounterActor) // or an Actor.spec ref under a supervisor
@@ -120,7 +129,8 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
     if (nats.isConnected()) client.publish(Subjects.exitSubject(clusterName), Codec.encodeExit({ actor: clusterName, node: node.id, reason }))
   }
 
-  const handle = (msg: Msg) => {
+  const handle = (err: Error | null, msg: Msg) => {
+    if (err !== null) return
     const decoded = Codec.decodeRequest(protocol, clusterName, msg.data)
     const reply = msg.reply !== undefined && msg.reply !== ""
     if (!decoded.ok) {
@@ -147,24 +157,28 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
   }
 
   let finalReason: ExitReason = ExitReasons.shutdown
-  const sub = client.subscribe(subject, {
-    queue: subject,
-    callback: (err, msg) => {
-      if (err === null) handle(msg)
-    }
-  })
+  const subs = [
+    client.subscribe(subject, { queue: subject, callback: handle }),
+    client.subscribe(Subjects.directSubject(node.id, clusterName), { callback: handle }),
+    client.subscribe(Subjects.probeSubject(clusterName), {
+      callback: (err, msg) => {
+        if (err === null) msg.respond(node.id)
+      }
+    })
+  ]
   // stop taking requests first, then say so: a remote monitor that hears the exit finds nobody serving
   yield* Scope.addFinalizer(serving, Effect.sync(() => {
-    sub.unsubscribe()
+    for (const sub of subs) sub.unsubscribe()
     announceExit(finalReason)
   }))
   yield* node.announceActor(clusterName).pipe(Scope.provide(serving))
 
-  // every incarnation's exit is announced, as a local monitor would see it; once the actor has stopped
-  // for good, serving stops (callers get no-responders, or another node of the queue group answers)
+  // every incarnation's exit is announced, as a local monitor would see it (one monitor per incarnation,
+  // released as soon as it fired); once the actor has stopped for good, serving stops (callers get
+  // no-responders, or another node of the queue group answers)
   const incarnations = Effect.gen(function*() {
     while (true) {
-      announceExit(yield* Effect.flatten(localRef.monitor()))
+      announceExit(yield* Effect.scoped(Effect.flatten(localRef.monitor())))
       yield* Effect.yieldNow
     }
   })
@@ -177,15 +191,13 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
   )
 })
 
-const classify = (error: unknown, actor: string, subject: string, timeoutMs: number, tag: string, url: string): RemoteError | AskError => {
-  const e = error as { name?: string; isNoResponders?: () => boolean; message?: string }
-  if (typeof e.isNoResponders === "function" && e.isNoResponders()) return new NoResponders({ actor, subject })
-  if (e.name === "TimeoutError") return new AskTimeout({ actor, tag, timeoutMs })
-  return new NatsUnavailable({ url, detail: e.message ?? String(error) })
-}
-
 /**
- * An `ActorRef` for the actor served under `clusterName` anywhere in the cluster.
+ * An `ActorRef` for the actor served under `clusterName` anywhere in the cluster. `ask` goes to one
+ * serving node (round-robin over those membership knows) and fails with `ActorGone` (reason `NodeDown`)
+ * as soon as membership declares that node down; with no known server yet it goes to the queue group and
+ * is bounded by its timeout. `monitor` completes at once with `NoProc` when NATS says nobody serves the
+ * name, else when every serving node has announced an exit or gone down (`NodeDown`; a graceful leave is
+ * `Shutdown`); it holds its watches until its Scope closes.
  *
  * @example
  * const counter = yield* RemoteActor.ref("counter", Counter, { timeout: "2 seconds" })
@@ -200,144 +212,25 @@ export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any
   Subjects.assertValidName("cluster name", clusterName)
   const nats = yield* NatsConnection
   const node = yield* Node
-  const client = nats.client
-  const subject = Subjects.actorSubject(clusterName)
   const defaultTimeoutMs = options.timeout === undefined ? DEFAULT_ASK_TIMEOUT_MS : Duration.toMillis(options.timeout)
-
-  /**
-   * One ask as a single callback (encode, fail-fast check, request, decode): the hot path has no
-   * intermediate effects. `transport` decides how a transport failure surfaces.
-   */
-  const askWith = (message: Protocol.Message<P>, askOptions: AskOptions | undefined, transport: (e: RemoteError) => unknown) =>
-    Effect.callback<unknown, unknown>((resume) => {
-      const encoded = Codec.encodeRequest(protocol, clusterName, message)
-      if (!encoded.ok) return resume(Effect.fail(encoded.error))
-      if (!nats.isConnected()) return resume(Effect.fail(transport(nats.unavailable())))
-      const tag = (message as { readonly _tag: string })._tag
-      const timeoutMs = askOptions?.timeout === undefined ? defaultTimeoutMs : Duration.toMillis(askOptions.timeout)
-      let settled = false
-      const settle = (effect: Effect.Effect<unknown, unknown>) => {
-        if (settled) return
-        settled = true
-        off()
-        resume(effect)
-      }
-      // a reply cannot cross a lost connection: fail now rather than at the timeout
-      const off = nats.onDisconnect(() => settle(Effect.fail(transport(nats.unavailable()))))
-      client.request(subject, encoded.value, { timeout: timeoutMs }).then(
-        (msg) => {
-          const reply = Codec.decodeReply(protocol, clusterName, tag, msg.data)
-          settle(reply._tag === "ok" ? Effect.succeed(reply.value) : Effect.fail(reply._tag === "invalid" ? transport(reply.error) : reply.error))
-        },
-        (e) => {
-          const error = classify(e, clusterName, subject, timeoutMs, tag, nats.url)
-          settle(Effect.fail(isRemoteError(error) ? transport(error) : error))
-        }
-      )
-      return Effect.sync(off)
-    })
-
-  const askRemote = <M extends Protocol.Message<P>>(message: M, askOptions?: AskOptions) =>
-    askWith(message, askOptions, (e) => e) as Effect.Effect<Protocol.ReplyOf<P, M>, AskError | RemoteError | Protocol.ErrorOf<P, M>>
-
-  const tellRemote = (message: Protocol.Message<P>): Effect.Effect<void, MessageRejected | RemoteError> =>
-    Effect.suspend((): Effect.Effect<void, MessageRejected | RemoteError> => {
-      const encoded = Codec.encodeRequest(protocol, clusterName, message)
-      if (!encoded.ok) return Effect.fail(encoded.error)
-      // NATS would buffer a publish while reconnecting and send it later; a tell fails now instead
-      if (!nats.isConnected()) return Effect.fail(nats.unavailable())
-      try {
-        client.publish(subject, encoded.value)
-        return Effect.void
-      } catch (e) {
-        return Effect.fail(new NatsUnavailable({ url: nats.url, detail: e instanceof Error ? e.message : String(e) }))
-      }
-    })
+  const core = new RemoteRefCore(clusterName, protocol, nats, node, defaultTimeoutMs)
 
   const asUnreachable = (e: RemoteError) => toActorUnreachable(clusterName, e)
   const asActorError = <E>(e: E) => (isRemoteError(e) ? toActorUnreachable(clusterName, e) : e)
-
-  // one subscription to the exit subject serves every monitor of this ref
-  const exitWatchers = new Set<(a: Codec.ExitAnnouncement) => void>()
-  let exitSub: ReturnType<typeof client.subscribe> | undefined
-  const watchExits = (f: (a: Codec.ExitAnnouncement) => void) => {
-    exitWatchers.add(f)
-    exitSub ??= client.subscribe(Subjects.exitSubject(clusterName), {
-      callback: (err, msg) => {
-        if (err !== null) return
-        const announcement = Codec.decodeExit(msg.data)
-        if (announcement !== undefined) for (const w of [...exitWatchers]) w(announcement)
-      }
-    })
-    return () => {
-      exitWatchers.delete(f)
-      if (exitWatchers.size === 0 && exitSub !== undefined) {
-        exitSub.unsubscribe()
-        exitSub = undefined
-      }
-    }
-  }
-
-  /**
-   * Watches the nodes serving the name now; completes once all of them have announced an exit of the
-   * actor or gone down. When nobody serves it, waits one liveness timeout for a server to appear.
-   */
-  const monitor = (): Effect.Effect<Effect.Effect<ExitReason>> =>
-    Effect.gen(function*() {
-      const deferred = Deferred.makeUnsafe<ExitReason>()
-      const serving = new Map<string, () => void>()
-      const cleanups: Array<() => void> = []
-      const finish = (reason: ExitReason) => {
-        if (!Deferred.doneUnsafe(deferred, Exit.succeed(reason))) return
-        for (const cancel of serving.values()) cancel()
-        for (const c of cleanups) c()
-      }
-      const drop = (nodeId: string, reason: ExitReason) => {
-        const cancel = serving.get(nodeId)
-        if (cancel === undefined) return
-        cancel()
-        serving.delete(nodeId)
-        if (serving.size === 0) finish(reason)
-      }
-      const track = (nodeId: string) => {
-        if (serving.has(nodeId)) return
-        serving.set(
-          nodeId,
-          node.onNodeDown(nodeId, (down) =>
-            drop(nodeId, down.reason === "left" ? ExitReasons.shutdown : { _tag: "Failure", message: down.message, cause: Cause.fail(down) })
-          )
-        )
-      }
-      cleanups.push(watchExits((a) => drop(a.node, a.reason)))
-      for (const n of yield* node.whereis(clusterName)) track(n.id)
-      if (serving.size === 0) {
-        // nobody serves it (yet): give a starting node one liveness timeout to show up
-        yield* Effect.forkDetach(
-          Effect.gen(function*() {
-            yield* Effect.sleep(Duration.millis(node.livenessTimeoutMs))
-            const now = yield* node.whereis(clusterName)
-            if (now.length === 0) {
-              const error = new NoResponders({ actor: clusterName, subject })
-              return finish({ _tag: "Failure", message: error.message, cause: Cause.fail(error) })
-            }
-            for (const n of now) track(n.id)
-          })
-        )
-      }
-      return Deferred.await(deferred)
-    })
+  const asItself = (e: RemoteError) => e
+  const tellRemote = (message: Protocol.Message<P>) => core.tell(message)
 
   const remoteRef: RemoteActorRef<P> = {
     [TypeId]: TypeId,
     id: `nats:${clusterName}`,
     name: clusterName,
     protocol,
-    subject,
-    askRemote,
+    subject: core.queueSubject,
+    askRemote: (message, askOptions) => core.ask(message, askOptions, asItself) as never,
     tellRemote,
-    ask: (message, askOptions) => askWith(message, askOptions, asUnreachable) as never,
+    ask: (message, askOptions) => core.ask(message, askOptions, asUnreachable) as never,
     tell: (message) => Effect.mapError(tellRemote(message), asActorError) as Effect.Effect<void, SendError>,
-    monitor
+    monitor: () => core.monitor()
   }
   return remoteRef
 })

@@ -4,8 +4,8 @@
  * so the same `ActorRef` code reaches an actor here or on another node.
  */
 export { NatsConnection, type ConnectionState, type NatsConnectionOptions, type NatsConnectionShape } from "./NatsConnection.ts"
-export { Node, NodeDown, type MemberEvent, type NodeInfo, type NodeOptions, type NodeShape } from "./Node.ts"
+export { Node, type MemberEvent, type NodeInfo, type NodeOptions, type NodeShape, type NodeStats } from "./Node.ts"
 export * as RemoteActor from "./RemoteActor.ts"
-export type { RefOptions, RemoteActorRef, RemoteError, ServeOptions } from "./RemoteActor.ts"
+export type { RefOptions, RemoteActorApi, RemoteActorRef, RemoteError, ServeOptions } from "./RemoteActor.ts"
 export * as Codec from "./Codec.ts"
 export * from "./Errors.ts"

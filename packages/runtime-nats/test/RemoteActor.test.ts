@@ -5,49 +5,16 @@
  */
 import { ActorGone, ActorUnreachable, AskTimeout, ChildSpec, type ExitReason, MessageRejected, Protocol, Supervisor, type SupervisorEvent } from "@dspex/runtime"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Deferred, Effect, Exit, Fiber, Layer, PubSub, Schema } from "effect"
+import { ConfigProvider, Deferred, Effect, Fiber, Layer, PubSub, Schema } from "effect"
 import * as Codec from "../src/Codec.ts"
 import { NatsUnavailable, NoResponders, RemoteReplyInvalid } from "../src/Errors.ts"
 import { NatsConnection } from "../src/NatsConnection.ts"
-import { Node, NodeDown } from "../src/Node.ts"
+import { Node } from "../src/Node.ts"
 import * as RemoteActor from "../src/RemoteActor.ts"
+import { clientLayer, elapsed, eventually, failure, heartbeatMs, livenessMs } from "./support/effects.ts"
 import { freePort, type NatsServer, startNatsServer } from "./support/natsServer.ts"
 import { type NodeProcess, spawnNode } from "./support/nodeProcess.ts"
 import { Counter, Echo, Overdrawn } from "./support/protocol.ts"
-
-const heartbeatMs = 200
-const livenessMs = 1000
-
-/** This test process as a node of its own (it calls actors; it serves none). */
-const clientLayer = (url: string) =>
-  Node.layer({ name: "test-client", heartbeatInterval: heartbeatMs, livenessTimeout: livenessMs }).pipe(
-    Layer.provideMerge(NatsConnection.layer({ servers: url, name: "test-client" }))
-  )
-
-const elapsed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const t0 = Date.now()
-    const exit = yield* Effect.exit(effect)
-    return { exit, ms: Date.now() - t0 }
-  })
-
-const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
-  if (Exit.isSuccess(exit)) throw new Error(`expected a failure, got ${JSON.stringify(exit.value)}`)
-  const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (reason?._tag !== "Fail") throw new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
-  return reason.error
-}
-
-/** Retries `effect` every 100 ms until it succeeds or `withinMs` passes. */
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, withinMs: number) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + withinMs
-    for (;;) {
-      const exit = yield* Effect.exit(effect)
-      if (Exit.isSuccess(exit) || Date.now() > deadline) return yield* exit
-      yield* Effect.sleep("100 millis")
-    }
-  })
 
 describe("RemoteActor across processes", () => {
   let nats: NatsServer
@@ -232,12 +199,11 @@ describe("RemoteActor across processes", () => {
       yield* Deferred.await(secondUp)
       const detectedIn = downs[0]!.at - killedAt
       expect(detectedIn).toBeLessThanOrEqual(livenessMs + 600)
+      // OTP's noconnection: the reason names the node, not a Failure wrapping a membership error
       const reason = downs[0]!.reason
-      expect(reason._tag).toBe("Failure")
-      const cause = reason._tag === "Failure" ? (reason.cause as Cause.Cause<unknown>) : Cause.empty
-      const nodeDown = cause.reasons.find((r) => r._tag === "Fail")
-      expect(nodeDown?._tag === "Fail" && nodeDown.error).toBeInstanceOf(NodeDown)
-      expect(nodeDown?._tag === "Fail" && (nodeDown.error as NodeDown).reason).toBe("timeout")
+      expect(reason._tag).toBe("NodeDown")
+      expect(reason._tag === "NodeDown" && [reason.node, reason.nodeName]).toEqual([spawned[0]!.nodeId, "worker-c1"])
+      expect(reason._tag === "NodeDown" && reason.message).toContain("stopped heartbeating")
 
       const seen: Array<SupervisorEvent> = []
       while (!seen.some((e) => e._tag === "ChildRestarted")) seen.push(yield* PubSub.take(events))
@@ -283,7 +249,8 @@ describe("RemoteActor through a NATS outage", () => {
       yield* counter.tell({ _tag: "Add", n: 7 })
       const before = yield* counter.ask({ _tag: "Whoami" })
       expect(yield* counter.ask({ _tag: "Get" })).toBe(7)
-      const monitor = yield* Effect.forkChild(Effect.flatten(counter.monitor()))
+      const monitor = yield* Effect.forkChild(Effect.scoped(Effect.flatten(counter.monitor())))
+      const nobody = yield* RemoteActor.ref("nobody", Counter)
       // an ask in flight when NATS goes away fails at once, not after its 3 s timeout
       const inFlight = yield* Effect.forkChild(elapsed(counter.askRemote({ _tag: "Sleep", ms: 2_500 })))
       yield* Effect.sleep("100 millis")
@@ -315,9 +282,16 @@ describe("RemoteActor through a NATS outage", () => {
       expect(toldUnreachable).toBeInstanceOf(ActorUnreachable)
       expect([(toldUnreachable as ActorUnreachable).transport, (toldUnreachable as ActorUnreachable).retryable]).toEqual(["NatsUnavailable", true])
 
+      // only NATS can say that nobody serves a name: a monitor registered while it is down waits for it
+      const nobodyDown = yield* Effect.forkChild(Effect.scoped(Effect.flatten(nobody.monitor())))
+
       // stay down longer than the liveness timeout: nobody may be declared dead for a NATS outage
       yield* Effect.sleep(`${livenessMs + 500} millis`)
+      expect(nobodyDown.pollUnsafe()).toBeUndefined()
       yield* Effect.promise(() => nats.start())
+      const noProc = yield* Fiber.join(nobodyDown)
+      expect(noProc._tag).toBe("NoProc")
+      expect(noProc._tag === "NoProc" && noProc.actor).toBe("nobody")
 
       expect(yield* eventually(counter.ask({ _tag: "Get" }), 5_000)).toBe(7)
       expect(yield* counter.ask({ _tag: "Whoami" })).toEqual(before)
