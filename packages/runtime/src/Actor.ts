@@ -178,10 +178,10 @@ export const start = <P extends Protocol.Any, S, R, EI>(
     return cell as ActorRef<P>
   })
 
-const asCell = (ref: ActorRef<Protocol.Any>): ActorCell<Protocol.Any> | undefined => (ref instanceof ActorCell ? ref : undefined)
+const asCell = <P extends Protocol.Any>(ref: ActorRef<P>): ActorCell<P> | undefined => (ref instanceof ActorCell ? ref : undefined)
 
 /** Live counters of a local actor (undefined for a remote ref). */
-export const stats = (ref: ActorRef<Protocol.Any>): ActorStats | undefined => asCell(ref)?.stats()
+export const stats = <P extends Protocol.Any>(ref: ActorRef<P>): ActorStats | undefined => asCell(ref)?.stats()
 
 /**
  * Links two actors' current incarnations (OTP `link`): when either exits with anything but a normal exit (a
@@ -194,7 +194,7 @@ export const stats = (ref: ActorRef<Protocol.Any>): ActorStats | undefined => as
  * @example
  * yield* Actor.link(cache.ref, writer.ref)
  */
-export const link = (a: ActorRef<Protocol.Any>, b: ActorRef<Protocol.Any>): Effect.Effect<void, never, Scope.Scope> =>
+export const link = <A extends Protocol.Any, B extends Protocol.Any>(a: ActorRef<A>, b: ActorRef<B>): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const ca = asCell(a)
     const cb = asCell(b)
@@ -224,7 +224,7 @@ export const link = (a: ActorRef<Protocol.Any>, b: ActorRef<Protocol.Any>): Effe
  * @example
  * yield* Actor.linked(worker.ref, pollForever)
  */
-export const linked = <A, E, R>(ref: ActorRef<Protocol.Any>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LinkedExit, R> =>
+export const linked = <P extends Protocol.Any, A, E, R>(ref: ActorRef<P>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LinkedExit, R> =>
   Effect.scoped(Effect.gen(function*() {
     const cell = asCell(ref)
     const n = cell?.incarnation ?? 0
@@ -246,7 +246,7 @@ const isLinkFailure = (cause: Cause.Cause<unknown>) =>
   cause.reasons.every((r) => r._tag === "Interrupt")
 
 /** Waits until the actor stops for good (not a restart) and returns the final reason. Local refs only. */
-export const awaitStopped = (ref: ActorRef<Protocol.Any>): Effect.Effect<ExitReason> => {
+export const awaitStopped = <P extends Protocol.Any>(ref: ActorRef<P>): Effect.Effect<ExitReason> => {
   const cell = asCell(ref)
   return cell === undefined ? Effect.scoped(Effect.flatten(ref.monitor())) : Effect.suspend(() => Deferred.await(cell.terminal))
 }

@@ -14,12 +14,12 @@ import type * as Protocol from "./Protocol.ts"
 
 export interface RegistryShape {
   /** Registers `ref` under `name`; fails with `NameTaken` if another live ref holds it (same ref: no-op). */
-  readonly register: (name: string, ref: ActorRef<Protocol.Any>) => Effect.Effect<void, NameTaken>
+  readonly register: <P extends Protocol.Any>(name: string, ref: ActorRef<P>) => Effect.Effect<void, NameTaken>
   /** The ref registered under `name`; pass the protocol to get a typed ref (a ref of another protocol: None). */
   readonly whereis: <P extends Protocol.Any = Protocol.Any>(name: string, protocol?: P) => Effect.Effect<Option.Option<ActorRef<P>>>
   readonly unregister: (name: string) => Effect.Effect<void>
-  readonly join: (group: string, ref: ActorRef<Protocol.Any>) => Effect.Effect<void>
-  readonly leave: (group: string, ref: ActorRef<Protocol.Any>) => Effect.Effect<void>
+  readonly join: <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.Effect<void>
+  readonly leave: <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.Effect<void>
   /** The group's members; pass the protocol to get typed refs (members of another protocol are left out). */
   readonly members: <P extends Protocol.Any = Protocol.Any>(group: string, protocol?: P) => Effect.Effect<ReadonlyArray<ActorRef<P>>>
   readonly names: Effect.Effect<ReadonlyArray<string>>
@@ -100,12 +100,12 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
 export const layer: Layer.Layer<Registry> = Layer.effect(Registry, make)
 
 /** @example yield* Registry.register("cache", ref) */
-export const register = (name: string, ref: ActorRef<Protocol.Any>) => Effect.flatMap(Effect.service(Registry), (r) => r.register(name, ref))
+export const register = <P extends Protocol.Any>(name: string, ref: ActorRef<P>) => Effect.flatMap(Effect.service(Registry), (r) => r.register(name, ref))
 /** @example const ref = yield* Registry.whereis("cache", CacheProtocol) */
 export const whereis = <P extends Protocol.Any = Protocol.Any>(name: string, protocol?: P) =>
   Effect.flatMap(Effect.service(Registry), (r) => r.whereis(name, protocol))
 export const unregister = (name: string) => Effect.flatMap(Effect.service(Registry), (r) => r.unregister(name))
-export const join = (group: string, ref: ActorRef<Protocol.Any>) => Effect.flatMap(Effect.service(Registry), (r) => r.join(group, ref))
-export const leave = (group: string, ref: ActorRef<Protocol.Any>) => Effect.flatMap(Effect.service(Registry), (r) => r.leave(group, ref))
+export const join = <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.flatMap(Effect.service(Registry), (r) => r.join(group, ref))
+export const leave = <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.flatMap(Effect.service(Registry), (r) => r.leave(group, ref))
 export const members = <P extends Protocol.Any = Protocol.Any>(group: string, protocol?: P) =>
   Effect.flatMap(Effect.service(Registry), (r) => r.members<P>(group, protocol))

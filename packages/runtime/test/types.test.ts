@@ -7,6 +7,7 @@ import type { ActorGone, ActorUnreachable, AskTimeout, MailboxFull, MessageRejec
 import * as Actor from "../src/Actor.ts"
 import type { ActorRef } from "../src/ActorRef.ts"
 import * as Protocol from "../src/Protocol.ts"
+import * as Registry from "../src/Registry.ts"
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}
 
@@ -32,6 +33,22 @@ export const typeChecks = (ref: ActorRef<typeof P>) => {
   const badTag = ref.tell({ _tag: "Nope" })
   return [getReply, putReply, explode, noError, told, toldLocalOnly, badPayload, badTag]
 }
+
+/** A ref type of one's own (a transport's, say) that extends ActorRef still goes wherever a ref goes. */
+interface TracedRef<Q extends Protocol.Any> extends ActorRef<Q> {
+  readonly traceId: string
+}
+
+// Never called: only type-checked.
+export const refsOfAnyProtocol = (a: ActorRef<typeof P>, b: TracedRef<typeof P>, registry: Registry.RegistryShape) => [
+  Actor.link(a, b),
+  Actor.linked(b, Effect.void),
+  Actor.awaitStopped(b),
+  Actor.stats(b),
+  registry.register("b", b),
+  registry.join("g", b),
+  Registry.register("a", a)
+]
 
 export const def = Actor.make({
   protocol: P,
