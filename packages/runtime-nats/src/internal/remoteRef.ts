@@ -140,7 +140,7 @@ class PendingAsk implements InflightAsk {
   private settled = false
   private retried = false
   private readonly startedAt = Date.now()
-  private readonly core: RemoteRefCore<any>
+  private readonly core: RemoteRefCore<Protocol.Any>
   private readonly resume: (effect: Effect.Effect<unknown, unknown>) => void
   private readonly transport: (e: RemoteError) => unknown
   private readonly tag: string
@@ -148,7 +148,7 @@ class PendingAsk implements InflightAsk {
   private readonly timeoutMs: number
 
   constructor(
-    core: RemoteRefCore<any>,
+    core: RemoteRefCore<Protocol.Any>,
     resume: (effect: Effect.Effect<unknown, unknown>) => void,
     transport: (e: RemoteError) => unknown,
     tag: string,
