@@ -14,7 +14,7 @@
  *
  *   node bench/runtime-remote.ts [--calls 2000] [--rounds 5] [--payload 256] [--concurrency 16] [--kill-trials 7] [--liveness 1000]
  */
-import { ActorGone } from "@dspex/runtime"
+import { ActorError } from "@dspex/runtime"
 import { Effect, Exit, Fiber, Layer, ManagedRuntime } from "effect"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
@@ -49,7 +49,7 @@ const runtime = ManagedRuntime.make(
 try {
   const { ref, client } = await runtime.runPromise(
     Effect.gen(function*() {
-      const connection = yield* NatsConnection
+      const connection = yield* NatsConnection.NatsConnection
       return { ref: yield* RemoteActor.ref("echo", Echo, { timeout: "5 seconds" }), client: connection.client }
     })
   )
@@ -204,7 +204,7 @@ async function askFailureAfterKill(): Promise<void> {
   try {
     const { ref, serves } = await killer.runPromise(
       Effect.gen(function*() {
-        const node = yield* Node
+        const node = yield* Node.Node
         return {
           ref: yield* RemoteActor.ref("doomed", Counter, { timeout: askTimeoutMs }),
           serves: (nodeId: string) => Effect.runSync(node.whereis("doomed")).some((n) => n.id === nodeId)
@@ -229,7 +229,7 @@ async function askFailureAfterKill(): Promise<void> {
       const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
       const outcome = error?._tag !== "Fail"
         ? "no typed failure"
-        : error.error instanceof ActorGone
+        : error.error instanceof ActorError.ActorGone
         ? `ActorGone(${error.error.reason._tag})`
         : (error.error as { _tag?: string })._tag ?? "unknown"
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)

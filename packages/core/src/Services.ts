@@ -7,8 +7,7 @@
  * picked up by everyone holding the service. While a child restarts, calls still reach the incarnation that
  * just ended (its resources may be released): restarts are for recovering, not for steady traffic.
  */
-import { type ChildSnapshot, ChildSpec, type ChildStartFailed, type Supervisor, type SupervisorSnapshot } from "@dspex/runtime"
-import * as Runtime from "@dspex/runtime"
+import { type ActorError, ChildSpec, Supervisor, type SupervisorEvent } from "@dspex/runtime"
 import { Context, type Duration, Effect, Layer, type Stream } from "effect"
 import * as Executor from "./Executor.ts"
 import { LanguageModel } from "./LanguageModel.ts"
@@ -17,9 +16,9 @@ export interface CoreSupervisorShape {
   /** The root supervisor: its children are "languageModel" and "executor". */
   readonly supervisor: Supervisor.Supervisor
   /** The tree with each child's status, restarts and last exit. */
-  readonly snapshot: Effect.Effect<SupervisorSnapshot>
+  readonly snapshot: Effect.Effect<SupervisorEvent.SupervisorSnapshot>
   /** Supervisor events (starts, exits, restarts) from the moment the stream is run. */
-  readonly events: Stream.Stream<Supervisor.SupervisorEvent>
+  readonly events: Stream.Stream<SupervisorEvent.SupervisorEvent>
 }
 
 /** The root supervisor of the core services started by `supervised`. */
@@ -75,13 +74,13 @@ const forwarding = <S extends object>(sample: S, get: () => S): S => {
  */
 export const supervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
   options: SupervisedOptions<E1, R1, E2, R2>
-): Layer.Layer<LanguageModel | Executor.Executor | CoreSupervisor, ChildStartFailed, R1 | R2> =>
+): Layer.Layer<LanguageModel | Executor.Executor | CoreSupervisor, ActorError.ChildStartFailed, R1 | R2> =>
   Layer.effectContext(
     Effect.gen(function*() {
       const lm: { current: LanguageModel["Service"] | undefined } = { current: undefined }
       const executor: { current: Executor.ExecutorShape | undefined } = { current: undefined }
       const executorLayer = (options.executor ?? Executor.local) as Layer.Layer<Executor.Executor, unknown, R2>
-      const supervisor = yield* Runtime.Supervisor.make<R1 | R2>({
+      const supervisor = yield* Supervisor.make<R1 | R2>({
         name: options.name ?? "dspex-core",
         strategy: "oneForOne",
         maxRestarts: options.maxRestarts ?? 3,
@@ -106,5 +105,5 @@ export const supervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
  * @example
  * const lm = yield* Services.child("languageModel") // { status: "running", restarts: 0, ... }
  */
-export const child = (id: "languageModel" | "executor"): Effect.Effect<ChildSnapshot | undefined, never, CoreSupervisor> =>
+export const child = (id: "languageModel" | "executor"): Effect.Effect<SupervisorEvent.ChildSnapshot | undefined, never, CoreSupervisor> =>
   CoreSupervisor.use((core) => Effect.map(core.snapshot, (s) => s.children.find((c) => c.id === id)))

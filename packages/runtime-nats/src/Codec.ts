@@ -8,7 +8,7 @@
  *   `{"t":"invalid","v":{"path","issue"}}` (the server's reply did not fit the reply Schema);
  * - heartbeats and exit announcements are `NodeAnnouncement` and `ExitAnnouncement`.
  */
-import { ActorGone, ActorUnreachable, AskTimeout, ExitReason, ExitReasons, MailboxFull, MessageRejected, type Protocol } from "@dspex/runtime"
+import { ActorError, type Protocol } from "@dspex/runtime"
 import { Cause, Exit, Schema } from "effect"
 import { RemoteReplyInvalid } from "./Errors.ts"
 
@@ -16,7 +16,7 @@ import { RemoteReplyInvalid } from "./Errors.ts"
  * The runtime errors a served ref can fail with; they cross the wire as themselves (`ActorUnreachable` when
  * the served ref is itself a remote ref whose transport failed).
  */
-export const RuntimeError = Schema.Union([AskTimeout, MailboxFull, ActorGone, MessageRejected, ActorUnreachable])
+export const RuntimeError = Schema.Union([ActorError.AskTimeout, ActorError.MailboxFull, ActorError.ActorGone, ActorError.MessageRejected, ActorError.ActorUnreachable])
 export type RuntimeError = typeof RuntimeError.Type
 
 const runtimeErrorJson = Schema.toCodecJson(RuntimeError)
@@ -38,7 +38,7 @@ export type NodeAnnouncement = typeof NodeAnnouncement.Type
 export const ExitAnnouncement = Schema.Struct({
   actor: Schema.String,
   node: Schema.String,
-  reason: ExitReason
+  reason: ActorError.ExitReason
 })
 export type ExitAnnouncement = typeof ExitAnnouncement.Type
 
@@ -72,10 +72,10 @@ const tagOf = (value: unknown): string => {
   return typeof tag === "string" ? tag : "<none>"
 }
 
-const rejected = (actor: string, v: Protocol.Violation) => new MessageRejected({ actor, tag: v.tag, path: v.path, issue: v.issue })
+const rejected = (actor: string, v: Protocol.Violation) => new ActorError.MessageRejected({ actor, tag: v.tag, path: v.path, issue: v.issue })
 
 /** A request as encoded or decoded: the value, or why it does not fit the protocol. */
-export type Checked<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: MessageRejected }
+export type Checked<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: ActorError.MessageRejected }
 
 /** Encodes a message for the wire, or says why it does not fit the protocol. */
 export const encodeRequest = <P extends Protocol.Any>(protocol: P, actor: string, message: Protocol.Message<P>): Checked<string> => {
@@ -88,7 +88,7 @@ export const encodeRequest = <P extends Protocol.Any>(protocol: P, actor: string
 /** Decodes a request off the wire; anything that is not JSON or does not fit the protocol is a `MessageRejected`. */
 export const decodeRequest = <P extends Protocol.Any>(protocol: P, actor: string, data: Uint8Array): Checked<Protocol.Message<P>> => {
   const input = parseJson(data)
-  if (input === notJson) return { ok: false, error: new MessageRejected({ actor, tag: "<none>", path: "", issue: "the request is not JSON" }) }
+  if (input === notJson) return { ok: false, error: new ActorError.MessageRejected({ actor, tag: "<none>", path: "", issue: "the request is not JSON" }) }
   const exit = protocol.decodeMessage(input)
   return Exit.isSuccess(exit)
     ? { ok: true, value: exit.value as Protocol.Message<P> }
@@ -123,7 +123,7 @@ export const encodeFailure = (protocol: Protocol.Any, actor: string, tag: string
     const exit = protocol.encodeError(tag, error)
     if (Exit.isSuccess(exit)) return JSON.stringify({ t: "error", v: exit.value })
   }
-  const gone = new ActorGone({ actor, reason: ExitReasons.fromCause(cause) })
+  const gone = new ActorError.ActorGone({ actor, reason: ActorError.ExitReasons.fromCause(cause) })
   const exit = encodeRuntimeErrorJson(gone)
   return Exit.isSuccess(exit)
     ? JSON.stringify({ t: "runtime", v: exit.value })
@@ -131,7 +131,7 @@ export const encodeFailure = (protocol: Protocol.Any, actor: string, tag: string
 }
 
 /** The reply envelope for a request that never reached the actor. */
-export const encodeRejected = (error: MessageRejected): string => JSON.stringify({ t: "runtime", v: Schema.encodeSync(runtimeErrorJson)(error) })
+export const encodeRejected = (error: ActorError.MessageRejected): string => JSON.stringify({ t: "runtime", v: Schema.encodeSync(runtimeErrorJson)(error) })
 
 /** What a reply decodes to: the reply, the handler's typed error, a runtime error, or an invalid reply. */
 export type DecodedReply =

@@ -42,16 +42,7 @@ export interface NatsConnectionShape {
   readonly unavailable: () => NatsUnavailable
 }
 
-export class NatsConnection extends Context.Service<NatsConnection, NatsConnectionShape>()("dspex/NatsConnection") {
-  /** @see make */
-  static make(options?: NatsConnectionOptions): Effect.Effect<NatsConnectionShape, NatsUnavailable | Config.ConfigError, Scope.Scope> {
-    return make(options)
-  }
-  /** @see layer */
-  static layer(options?: NatsConnectionOptions): Layer.Layer<NatsConnection, NatsUnavailable | Config.ConfigError> {
-    return layer(options)
-  }
-}
+export class NatsConnection extends Context.Service<NatsConnection, NatsConnectionShape>()("@dspex/runtime-nats/NatsConnection") {}
 
 const describeError = (e: unknown): string => {
   if (!(e instanceof Error)) return String(e)

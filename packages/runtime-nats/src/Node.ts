@@ -14,18 +14,60 @@ import type { ServiceInfo } from "@nats-io/services"
 import { nuid } from "@nats-io/nats-core"
 import { Config, Context, Duration, Effect, Layer, PubSub, type Scope, type Stream } from "effect"
 import { hostname } from "node:os"
-import { type NatsUnavailable, NodeDown } from "./Errors.ts"
+import type { NodeAnnouncement } from "./Codec.ts"
+import type { NatsUnavailable, NodeDown } from "./Errors.ts"
 import { NatsConnection } from "./NatsConnection.ts"
-import type { Inflight } from "./internal/inflight.ts"
-import type { MemberEvent, NodeInfo } from "./internal/membership.ts"
 import { NodeImpl } from "./internal/node.ts"
-import type { ProbeHandlers } from "./internal/probe.ts"
 import * as Subjects from "./internal/subjects.ts"
 
-export { NodeDown }
-export type { Inflight, InflightAsk } from "./internal/inflight.ts"
-export type { MemberEvent, NodeInfo } from "./internal/membership.ts"
-export type { ProbeEnd, ProbeHandlers } from "./internal/probe.ts"
+/** A live node as this node sees it. */
+export interface NodeInfo extends NodeAnnouncement {
+  /** When its last heartbeat arrived (epoch ms). */
+  readonly lastSeenAt: number
+  /** True for this node itself. */
+  readonly self: boolean
+}
+
+export type MemberEvent =
+  | { readonly _tag: "Joined"; readonly node: NodeInfo }
+  | { readonly _tag: "Down"; readonly down: NodeDown }
+
+/**
+ * How a probe ended: NATS said nothing subscribes (`none`), at least one node answered (`answered`),
+ * or something subscribes but nothing answered within the wait (`silent`).
+ */
+export type ProbeEnd = "none" | "answered" | "silent"
+
+export interface ProbeHandlers {
+  /** A node that serves the actor answered (once per node and probe). */
+  readonly server: (nodeId: string) => void
+  /** The probe is over (called once, unless it was cancelled first). */
+  readonly end: (outcome: ProbeEnd) => void
+}
+
+/** An ask as the in-flight registry sees it: something to fail. Settling it must `remove` it. */
+export interface InflightAsk {
+  /** Its serving node went down (or left). */
+  readonly nodeDown: (down: NodeDown) => void
+  /** The connection to NATS was lost: no reply can arrive. */
+  readonly disconnected: () => void
+}
+
+/**
+ * The remote asks in flight from one node, by the node serving each (`""` for an ask that went to the
+ * queue group). Membership fails a node's asks the moment it declares that node down, and a lost
+ * connection fails them all.
+ */
+export interface Inflight {
+  add(node: string, ask: InflightAsk): void
+  remove(node: string, ask: InflightAsk): void
+  /** Fails every ask `down.node` was serving. */
+  failNode(down: NodeDown): void
+  /** Fails every ask (the connection is lost). */
+  failAll(): void
+  /** Asks in flight. */
+  readonly size: number
+}
 
 export interface NodeOptions {
   /** Human-readable name; default `DSPEX_NODE_NAME`, else `<hostname>-<pid>`. */
@@ -117,24 +159,7 @@ export interface NodeShape {
   readonly stats: () => NodeStats
 }
 
-export class Node extends Context.Service<Node, NodeShape>()("dspex/Node") {
-  /** @see make */
-  static make(options?: NodeOptions): Effect.Effect<NodeShape, Config.ConfigError, NatsConnection | Scope.Scope> {
-    return make(options)
-  }
-  /** @see layer */
-  static layer(options?: NodeOptions): Layer.Layer<Node, Config.ConfigError, NatsConnection> {
-    return layer(options)
-  }
-  /** The live nodes, this one included. */
-  static members(): Effect.Effect<ReadonlyArray<NodeInfo>, never, Node> {
-    return Node.use((node) => node.members)
-  }
-  /** @see NodeShape.watch */
-  static watch(nodeId: string): Effect.Effect<Effect.Effect<NodeDown>, never, Node> {
-    return Node.use((node) => node.watch(nodeId))
-  }
-}
+export class Node extends Context.Service<Node, NodeShape>()("@dspex/runtime-nats/Node") {}
 
 const configOf = (options: NodeOptions) =>
   Effect.gen(function*() {
@@ -187,3 +212,21 @@ export const make = Effect.fn("Node.make")(function*(options: NodeOptions = {}) 
  * const nodes = yield* Node.members() // [{ name: "worker-1", actors: [...], ... }, ...]
  */
 export const layer = (options?: NodeOptions): Layer.Layer<Node, Config.ConfigError, NatsConnection> => Layer.effect(Node, make(options))
+
+/**
+ * The live nodes, this one included.
+ *
+ * @example
+ * const nodes = yield* Node.members() // [{ name: "worker-1", actors: ["counter"], self: true, ... }, ...]
+ */
+export const members = (): Effect.Effect<ReadonlyArray<NodeInfo>, never, Node> => Node.use((node) => node.members)
+
+/**
+ * Registers a watch on a node of the current `Node`; the inner effect completes once, when it goes down
+ * (see `NodeShape.watch`).
+ *
+ * @example
+ * const down = yield* Node.watch(otherNodeId)
+ * const why = yield* down // NodeDown { reason: "left" | "timeout" | "unknown", ... }
+ */
+export const watch = (nodeId: string): Effect.Effect<Effect.Effect<NodeDown>, never, Node> => Node.use((node) => node.watch(nodeId))

@@ -18,36 +18,25 @@
  * means locally: the actor itself stopped, or its node went down (reason `NodeDown`).
  * `askRemote`/`tellRemote` return the transport errors as themselves.
  */
-import {
-  Actor,
-  type ActorRef,
-  ActorUnreachable,
-  type AskError,
-  type AskOptions,
-  DEFAULT_ASK_TIMEOUT_MS,
-  type ExitReason,
-  ExitReasons,
-  type MessageRejected,
-  type Protocol,
-  type SendError,
-  TypeId
-} from "@dspex/runtime"
+import { Actor, ActorError, ActorRef, type Protocol } from "@dspex/runtime"
 import type { Msg } from "@nats-io/transport-node"
 import { Duration, Effect, Exit, FiberSet, Scheduler, Scope } from "effect"
 import * as Codec from "./Codec.ts"
+import type { NatsUnavailable, NoResponders, RemoteReplyInvalid } from "./Errors.ts"
 import { NatsConnection } from "./NatsConnection.ts"
 import { Node } from "./Node.ts"
-import { isRemoteError, type RemoteError, RemoteRefCore } from "./internal/remoteRef.ts"
+import { isRemoteError, RemoteRefCore } from "./internal/remoteRef.ts"
 import * as Subjects from "./internal/subjects.ts"
 
-export type { RemoteError } from "./internal/remoteRef.ts"
+/** The failures only the network adds (a ref's `askRemote` / `tellRemote` return them as themselves). */
+export type RemoteError = NatsUnavailable | NoResponders | RemoteReplyInvalid
 
 /**
  * An `ActorRef` for an actor served elsewhere, plus the transport-level API. An intersection rather than
  * an interface extending `ActorRef`, so a `RemoteActorRef<P>` is assignable wherever an
  * `ActorRef<Protocol.Any>` is taken (`Actor.link`), exactly as a local `ActorRef<P>` is.
  */
-export type RemoteActorRef<P extends Protocol.Any> = ActorRef<P> & RemoteActorApi<P>
+export type RemoteActorRef<P extends Protocol.Any> = ActorRef.ActorRef<P> & RemoteActorApi<P>
 
 /** What a remote ref adds to `ActorRef`. */
 export interface RemoteActorApi<P extends Protocol.Any> {
@@ -56,10 +45,10 @@ export interface RemoteActorApi<P extends Protocol.Any> {
   /** `ask` with the transport failures as their own typed errors. */
   readonly askRemote: <M extends Protocol.Message<P>>(
     message: M,
-    options?: AskOptions
-  ) => Effect.Effect<Protocol.ReplyOf<P, M>, AskError | RemoteError | Protocol.ErrorOf<P, M>>
+    options?: ActorRef.AskOptions
+  ) => Effect.Effect<Protocol.ReplyOf<P, M>, ActorRef.AskError | RemoteError | Protocol.ErrorOf<P, M>>
   /** `tell` with the transport failures as their own typed errors. */
-  readonly tellRemote: (message: Protocol.Message<P>) => Effect.Effect<void, MessageRejected | RemoteError>
+  readonly tellRemote: (message: Protocol.Message<P>) => Effect.Effect<void, ActorError.MessageRejected | RemoteError>
 }
 
 export interface RefOptions {
@@ -89,8 +78,8 @@ const forwarding = { scheduler: new Scheduler.MixedScheduler("sync") }
  * RemoteActor.toActorUnreachable("counter", new NoResponders({ actor: "counter", subject: "dspex.actor.counter" }))
  * // ActorUnreachable { actor: "counter", transport: "NoResponders", detail: "no node serves actor counter ...", retryable: true }
  */
-export const toActorUnreachable = (actor: string, error: RemoteError): ActorUnreachable =>
-  new ActorUnreachable({ actor, transport: error._tag, detail: error.message, retryable: error.retryable })
+export const toActorUnreachable = (actor: string, error: RemoteError): ActorError.ActorUnreachable =>
+  new ActorError.ActorUnreachable({ actor, transport: error._tag, detail: error.message, retryable: error.retryable })
 
 /**
  * Serves `localRef` under `clusterName` until the current scope closes: requests on
@@ -106,7 +95,7 @@ export const toActorUnreachable = (actor: string, error: RemoteError): ActorUnre
  */
 export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol.Any>(
   clusterName: string,
-  localRef: ActorRef<P>,
+  localRef: ActorRef.ActorRef<P>,
   options: ServeOptions = {}
 ): Effect.fn.Return<void, never, NatsConnection | Node | Scope.Scope> {
   Subjects.assertValidName("cluster name", clusterName)
@@ -116,14 +105,14 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
   const protocol = localRef.protocol
   const subject = Subjects.actorSubject(clusterName)
   // parsed once: the local ref would otherwise parse a string duration on every forwarded ask
-  const askOptions: AskOptions = { timeout: Duration.fromInputUnsafe(options.askTimeout ?? "5 minutes") }
+  const askOptions: ActorRef.AskOptions = { timeout: Duration.fromInputUnsafe(options.askTimeout ?? "5 minutes") }
   // serving ends with the caller's scope, or earlier when the actor stops for good
   const scope = yield* Scope.Scope
   const serving = yield* Scope.fork(scope)
   const run = yield* FiberSet.makeRuntime<never, unknown, never>().pipe(Scope.provide(serving))
 
-  let announced: ExitReason | undefined
-  const announceExit = (reason: ExitReason) => {
+  let announced: ActorError.ExitReason | undefined
+  const announceExit = (reason: ActorError.ExitReason) => {
     if (reason === announced) return
     announced = reason
     if (nats.isConnected()) client.publish(Subjects.exitSubject(clusterName), Codec.encodeExit({ actor: clusterName, node: node.id, reason }))
@@ -156,7 +145,7 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
     )
   }
 
-  let finalReason: ExitReason = ExitReasons.shutdown
+  let finalReason: ActorError.ExitReason = ActorError.ExitReasons.shutdown
   const subs = [
     client.subscribe(subject, { queue: subject, callback: handle }),
     client.subscribe(Subjects.directSubject(node.id, clusterName), { callback: handle }),
@@ -212,7 +201,7 @@ export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any
   Subjects.assertValidName("cluster name", clusterName)
   const nats = yield* NatsConnection
   const node = yield* Node
-  const defaultTimeoutMs = options.timeout === undefined ? DEFAULT_ASK_TIMEOUT_MS : Duration.toMillis(options.timeout)
+  const defaultTimeoutMs = options.timeout === undefined ? ActorRef.DEFAULT_ASK_TIMEOUT_MS : Duration.toMillis(options.timeout)
   const core = new RemoteRefCore(clusterName, protocol, nats, node, defaultTimeoutMs)
 
   const asUnreachable = (e: RemoteError) => toActorUnreachable(clusterName, e)
@@ -221,7 +210,7 @@ export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any
   const tellRemote = (message: Protocol.Message<P>) => core.tell(message)
 
   const remoteRef: RemoteActorRef<P> = {
-    [TypeId]: TypeId,
+    [ActorRef.TypeId]: ActorRef.TypeId,
     id: `nats:${clusterName}`,
     name: clusterName,
     protocol,
@@ -229,7 +218,7 @@ export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any
     askRemote: (message, askOptions) => core.ask(message, askOptions, asItself) as never,
     tellRemote,
     ask: (message, askOptions) => core.ask(message, askOptions, asUnreachable) as never,
-    tell: (message) => Effect.mapError(tellRemote(message), asActorError) as Effect.Effect<void, SendError>,
+    tell: (message) => Effect.mapError(tellRemote(message), asActorError) as Effect.Effect<void, ActorError.SendError>,
     monitor: () => core.monitor()
   }
   return remoteRef

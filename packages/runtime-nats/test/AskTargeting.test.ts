@@ -4,12 +4,12 @@
  * `ActorGone` (reason `NodeDown`) instead of waiting out their timeout. Real nats-server, nodes in their
  * own processes, SIGKILLed.
  */
-import { ActorGone } from "@dspex/runtime"
+import { ActorError } from "@dspex/runtime"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Schedule } from "effect"
 import * as Codec from "../src/Codec.ts"
-import { NatsConnection } from "../src/NatsConnection.ts"
-import { Node } from "../src/Node.ts"
+import * as NatsConnection from "../src/NatsConnection.ts"
+import * as Node from "../src/Node.ts"
 import * as RemoteActor from "../src/RemoteActor.ts"
 import { clientLayer, elapsed, failure, heartbeatMs, livenessMs } from "./support/effects.ts"
 import { type NatsServer, startNatsServer } from "./support/natsServer.ts"
@@ -19,7 +19,7 @@ import { Counter } from "./support/protocol.ts"
 /** Waits until this node's membership lists exactly `ids` as the servers of `actor`. */
 const serversAre = (actor: string, ids: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const node = yield* Node
+    const node = yield* Node.Node
     const want = [...ids].sort().join(",")
     const listed = node.whereis(actor).pipe(Effect.map((ns) => ns.map((n) => n.id).sort().join(",")))
     const deadline = Date.now() + 5_000
@@ -48,7 +48,7 @@ describe("remote asks target a serving node", () => {
   it.live("an ask pending on a node that is SIGKILLed fails with ActorGone(NodeDown) once membership declares the node down", () =>
     Effect.gen(function*() {
       const victim = yield* Effect.promise(() => spawn("victim-node", "victim"))
-      const node = yield* Node
+      const node = yield* Node.Node
       yield* serversAre("victim", [victim.nodeId])
       const ref = yield* RemoteActor.ref("victim", Counter, { timeout: "8 seconds" })
       const pending = yield* Effect.forkChild(elapsed(ref.ask({ _tag: "Sleep", ms: 7_000 })))
@@ -59,8 +59,8 @@ describe("remote asks target a serving node", () => {
       const { exit } = yield* Fiber.join(pending)
       const failedAfter = Date.now() - killedAt
       const gone = failure(exit)
-      expect(gone).toBeInstanceOf(ActorGone)
-      const reason = (gone as ActorGone).reason
+      expect(gone).toBeInstanceOf(ActorError.ActorGone)
+      const reason = (gone as ActorError.ActorGone).reason
       expect(reason._tag === "NodeDown" && [reason.node, reason.nodeName]).toEqual([victim.nodeId, "victim-node"])
       // the liveness timeout, not the 8 s ask timeout (the benchmark measures the tight figure)
       expect(failedAfter).toBeLessThanOrEqual(livenessMs + 600)
@@ -91,8 +91,8 @@ describe("remote asks target a serving node", () => {
       expect(served).toEqual(["slept 1500 ms", "slept 1500 ms"])
       expect(lost).toHaveLength(2)
       for (const e of lost) {
-        expect(e).toBeInstanceOf(ActorGone)
-        expect((e as ActorGone).reason._tag === "NodeDown" && (e as ActorGone).reason).toMatchObject({ node: p!.nodeId })
+        expect(e).toBeInstanceOf(ActorError.ActorGone)
+        expect((e as ActorError.ActorGone).reason._tag === "NodeDown" && (e as ActorError.ActorGone).reason).toMatchObject({ node: p!.nodeId })
       }
       // q's two sleeps run one after the other (3 s), so only p's failures bound this
       expect(Date.now() - killedAt).toBeLessThan(3_000 + 1_000)
@@ -105,7 +105,7 @@ describe("remote asks target a serving node", () => {
     Effect.gen(function*() {
       const r = yield* Effect.promise(() => spawn("stale-r", "stale"))
       // a node that heartbeats as a server of "stale" but subscribes to nothing
-      const connection = yield* NatsConnection
+      const connection = yield* NatsConnection.NatsConnection
       const ghost = Codec.encodeAnnouncement({ id: "ghost", name: "ghost", version: "0.1.0", actors: ["stale"], metadata: {}, startedAt: Date.now() })
       yield* Effect.forkChild(
         Effect.sync(() => connection.client.publish("dspex.node.ghost.hb", ghost)).pipe(Effect.repeat(Schedule.spaced(`${heartbeatMs} millis`)))

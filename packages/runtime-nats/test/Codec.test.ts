@@ -1,4 +1,4 @@
-import { ActorGone, ActorUnreachable, MailboxFull, MessageRejected } from "@dspex/runtime"
+import { ActorError } from "@dspex/runtime"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause } from "effect"
 import * as Codec from "../src/Codec.ts"
@@ -20,7 +20,7 @@ describe("Codec: requests", () => {
     const wrongType = Codec.decodeRequest(Counter, "counter", bytes(`{"_tag":"Add","n":"two"}`))
     expect(wrongType.ok).toBe(false)
     if (!wrongType.ok) {
-      expect(wrongType.error).toBeInstanceOf(MessageRejected)
+      expect(wrongType.error).toBeInstanceOf(ActorError.MessageRejected)
       expect([wrongType.error.actor, wrongType.error.tag, wrongType.error.path]).toEqual(["counter", "Add", "n"])
     }
     const unknownTag = Codec.decodeRequest(Counter, "counter", bytes(`{"_tag":"Reset"}`))
@@ -52,25 +52,25 @@ describe("Codec: replies", () => {
   })
 
   it("runtime errors cross the wire as themselves", () => {
-    const wire = Codec.encodeFailure(Counter, "counter", "Get", Cause.fail(new MailboxFull({ actor: "counter", capacity: 8 })))
+    const wire = Codec.encodeFailure(Counter, "counter", "Get", Cause.fail(new ActorError.MailboxFull({ actor: "counter", capacity: 8 })))
     const reply = Codec.decodeReply(Counter, "counter", "Get", bytes(wire))
-    expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(MailboxFull)
-    expect(reply._tag === "runtime" && (reply.error as MailboxFull).capacity).toBe(8)
+    expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(ActorError.MailboxFull)
+    expect(reply._tag === "runtime" && (reply.error as ActorError.MailboxFull).capacity).toBe(8)
   })
 
   it("ActorUnreachable (a served ref that is itself remote) crosses the wire as itself, keeping retryable", () => {
-    const error = new ActorUnreachable({ actor: "downstream", transport: "NoResponders", detail: "nobody", retryable: true })
+    const error = new ActorError.ActorUnreachable({ actor: "downstream", transport: "NoResponders", detail: "nobody", retryable: true })
     const reply = Codec.decodeReply(Counter, "counter", "Get", bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.fail(error))))
-    expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(ActorUnreachable)
+    expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(ActorError.ActorUnreachable)
     expect(reply._tag === "runtime" && { ...reply.error }).toEqual({ ...error })
   })
 
   it("a defect becomes ActorGone with a Failure reason; an interruption becomes Shutdown", () => {
     const died = Codec.decodeReply(Counter, "counter", "Get", bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.die(new Error("boom")))))
-    expect(died._tag === "runtime" && died.error).toBeInstanceOf(ActorGone)
-    expect(died._tag === "runtime" && (died.error as ActorGone).reason._tag).toBe("Failure")
+    expect(died._tag === "runtime" && died.error).toBeInstanceOf(ActorError.ActorGone)
+    expect(died._tag === "runtime" && (died.error as ActorError.ActorGone).reason._tag).toBe("Failure")
     const interrupted = Codec.decodeReply(Counter, "counter", "Get", bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.interrupt())))
-    expect(interrupted._tag === "runtime" && (interrupted.error as ActorGone).reason._tag).toBe("Shutdown")
+    expect(interrupted._tag === "runtime" && (interrupted.error as ActorError.ActorGone).reason._tag).toBe("Shutdown")
   })
 
   it("a reply that does not fit the reply Schema is RemoteReplyInvalid", () => {

@@ -2,10 +2,10 @@
  * Remote monitors: `NoProc` at once for a name nobody serves (asked of NATS, not of a membership table
  * that may not have heard anybody yet), and every watch a monitor registers released with its Scope.
  */
-import { Actor, ActorGone } from "@dspex/runtime"
+import { Actor, ActorError } from "@dspex/runtime"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { Node } from "../src/Node.ts"
+import * as Node from "../src/Node.ts"
 import * as RemoteActor from "../src/RemoteActor.ts"
 import { echoActor } from "./support/actors.ts"
 import { clientLayer, elapsed, failure, heartbeatMs, isSubscribed, livenessMs, until } from "./support/effects.ts"
@@ -35,7 +35,7 @@ describe("remote monitors", () => {
       expect(reason?._tag === "NoProc" && [reason.actor, reason.message]).toEqual(["nobody", expect.stringContaining("no node serves nobody")])
       // NATS answers "no responders" in one round trip: well before a liveness timeout
       expect(ms).toBeLessThan(livenessMs / 2)
-      const node = yield* Node
+      const node = yield* Node.Node
       expect(node.stats().probes).toBe(0)
     }).pipe(Effect.provide(clientLayer(nats.url))), 15_000)
 
@@ -47,14 +47,14 @@ describe("remote monitors", () => {
       yield* Effect.sleep(`${livenessMs + 500} millis`)
       expect(down.pollUnsafe()).toBeUndefined()
       // and it watches the right incarnation: a crash is what it reports
-      expect(failure(yield* Effect.exit(counter.ask({ _tag: "Crash" })))).toBeInstanceOf(ActorGone)
+      expect(failure(yield* Effect.exit(counter.ask({ _tag: "Crash" })))).toBeInstanceOf(ActorError.ActorGone)
       const reason = yield* Fiber.join(down)
       expect([reason._tag, reason._tag === "Failure" && reason.message]).toEqual(["Failure", expect.stringContaining("crash requested")])
     }).pipe(Effect.provide(clientLayer(nats.url, { name: "fresh-client" }))), 15_000)
 
   it.live("a monitor's watches are released when its Scope closes, also the monitor Actor.link drops", () =>
     Effect.gen(function*() {
-      const node = yield* Node
+      const node = yield* Node.Node
       const counter = yield* RemoteActor.ref("counter", Counter, { timeout: "2 seconds" })
       const exitSubject = "dspex.exit.counter"
       expect(yield* isSubscribed(exitSubject)).toBe(false)

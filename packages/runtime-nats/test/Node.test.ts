@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import * as Codec from "../src/Codec.ts"
-import { NatsConnection } from "../src/NatsConnection.ts"
-import { type MemberEvent, Node } from "../src/Node.ts"
+import * as NatsConnection from "../src/NatsConnection.ts"
+import * as Node from "../src/Node.ts"
 import { clientLayer, until } from "./support/effects.ts"
 import { type NatsServer, startNatsServer } from "./support/natsServer.ts"
 
@@ -21,11 +21,11 @@ describe("Node", () => {
 
   it.live("a subscriber that stops reading events loses its oldest ones (counted) instead of growing memory; one that reads loses none", () =>
     Effect.gen(function*() {
-      const node = yield* Node
-      const connection = yield* NatsConnection
+      const node = yield* Node.Node
+      const connection = yield* NatsConnection.NatsConnection
       // one subscriber takes its first event and never reads again; another reads everything
       const stuck = yield* Effect.forkChild(Stream.runForEach(node.events, () => Effect.never))
-      const seen: Array<MemberEvent> = []
+      const seen: Array<Node.MemberEvent> = []
       const reader = yield* Effect.forkChild(Stream.runForEach(node.events, (e) => Effect.sync(() => seen.push(e))))
       yield* Effect.sleep("100 millis")
 

@@ -3,13 +3,13 @@
  * nodes in their own processes (test/support/node.ts). Nodes heartbeat every 200 ms and count as down
  * after 1 s of silence, so liveness checks stay short.
  */
-import { ActorGone, ActorUnreachable, AskTimeout, ChildSpec, type ExitReason, MessageRejected, Protocol, Supervisor, type SupervisorEvent } from "@dspex/runtime"
+import { ActorError, ChildSpec, Protocol, Supervisor, type SupervisorEvent } from "@dspex/runtime"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Deferred, Effect, Fiber, Layer, PubSub, Schema } from "effect"
 import * as Codec from "../src/Codec.ts"
 import { NatsUnavailable, NoResponders, RemoteReplyInvalid } from "../src/Errors.ts"
-import { NatsConnection } from "../src/NatsConnection.ts"
-import { Node } from "../src/Node.ts"
+import * as NatsConnection from "../src/NatsConnection.ts"
+import * as Node from "../src/Node.ts"
 import * as RemoteActor from "../src/RemoteActor.ts"
 import { clientLayer, elapsed, eventually, failure, heartbeatMs, livenessMs } from "./support/effects.ts"
 import { freePort, type NatsServer, startNatsServer } from "./support/natsServer.ts"
@@ -54,18 +54,18 @@ describe("RemoteActor across processes", () => {
 
       // (the actor stays busy with the sleep for a while after the ask gave up)
       const slow = failure(yield* Effect.exit(counter.ask({ _tag: "Sleep", ms: 600 }, { timeout: "200 millis" })))
-      expect(slow).toBeInstanceOf(AskTimeout)
-      expect([(slow as AskTimeout).tag, (slow as AskTimeout).timeoutMs]).toEqual(["Sleep", 200])
+      expect(slow).toBeInstanceOf(ActorError.AskTimeout)
+      expect([(slow as ActorError.AskTimeout).tag, (slow as ActorError.AskTimeout).timeoutMs]).toEqual(["Sleep", 200])
 
       // nobody serves "nobody": NATS says so at once, long before the 5 s timeout
       const nobody = yield* RemoteActor.ref("nobody", Counter, { timeout: "5 seconds" })
       const { exit, ms } = yield* elapsed(nobody.ask({ _tag: "Get" }))
       expect(ms).toBeLessThan(2_000)
       const unreachable = failure(exit)
-      expect(unreachable).toBeInstanceOf(ActorUnreachable)
+      expect(unreachable).toBeInstanceOf(ActorError.ActorUnreachable)
       const noResponders = failure(yield* Effect.exit(nobody.askRemote({ _tag: "Get" })))
       expect(noResponders).toBeInstanceOf(NoResponders)
-      expect({ ...(unreachable as ActorUnreachable) }).toEqual({
+      expect({ ...(unreachable as ActorError.ActorUnreachable) }).toEqual({
         _tag: "ActorUnreachable",
         actor: "nobody",
         transport: "NoResponders",
@@ -83,23 +83,23 @@ describe("RemoteActor across processes", () => {
       const count = yield* counter.ask({ _tag: "Get" })
 
       // a client that bypasses the Schema (another language, a bug) sends garbage straight to the subject
-      const connection = yield* NatsConnection
+      const connection = yield* NatsConnection.NatsConnection
       for (const payload of [`{"_tag":"Add","n":"two"}`, `{"_tag":"Reset"}`, "not json"]) {
         const reply = yield* Effect.promise(() => connection.client.request("dspex.actor.counter", payload, { timeout: 2_000 }))
         const decoded = Codec.decodeReply(Counter, "counter", "Add", reply.data)
         expect(decoded._tag).toBe("runtime")
-        expect(decoded._tag === "runtime" && decoded.error).toBeInstanceOf(MessageRejected)
+        expect(decoded._tag === "runtime" && decoded.error).toBeInstanceOf(ActorError.MessageRejected)
       }
       const first = yield* Effect.promise(() => connection.client.request("dspex.actor.counter", `{"_tag":"Add","n":"two"}`, { timeout: 2_000 }))
       const rejected = Codec.decodeReply(Counter, "counter", "Add", first.data)
-      expect(rejected._tag === "runtime" && [rejected.error._tag, (rejected.error as MessageRejected).path]).toEqual(["MessageRejected", "n"])
+      expect(rejected._tag === "runtime" && [rejected.error._tag, (rejected.error as ActorError.MessageRejected).path]).toEqual(["MessageRejected", "n"])
 
       // a node on another protocol version: its messages pass its own Schema, the server's Schema rejects them
       const CounterV2 = Protocol.make({ Add: { payload: Schema.Struct({ n: Schema.String }) } })
       const v2 = yield* RemoteActor.ref("counter", CounterV2, { timeout: "2 seconds" })
       const v2Error = failure(yield* Effect.exit(v2.ask({ _tag: "Add", n: "2" })))
-      expect(v2Error).toBeInstanceOf(MessageRejected)
-      expect((v2Error as MessageRejected).path).toBe("n")
+      expect(v2Error).toBeInstanceOf(ActorError.MessageRejected)
+      expect((v2Error as ActorError.MessageRejected).path).toBe("n")
 
       // same incarnation, same state: nothing crashed
       expect(yield* counter.ask({ _tag: "Whoami" })).toEqual(before)
@@ -109,15 +109,15 @@ describe("RemoteActor across processes", () => {
   it.live("a reply that does not fit the protocol is ActorUnreachable (not retryable) from ask, RemoteReplyInvalid from askRemote", () =>
     Effect.gen(function*() {
       // a responder on another protocol version (or not DSPex at all) answers with something undecodable
-      const connection = yield* NatsConnection
+      const connection = yield* NatsConnection.NatsConnection
       const sub = connection.client.subscribe("dspex.actor.garbled", { callback: (err, msg) => { if (err === null) msg.respond(`{"t":"ok","v":"forty-two"}`) } })
       yield* Effect.addFinalizer(() => Effect.sync(() => sub.unsubscribe()))
       const garbled = yield* RemoteActor.ref("garbled", Counter, { timeout: "2 seconds" })
       const unreachable = failure(yield* Effect.exit(garbled.ask({ _tag: "Get" })))
-      expect(unreachable).toBeInstanceOf(ActorUnreachable)
+      expect(unreachable).toBeInstanceOf(ActorError.ActorUnreachable)
       const invalid = failure(yield* Effect.exit(garbled.askRemote({ _tag: "Get" })))
       expect(invalid).toBeInstanceOf(RemoteReplyInvalid)
-      expect({ ...(unreachable as ActorUnreachable) }).toEqual({
+      expect({ ...(unreachable as ActorError.ActorUnreachable) }).toEqual({
         _tag: "ActorUnreachable",
         actor: "garbled",
         transport: "RemoteReplyInvalid",
@@ -132,7 +132,7 @@ describe("RemoteActor across processes", () => {
       const before = yield* counter.ask({ _tag: "Whoami" })
       const exited = yield* counter.monitor()
       const crashed = failure(yield* Effect.exit(counter.ask({ _tag: "Crash" })))
-      expect(crashed).toBeInstanceOf(ActorGone)
+      expect(crashed).toBeInstanceOf(ActorError.ActorGone)
       const reason = yield* exited
       expect(reason._tag).toBe("Failure")
       expect(reason._tag === "Failure" && reason.message).toContain("crash requested")
@@ -152,7 +152,7 @@ describe("RemoteActor across processes", () => {
       expect(byName.get("worker-a")?.id).toBe(a.nodeId)
       expect(byName.get("worker-b")?.actors).toEqual(["echo"])
       expect(byName.get("test-client")?.self).toBe(true)
-      const node = yield* Node
+      const node = yield* Node.Node
       expect((yield* node.whereis("echo")).map((m) => m.name)).toEqual(["worker-b"])
 
       const services = yield* node.discover("500 millis")
@@ -166,7 +166,7 @@ describe("RemoteActor across processes", () => {
   it.live("SIGKILL a node: its remote monitor fires within the liveness timeout and a supervisor here starts the work again", () =>
     Effect.gen(function*() {
       const spawned: Array<NodeProcess> = []
-      const downs: Array<{ readonly reason: ExitReason; readonly at: number }> = []
+      const downs: Array<{ readonly reason: ActorError.ExitReason; readonly at: number }> = []
       const firstUp = yield* Deferred.make<void>()
       const secondUp = yield* Deferred.make<void>()
       // the child owns a node process serving "worker"; when the remote monitor fires it crashes, and the
@@ -205,7 +205,7 @@ describe("RemoteActor across processes", () => {
       expect(reason._tag === "NodeDown" && [reason.node, reason.nodeName]).toEqual([spawned[0]!.nodeId, "worker-c1"])
       expect(reason._tag === "NodeDown" && reason.message).toContain("stopped heartbeating")
 
-      const seen: Array<SupervisorEvent> = []
+      const seen: Array<SupervisorEvent.SupervisorEvent> = []
       while (!seen.some((e) => e._tag === "ChildRestarted")) seen.push(yield* PubSub.take(events))
       const who = yield* eventually(worker.ask({ _tag: "Whoami" }), 5_000)
       expect(who.pid).toBe(spawned[1]!.pid)
@@ -216,7 +216,7 @@ describe("RemoteActor across processes", () => {
     Effect.gen(function*() {
       const echo = yield* RemoteActor.ref("echo", Echo)
       expect(yield* echo.ask({ _tag: "Echo", text: "still here" })).toBe("still here")
-      const node = yield* Node
+      const node = yield* Node.Node
       const nodeDown = yield* node.watch(b.nodeId)
       const actorDown = yield* echo.monitor()
       const stoppedAt = Date.now()
@@ -244,7 +244,7 @@ describe("RemoteActor through a NATS outage", () => {
 
   it.live("asks fail fast while NATS is down and work again once it is back, without restarting the actor", () =>
     Effect.gen(function*() {
-      const connection = yield* NatsConnection
+      const connection = yield* NatsConnection.NatsConnection
       const counter = yield* RemoteActor.ref("counter", Counter, { timeout: "3 seconds" })
       yield* counter.tell({ _tag: "Add", n: 7 })
       const before = yield* counter.ask({ _tag: "Whoami" })
@@ -264,23 +264,23 @@ describe("RemoteActor through a NATS outage", () => {
       const { exit, ms } = yield* elapsed(counter.ask({ _tag: "Get" }))
       expect(ms).toBeLessThan(200)
       const unreachable = failure(exit)
-      expect(unreachable).toBeInstanceOf(ActorUnreachable)
-      expect(unreachable).not.toBeInstanceOf(ActorGone)
+      expect(unreachable).toBeInstanceOf(ActorError.ActorUnreachable)
+      expect(unreachable).not.toBeInstanceOf(ActorError.ActorGone)
       const unavailable = failure(yield* Effect.exit(counter.askRemote({ _tag: "Get" })))
       expect(unavailable).toBeInstanceOf(NatsUnavailable)
       expect((unavailable as NatsUnavailable).url).toBe(nats.url)
-      expect({ ...(unreachable as ActorUnreachable) }).toEqual({
+      expect({ ...(unreachable as ActorError.ActorUnreachable) }).toEqual({
         _tag: "ActorUnreachable",
         actor: "counter",
         transport: "NatsUnavailable",
         detail: (unavailable as NatsUnavailable).message,
         retryable: true
       })
-      expect((unreachable as ActorUnreachable).message).toContain("counter")
+      expect((unreachable as ActorError.ActorUnreachable).message).toContain("counter")
       expect(failure(yield* Effect.exit(counter.tellRemote({ _tag: "Add", n: 1 })))).toBeInstanceOf(NatsUnavailable)
       const toldUnreachable = failure(yield* Effect.exit(counter.tell({ _tag: "Add", n: 1 })))
-      expect(toldUnreachable).toBeInstanceOf(ActorUnreachable)
-      expect([(toldUnreachable as ActorUnreachable).transport, (toldUnreachable as ActorUnreachable).retryable]).toEqual(["NatsUnavailable", true])
+      expect(toldUnreachable).toBeInstanceOf(ActorError.ActorUnreachable)
+      expect([(toldUnreachable as ActorError.ActorUnreachable).transport, (toldUnreachable as ActorError.ActorUnreachable).retryable]).toEqual(["NatsUnavailable", true])
 
       // only NATS can say that nobody serves a name: a monitor registered while it is down waits for it
       const nobodyDown = yield* Effect.forkChild(Effect.scoped(Effect.flatten(nobody.monitor())))

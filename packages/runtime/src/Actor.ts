@@ -19,8 +19,6 @@ import type { Options as MailboxOptions } from "./Mailbox.ts"
 import type * as Protocol from "./Protocol.ts"
 import type { ActorStats } from "./SupervisorEvent.ts"
 
-export type { ActorRef } from "./ActorRef.ts"
-
 export interface ActorContext<P extends Protocol.Any> {
   readonly self: ActorRef<P>
   readonly name: string

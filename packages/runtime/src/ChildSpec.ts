@@ -90,9 +90,9 @@ export const withInit = <I, E1, R1, A, E2, R2>(
  * A child that builds a Layer (its start phase) and holds it until stopped; stopping releases the layer.
  *
  * @example
- * const pool = ChildSpec.layer("pool", PoolLive, { shutdown: "10 seconds" })
+ * const pool = ChildSpec.fromLayer("pool", PoolLive, { shutdown: "10 seconds" })
  */
-export const layer = <ROut, E, RIn>(id: string, layer: Layer.Layer<ROut, E, RIn>, options?: Options): ChildSpec<RIn> => ({
+export const fromLayer = <ROut, E, RIn>(id: string, layer: Layer.Layer<ROut, E, RIn>, options?: Options): ChildSpec<RIn> => ({
   id,
   restart: options?.restart ?? "permanent",
   shutdown: options?.shutdown ?? DEFAULT_SHUTDOWN,

@@ -24,9 +24,10 @@ import type { ChildNotFound, ChildRunning, ChildStartFailed, DuplicateChild, Sup
 import * as ChildSpec from "./ChildSpec.ts"
 import { Backoff } from "./internal/intensity.ts"
 import * as internal from "./internal/supervisor.ts"
-import type { Strategy, SupervisorEvent, SupervisorSnapshot } from "./SupervisorEvent.ts"
+import type { SupervisorEvent, SupervisorSnapshot } from "./SupervisorEvent.ts"
 
-export type { Strategy, SupervisorEvent, SupervisorSnapshot } from "./SupervisorEvent.ts"
+/** Which children a crash restarts: the crashed one, all of them, or the crashed one and those started after it. */
+export type Strategy = "oneForOne" | "oneForAll" | "restForOne"
 
 export interface Options<R = never> {
   /** Shown in events, snapshots, errors and metrics (a metric attribute: keep it stable). Default "supervisor". */

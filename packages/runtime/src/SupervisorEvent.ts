@@ -4,8 +4,7 @@
 import type { Cause } from "effect"
 import type { ExitReason, SupervisorEscalation } from "./ActorError.ts"
 import type { RestartType } from "./ChildSpec.ts"
-
-export type Strategy = "oneForOne" | "oneForAll" | "restForOne"
+import type { Strategy } from "./Supervisor.ts"
 
 export type SupervisorEvent =
   | { readonly _tag: "ChildStarted"; readonly supervisor: string; readonly child: string; readonly incarnation: number }

@@ -21,7 +21,7 @@ describe("ActorUnreachable", () => {
   })
 
   it("is exported from the package entry point", () => {
-    assert.strictEqual(Runtime.ActorUnreachable, ActorUnreachable)
+    assert.strictEqual(Runtime.ActorError.ActorUnreachable, ActorUnreachable)
   })
 
   it("round-trips through its Schema (it can cross the wire) keeping retryable", () => {

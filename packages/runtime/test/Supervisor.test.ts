@@ -328,7 +328,7 @@ describe("Snapshot and events", () => {
       const { Layer } = yield* Effect.promise(() => import("effect"))
       const layer = Layer.effectDiscard(Effect.acquireRelease(Effect.sync(() => log.push("acquire")), () => Effect.sync(() => log.push("release"))))
       const scope = yield* Scope.make()
-      yield* Supervisor.make({ children: [ChildSpec.layer("res", layer)] }).pipe(Scope.provide(scope))
+      yield* Supervisor.make({ children: [ChildSpec.fromLayer("res", layer)] }).pipe(Scope.provide(scope))
       assert.deepStrictEqual(log, ["acquire"])
       yield* Scope.close(scope, Exit.void)
       assert.deepStrictEqual(log, ["acquire", "release"])

@@ -6,16 +6,9 @@
  * Set insert and delete (no listener per ask).
  */
 import type { NodeDown } from "../Errors.ts"
+import type { Inflight, InflightAsk } from "../Node.ts"
 
-/** An ask as the registry sees it: something to fail. Settling it must `remove` it. */
-export interface InflightAsk {
-  /** Its serving node went down (or left). */
-  readonly nodeDown: (down: NodeDown) => void
-  /** The connection to NATS was lost: no reply can arrive. */
-  readonly disconnected: () => void
-}
-
-export class Inflight {
+export class InflightTable implements Inflight {
   /** Sets stay while their node lives (asks come and go all the time); a node's set goes with the node. */
   private readonly byNode = new Map<string, Set<InflightAsk>>()
 

@@ -5,18 +5,7 @@
  */
 import type { NodeAnnouncement } from "../Codec.ts"
 import { NodeDown } from "../Errors.ts"
-
-/** A live node as this node sees it. */
-export interface NodeInfo extends NodeAnnouncement {
-  /** When its last heartbeat arrived (epoch ms). */
-  readonly lastSeenAt: number
-  /** True for this node itself. */
-  readonly self: boolean
-}
-
-export type MemberEvent =
-  | { readonly _tag: "Joined"; readonly node: NodeInfo }
-  | { readonly _tag: "Down"; readonly down: NodeDown }
+import type { NodeInfo } from "../Node.ts"
 
 /** What the table tells its owner: a node joined, a node went down. */
 export interface MembershipHooks {

@@ -9,10 +9,10 @@ import { Deferred, Duration, Effect, Exit, PubSub, type Scope, Stream } from "ef
 import { encodeAnnouncement, decodeAnnouncement, type NodeAnnouncement } from "../Codec.ts"
 import { NatsUnavailable, type NodeDown } from "../Errors.ts"
 import type { NatsConnectionShape } from "../NatsConnection.ts"
-import type { NodeShape, NodeStats } from "../Node.ts"
-import { Inflight } from "./inflight.ts"
-import { type MemberEvent, Membership, type NodeInfo } from "./membership.ts"
-import { Prober, type ProbeHandlers } from "./probe.ts"
+import type { MemberEvent, NodeInfo, NodeShape, NodeStats, ProbeHandlers } from "../Node.ts"
+import { InflightTable } from "./inflight.ts"
+import { Membership } from "./membership.ts"
+import { Prober } from "./probe.ts"
 import * as Subjects from "./subjects.ts"
 
 export interface NodeConfig {
@@ -29,7 +29,7 @@ export class NodeImpl implements NodeShape {
   readonly name: string
   readonly heartbeatIntervalMs: number
   readonly livenessTimeoutMs: number
-  readonly inflight = new Inflight()
+  readonly inflight = new InflightTable()
   readonly members: Effect.Effect<ReadonlyArray<NodeInfo>>
   readonly events: Stream.Stream<MemberEvent>
   private readonly membership: Membership

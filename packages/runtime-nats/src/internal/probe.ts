@@ -16,20 +16,8 @@
  */
 import { createInbox, type Msg, type Subscription } from "@nats-io/nats-core"
 import type { NatsConnectionShape } from "../NatsConnection.ts"
+import type { ProbeEnd, ProbeHandlers } from "../Node.ts"
 import * as Subjects from "./subjects.ts"
-
-/**
- * How a probe ended: NATS said nothing subscribes (`none`), at least one node answered (`answered`),
- * or something subscribes but nothing answered within the wait (`silent`).
- */
-export type ProbeEnd = "none" | "answered" | "silent"
-
-export interface ProbeHandlers {
-  /** A node that serves the actor answered (once per node and probe). */
-  readonly server: (nodeId: string) => void
-  /** The probe is over (called once, unless it was cancelled first). */
-  readonly end: (outcome: ProbeEnd) => void
-}
 
 export interface ProbeTimings {
   /** How long to wait for a first answer; also how long after a reconnect "no responders" is re-checked. */

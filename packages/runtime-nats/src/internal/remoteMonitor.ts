@@ -6,14 +6,13 @@
  * watches, its share of the exit subscription, the probe) is released when it completes or when the
  * Scope it lives in closes, whichever comes first.
  */
-import { type ExitReason, ExitReasons } from "@dspex/runtime"
+import { ActorError } from "@dspex/runtime"
 import type { Subscription } from "@nats-io/nats-core"
 import { Deferred, Effect, Exit } from "effect"
 import * as Codec from "../Codec.ts"
 import type { NodeDown } from "../Errors.ts"
 import type { NatsConnectionShape } from "../NatsConnection.ts"
-import type { NodeShape } from "../Node.ts"
-import type { ProbeEnd } from "./probe.ts"
+import type { NodeShape, ProbeEnd } from "../Node.ts"
 import * as Subjects from "./subjects.ts"
 
 /** One subscription to `dspex.exit.<name>` shared by every monitor of one ref, held while any is registered. */
@@ -54,11 +53,11 @@ export class ExitWatch {
 }
 
 /** The exit reason a monitor reports for its node going down: a graceful leave is a shutdown. */
-export const nodeDownReason = (down: NodeDown): ExitReason =>
-  down.reason === "left" ? ExitReasons.shutdown : ExitReasons.nodeDown(down.node, down.name, down.message)
+export const nodeDownReason = (down: NodeDown): ActorError.ExitReason =>
+  down.reason === "left" ? ActorError.ExitReasons.shutdown : ActorError.ExitReasons.nodeDown(down.node, down.name, down.message)
 
 export class RemoteMonitor {
-  private readonly deferred = Deferred.makeUnsafe<ExitReason>()
+  private readonly deferred = Deferred.makeUnsafe<ActorError.ExitReason>()
   /** node id → cancels the node-down watch on it */
   private readonly serving = new Map<string, () => void>()
   private stopExits: (() => void) | undefined
@@ -86,7 +85,7 @@ export class RemoteMonitor {
   }
 
   /** Completes once, with the exit reason. */
-  get await(): Effect.Effect<ExitReason> {
+  get await(): Effect.Effect<ActorError.ExitReason> {
     return Deferred.await(this.deferred)
   }
 
@@ -105,7 +104,7 @@ export class RemoteMonitor {
     this.serving.set(nodeId, this.node.onNodeDown(nodeId, (down) => this.drop(nodeId, nodeDownReason(down))))
   }
 
-  private drop(nodeId: string, reason: ExitReason): void {
+  private drop(nodeId: string, reason: ActorError.ExitReason): void {
     const cancel = this.serving.get(nodeId)
     if (cancel === undefined) return
     cancel()
@@ -122,7 +121,7 @@ export class RemoteMonitor {
     if (this.serving.size > 0 || outcome === "answered") return
     const subject = Subjects.probeSubject(this.actor)
     this.finish(
-      ExitReasons.noProc(
+      ActorError.ExitReasons.noProc(
         this.actor,
         outcome === "none"
           ? `no node serves ${this.actor} (nothing subscribes to ${subject})`
@@ -131,7 +130,7 @@ export class RemoteMonitor {
     )
   }
 
-  private finish(reason: ExitReason): void {
+  private finish(reason: ActorError.ExitReason): void {
     if (Deferred.doneUnsafe(this.deferred, Exit.succeed(reason))) this.release()
   }
 }

@@ -11,27 +11,16 @@
  * responders" (the table is stale: it stopped serving, or died a moment ago), the ask is sent once more to
  * another listed node, else (or if that one is stale too) to the queue group.
  */
-import {
-  ActorGone,
-  type AskError,
-  type AskOptions,
-  AskTimeout,
-  type ExitReason,
-  type MessageRejected,
-  type Protocol
-} from "@dspex/runtime"
+import { ActorError, type ActorRef, type Protocol } from "@dspex/runtime"
 import type { Msg } from "@nats-io/nats-core"
 import { Duration, Effect, type Scope } from "effect"
 import * as Codec from "../Codec.ts"
 import { NatsUnavailable, type NodeDown, NoResponders, RemoteReplyInvalid } from "../Errors.ts"
 import type { NatsConnectionShape } from "../NatsConnection.ts"
-import type { NodeShape } from "../Node.ts"
-import type { InflightAsk } from "./inflight.ts"
+import type { InflightAsk, NodeShape } from "../Node.ts"
+import type { RemoteError } from "../RemoteActor.ts"
 import { ExitWatch, monitorIn, nodeDownReason } from "./remoteMonitor.ts"
 import * as Subjects from "./subjects.ts"
-
-/** The failures only the network adds. */
-export type RemoteError = NatsUnavailable | NoResponders | RemoteReplyInvalid
 
 export const isRemoteError = (e: unknown): e is RemoteError =>
   e instanceof NatsUnavailable || e instanceof NoResponders || e instanceof RemoteReplyInvalid
@@ -41,10 +30,10 @@ const isNoResponders = (error: unknown): boolean => {
   return typeof e.isNoResponders === "function" && e.isNoResponders()
 }
 
-const classify = (error: unknown, actor: string, subject: string, timeoutMs: number, tag: string, url: string): RemoteError | AskError => {
+const classify = (error: unknown, actor: string, subject: string, timeoutMs: number, tag: string, url: string): RemoteError | ActorRef.AskError => {
   if (isNoResponders(error)) return new NoResponders({ actor, subject })
   const e = error as { name?: string; message?: string }
-  if (e.name === "TimeoutError") return new AskTimeout({ actor, tag, timeoutMs })
+  if (e.name === "TimeoutError") return new ActorError.AskTimeout({ actor, tag, timeoutMs })
   return new NatsUnavailable({ url, detail: e.message ?? String(error) })
 }
 
@@ -77,7 +66,7 @@ export class RemoteRefCore<P extends Protocol.Any> {
    * One ask as a single callback (encode, fail-fast check, request, decode): the hot path has no
    * intermediate effects. `transport` decides how a transport failure surfaces.
    */
-  ask(message: Protocol.Message<P>, options: AskOptions | undefined, transport: (e: RemoteError) => unknown): Effect.Effect<unknown, unknown> {
+  ask(message: Protocol.Message<P>, options: ActorRef.AskOptions | undefined, transport: (e: RemoteError) => unknown): Effect.Effect<unknown, unknown> {
     return Effect.callback<unknown, unknown>((resume) => {
       const encoded = Codec.encodeRequest(this.protocol, this.actor, message)
       if (!encoded.ok) return resume(Effect.fail(encoded.error))
@@ -91,8 +80,8 @@ export class RemoteRefCore<P extends Protocol.Any> {
     })
   }
 
-  tell(message: Protocol.Message<P>): Effect.Effect<void, MessageRejected | RemoteError> {
-    return Effect.suspend((): Effect.Effect<void, MessageRejected | RemoteError> => {
+  tell(message: Protocol.Message<P>): Effect.Effect<void, ActorError.MessageRejected | RemoteError> {
+    return Effect.suspend((): Effect.Effect<void, ActorError.MessageRejected | RemoteError> => {
       const encoded = Codec.encodeRequest(this.protocol, this.actor, message)
       if (!encoded.ok) return Effect.fail(encoded.error)
       // NATS would buffer a publish while reconnecting and send it later; a tell fails now instead
@@ -106,7 +95,7 @@ export class RemoteRefCore<P extends Protocol.Any> {
     })
   }
 
-  monitor(): Effect.Effect<Effect.Effect<ExitReason>, never, Scope.Scope> {
+  monitor(): Effect.Effect<Effect.Effect<ActorError.ExitReason>, never, Scope.Scope> {
     return monitorIn(this.actor, this.node, this.exits)
   }
 
@@ -173,7 +162,7 @@ class PendingAsk implements InflightAsk {
   }
 
   nodeDown(down: NodeDown): void {
-    this.settle(Effect.fail(new ActorGone({ actor: this.core.actor, reason: nodeDownReason(down) })))
+    this.settle(Effect.fail(new ActorError.ActorGone({ actor: this.core.actor, reason: nodeDownReason(down) })))
   }
 
   disconnected(): void {

@@ -1,14 +1,14 @@
 /** Helpers the runtime-nats tests share: this process as a client node, timing, typed failures, polling. */
 import { Cause, Effect, Exit, Layer } from "effect"
-import { NatsConnection } from "../../src/NatsConnection.ts"
-import { Node, type NodeOptions } from "../../src/Node.ts"
+import * as NatsConnection from "../../src/NatsConnection.ts"
+import * as Node from "../../src/Node.ts"
 
 /** Nodes in the tests heartbeat every 200 ms and count as down after 1 s of silence. */
 export const heartbeatMs = 200
 export const livenessMs = 1000
 
 /** This test process as a node of its own (it calls actors; it serves none). */
-export const clientLayer = (url: string, options: NodeOptions = {}) =>
+export const clientLayer = (url: string, options: Node.NodeOptions = {}) =>
   Node.layer({ name: "test-client", heartbeatInterval: heartbeatMs, livenessTimeout: livenessMs, ...options }).pipe(
     Layer.provideMerge(NatsConnection.layer({ servers: url, name: options.name ?? "test-client" }))
   )
@@ -54,7 +54,7 @@ export const until = (predicate: () => boolean, withinMs: number, what: string) 
  */
 export const isSubscribed = (subject: string) =>
   Effect.gen(function*() {
-    const nats = yield* NatsConnection
+    const nats = yield* NatsConnection.NatsConnection
     return yield* Effect.promise(() =>
       nats.client.request(subject, "", { timeout: 300 }).then(
         () => true,

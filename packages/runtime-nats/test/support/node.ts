@@ -29,8 +29,8 @@ const { values } = parseArgs({
 const name = values.name!
 
 const program = Effect.gen(function*() {
-  const node = yield* Node
-  const nats = yield* NatsConnection
+  const node = yield* Node.Node
+  const nats = yield* NatsConnection.NatsConnection
   const children = []
   const counter = values.counter === undefined ? undefined : Actor.spec(counterActor(name), { id: "counter" })
   const echo = values.echo === undefined ? undefined : Actor.spec(echoActor, { id: "echo" })
