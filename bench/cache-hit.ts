@@ -16,7 +16,7 @@ const { values } = parseArgs({ options: { calls: { type: "string", default: "200
 const calls = Number(values.calls)
 
 const sim = await spawnSimulator()
-const runtime = dspexRuntime(sim.openaiBaseUrl, { cache: Cache.memory() })
+const runtime = dspexRuntime(sim.openaiBaseUrl, { cache: Cache.layerMemory() })
 const lm = lmOf(true)
 const messages = messagesFor(1)[0]!
 
@@ -35,7 +35,7 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 try {
   const result = await runtime.runPromise(
     Effect.gen(function*() {
-      const model = yield* LanguageModel
+      const model = yield* LanguageModel.LanguageModel
       const generate = model.generate(lm, { messages })
       const miss = yield* generate
       if (miss.cacheHit) throw new Error("the first call should have missed the cache")

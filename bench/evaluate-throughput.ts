@@ -3,12 +3,12 @@
  *   - at concurrency 64, as a fraction of the raw `openai` SDK's throughput on the same calls (same
  *     messages, 64 in flight) measured in the same run;
  *   - at concurrency 16, as a fraction of the ideal 16 / 0.05 s = 320 calls/s.
- * Cache off, `LanguageModel.layer({ maxConcurrency })`, `Executor.localWith(c)`. Rounds alternate the
+ * Cache off, `LanguageModel.layer({ maxConcurrency })`, `Executor.layerLocal({ concurrency: c })`. Rounds alternate the
  * two sides; each figure is the median over rounds.
  *
  *   node --expose-gc bench/evaluate-throughput.ts [--rounds 5] [--latency-ms 50]
  */
-import { CurrentLM, Evaluate, Example, Executor, Metrics } from "@dspex/core"
+import { Evaluate, Example, Executor, LM, Metrics } from "@dspex/core"
 import { Effect, References } from "effect"
 import { parseArgs } from "node:util"
 import { datasets } from "@dspex/simulator"
@@ -43,8 +43,8 @@ const dspexSide = (calls: number, c: number): Side => {
   const runtime = dspexRuntime(sim.openaiBaseUrl, { maxConcurrency: c })
   const devset = devsetOf(calls)
   const evaluate = Evaluate.run({ program, devset, metric: Metrics.answerExactMatch, numThreads: c }).pipe(
-    Effect.provideService(CurrentLM, lm),
-    Effect.provide(Executor.localWith(c)),
+    Effect.provideService(LM.CurrentLM, lm),
+    Effect.provide(Executor.layerLocal({ concurrency: c })),
     // stdout carries only the JSON figures: Evaluate's per-run summary is left out, warnings go to stderr.
     Effect.provideService(References.MinimumLogLevel, "Warn"),
     Effect.provideService(References.LogToStderr, true)

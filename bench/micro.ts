@@ -62,7 +62,7 @@ figure("Signature.make parse", time(() => Signature.make(source)), {
 })
 
 // ChatAdapter format + parse: "question -> answer" with one demo, a well-formed reply.
-const adapter = ChatAdapter.default
+const adapter = ChatAdapter.defaultAdapter
 const completion = "[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
 const check = Effect.runSync(adapter.parse(signature, completion))
 if (check.answer !== "42") throw new Error(`unexpected parse: ${JSON.stringify(check)}`)

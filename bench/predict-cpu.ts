@@ -11,7 +11,7 @@
  *
  *   node --expose-gc bench/predict-cpu.ts [--calls 400] [--rounds 21] [--concurrency 8]
  */
-import { ChatAdapter, CurrentLM } from "@dspex/core"
+import { ChatAdapter, LM } from "@dspex/core"
 import { Effect } from "effect"
 import type OpenAI from "openai"
 import { parseArgs } from "node:util"
@@ -40,7 +40,7 @@ const indices = Array.from({ length: calls }, (_, i) => i)
 const dspex = (n: number) =>
   runtime.runPromise(
     Effect.forEach(indices.slice(0, n), (i) => program.call(inputsOf(i)), { concurrency, discard: true }).pipe(
-      Effect.provideService(CurrentLM, lm)
+      Effect.provideService(LM.CurrentLM, lm)
     )
   )
 
@@ -48,13 +48,13 @@ const floor = (n: number) =>
   Effect.runPromise(
     Effect.forEach(indices.slice(0, n), (i) =>
       Effect.suspend(() => {
-        const messages = ChatAdapter.default.format(signature, demos, inputsOf(i))
+        const messages = ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i))
         return Effect.flatMap(
           Effect.tryPromise({
             try: (signal) => client.chat.completions.create({ model, messages: messages as Array<OpenAI.Chat.ChatCompletionMessageParam> }, { signal, maxRetries: 0 }),
             catch: (e) => e
           }),
-          (r) => ChatAdapter.default.parse(signature, r.choices[0]?.message.content ?? "")
+          (r) => ChatAdapter.defaultAdapter.parse(signature, r.choices[0]?.message.content ?? "")
         )
       }), { concurrency, discard: true })
   )

@@ -8,7 +8,7 @@
  *
  *   node --expose-gc bench/predict-layers.ts [--chunk 200] [--rounds 150] [--concurrency 8]
  */
-import { ChatAdapter, CurrentLM, LanguageModel, type Provider } from "@dspex/core"
+import { ChatAdapter, LanguageModel, LM } from "@dspex/core"
 import { OpenAi } from "@dspex/providers"
 import { Effect, Redacted } from "effect"
 import type OpenAI from "openai"
@@ -30,15 +30,15 @@ const concurrency = Number(values.concurrency)
 const sim = await spawnSimulator()
 const runtime = dspexRuntime(sim.openaiBaseUrl)
 const client = rawClient(sim.openaiBaseUrl)
-const provider: Provider = await Effect.runPromise(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: sim.openaiBaseUrl }))
+const provider: LanguageModel.Provider = await Effect.runPromise(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: sim.openaiBaseUrl }))
 const program = makeProgram()
 const lm = lmOf(false)
 const messages = messagesFor(64)
 const indices = Array.from({ length: chunk }, (_, i) => i)
-const format = (i: number) => ChatAdapter.default.format(signature, demos, inputsOf(i))
-const parse = (text: string) => ChatAdapter.default.parse(signature, text)
-const each = <E>(f: (i: number) => Effect.Effect<unknown, E, LanguageModel>) =>
-  runtime.runPromise(Effect.forEach(indices, f, { concurrency, discard: true }).pipe(Effect.provideService(CurrentLM, lm)))
+const format = (i: number) => ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i))
+const parse = (text: string) => ChatAdapter.defaultAdapter.parse(signature, text)
+const each = <E>(f: (i: number) => Effect.Effect<unknown, E, LanguageModel.LanguageModel>) =>
+  runtime.runPromise(Effect.forEach(indices, f, { concurrency, discard: true }).pipe(Effect.provideService(LM.CurrentLM, lm)))
 
 const sides: ReadonlyArray<readonly [string, string, () => Promise<unknown>]> = [
   ["raw", "raw openai SDK, preformatted messages (baseline)", () =>
@@ -53,8 +53,8 @@ const sides: ReadonlyArray<readonly [string, string, () => Promise<unknown>]> = 
     each((i) =>
       Effect.flatMap(provider.complete({ model, messages: format(i), n: 1, timeoutMs: 60_000 }), (r) => parse(r.outputs[0]?.text ?? "")))],
   ["language-model", "format + LanguageModel.generate + parse", () =>
-    each((i) => LanguageModel.use((m) => Effect.flatMap(m.generate(lm, { messages: format(i) }), (r) => parse(r.outputs[0]?.text ?? ""))))],
-  ["adapter", "ChatAdapter.call", () => each((i) => ChatAdapter.default.call({ lm, signature, demos, inputs: inputsOf(i), config: {} }))],
+    each((i) => LanguageModel.LanguageModel.use((m) => Effect.flatMap(m.generate(lm, { messages: format(i) }), (r) => parse(r.outputs[0]?.text ?? ""))))],
+  ["adapter", "ChatAdapter.call", () => each((i) => ChatAdapter.defaultAdapter.call({ lm, signature, demos, inputs: inputsOf(i), config: {} }))],
   ["predict", "Predict.call", () => each((i) => program.call(inputsOf(i)))]
 ]
 

@@ -24,14 +24,14 @@ export const makeProgram = () => Predict.make(signature, { demos })
 export const lmOf = (cache: boolean) => LM.make(`openai/${model}`, cache ? {} : { cache: false })
 
 /** The messages ChatAdapter sends for input i (what the raw SDK baseline sends, formatted up front). */
-export const messagesFor = (n: number): ReadonlyArray<ReadonlyArray<Message>> =>
-  Array.from({ length: Math.min(n, questions.length) }, (_, i) => ChatAdapter.default.format(signature, demos, inputsOf(i)))
+export const messagesFor = (n: number): ReadonlyArray<ReadonlyArray<Message.Message>> =>
+  Array.from({ length: Math.min(n, questions.length) }, (_, i) => ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i)))
 
 /** A runtime with LanguageModel over the OpenAI provider at `baseURL`. */
-export const dspexRuntime = (baseURL: string, options: { readonly maxConcurrency?: number; readonly cache?: Layer.Layer<Cache> } = {}) =>
+export const dspexRuntime = (baseURL: string, options: { readonly maxConcurrency?: number; readonly cache?: Layer.Layer<Cache.Cache> } = {}) =>
   ManagedRuntime.make(
     LanguageModel.layer({ maxConcurrency: options.maxConcurrency ?? 64 }).pipe(
-      Layer.provide([Providers.layer(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL })), options.cache ?? Cache.none])
+      Layer.provide([Providers.layer(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL })), options.cache ?? Cache.layerNone])
     )
   )
 
@@ -39,7 +39,7 @@ export const dspexRuntime = (baseURL: string, options: { readonly maxConcurrency
 export const rawClient = (baseURL: string) => new OpenAI({ apiKey, baseURL })
 
 /** One raw SDK call: send the messages, read the text. */
-export const rawCall = async (client: OpenAI, messages: ReadonlyArray<Message>): Promise<string> => {
+export const rawCall = async (client: OpenAI, messages: ReadonlyArray<Message.Message>): Promise<string> => {
   const completion = await client.chat.completions.create({
     model,
     messages: messages as Array<OpenAI.Chat.ChatCompletionMessageParam>

@@ -3,12 +3,11 @@
  * the simulated provider over HTTP, and back into typed predictions.
  */
 import {
-  AdapterParseError,
+  Adapter,
   Cache,
   ChainOfThought,
   ChatAdapter,
-  CurrentAdapter,
-  CurrentLM,
+  Errors,
   Evaluate,
   Example,
   JSONAdapter,
@@ -36,7 +35,7 @@ describe("a program against each provider", () => {
         const sim = yield* simulator()
         const cot = ChainOfThought.make("question -> answer: float")
         const pred = yield* cot.call({ question: "What is 12 + 30?" }).pipe(
-          Effect.provideService(CurrentLM, lm),
+          Effect.provideService(LM.CurrentLM, lm),
           Effect.provide(stack(sim))
         )
         expect(pred.get("answer")).toBe(42)
@@ -55,8 +54,8 @@ describe("a program against each provider", () => {
         outputs: { answer: Schema.String, confidence: Schema.Number }
       })
       const pred = yield* Predict.make(sig).call({ question: "What is the capital of Japan?" }).pipe(
-        Effect.provideService(CurrentAdapter, JSONAdapter.default),
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(Adapter.CurrentAdapter, JSONAdapter.defaultAdapter),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
       expect(pred.get("answer")).toBe("Tokyo")
@@ -68,8 +67,8 @@ describe("a program against each provider", () => {
     Effect.gen(function*() {
       const sim = yield* simulator()
       const pred = yield* Predict.make("question -> answer").call({ question: "Who wrote Hamlet?" }).pipe(
-        Effect.provideService(CurrentAdapter, XMLAdapter.default),
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(Adapter.CurrentAdapter, XMLAdapter.defaultAdapter),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
       expect(pred.get("answer")).toBe("William Shakespeare")
@@ -79,7 +78,7 @@ describe("a program against each provider", () => {
     Effect.gen(function*() {
       const sim = yield* simulator()
       const pred = yield* ChainOfThought.make("question -> answer", { config: { n: 3 } }).call({ question: "What is 7 * 6?" }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
       expect(pred.completions.length).toBe(3)
@@ -99,7 +98,7 @@ describe("adapter fallback over HTTP", () => {
         }
       })
       const pred = yield* Predict.make("question -> answer").call({ question: "What is the capital of France?" }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
       expect(pred.get("answer")).toBe("Paris")
@@ -111,12 +110,12 @@ describe("adapter fallback over HTTP", () => {
       const sim = yield* simulator({ answers: () => "no sections, no JSON here" })
       const err = yield* Effect.flip(
         Predict.make("question -> answer: int").call({ question: "How many?" }).pipe(
-          Effect.provideService(CurrentLM, gpt),
+          Effect.provideService(LM.CurrentLM, gpt),
           Effect.provide(stack(sim))
         )
       )
-      expect(err).toBeInstanceOf(AdapterParseError)
-      expect((err as AdapterParseError).completion).toBe("no sections, no JSON here")
+      expect(err).toBeInstanceOf(Errors.AdapterParseError)
+      expect((err as Errors.AdapterParseError).completion).toBe("no sections, no JSON here")
     }).pipe(Effect.scoped))
 
   it.live("without the fallback only one call is made", () =>
@@ -124,8 +123,8 @@ describe("adapter fallback over HTTP", () => {
       const sim = yield* simulator({ answers: () => "unparseable" })
       const exit = yield* Effect.exit(
         Predict.make("question -> answer").call({ question: "x?" }).pipe(
-          Effect.provideService(CurrentAdapter, ChatAdapter.make({ useJsonAdapterFallback: false })),
-          Effect.provideService(CurrentLM, gpt),
+          Effect.provideService(Adapter.CurrentAdapter, ChatAdapter.make({ useJsonAdapterFallback: false })),
+          Effect.provideService(LM.CurrentLM, gpt),
           Effect.provide(stack(sim))
         )
       )
@@ -139,7 +138,7 @@ describe("retries, limits and cache over HTTP", () => {
     Effect.gen(function*() {
       const sim = yield* simulator({ faults: { retryAfterSeconds: 0 } })
       const pred = yield* Predict.make("question -> answer").call({ question: "What is the capital of Spain?" }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim, { headers: { "x-sim-fault-once": "e2e-429:429" } }))
       )
       expect(pred.get("answer")).toBe("Madrid")
@@ -153,7 +152,7 @@ describe("retries, limits and cache over HTTP", () => {
       const wrong = "sk-WRONG-e2e-secret-000111"
       const err = yield* Effect.flip(
         Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
-          Effect.provideService(CurrentLM, gpt),
+          Effect.provideService(LM.CurrentLM, gpt),
           Effect.provide(stack(sim, { key: wrong }))
         )
       )
@@ -168,7 +167,7 @@ describe("retries, limits and cache over HTTP", () => {
       const url = "http://127.0.0.1:9/v1"
       const err = yield* Effect.flip(
         Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
-          Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini", { numRetries: 0 })),
+          Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini", { numRetries: 0 })),
           Effect.provide(stack(sim, { openaiBaseUrl: url }))
         )
       )
@@ -186,7 +185,7 @@ describe("retries, limits and cache over HTTP", () => {
           const started = Date.now()
           const err = yield* Effect.flip(
             Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
-              Effect.provideService(CurrentLM, LM.make(model, { numRetries: 0 })),
+              Effect.provideService(LM.CurrentLM, LM.make(model, { numRetries: 0 })),
               Effect.provide(stack(sim, { headers: { "x-sim-fault": fault }, lm: { timeoutMs: 300 } }))
             )
           )
@@ -211,7 +210,7 @@ describe("retries, limits and cache over HTTP", () => {
           })
         const fiber = yield* Effect.forkChild(
           Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
-            Effect.provideService(CurrentLM, LM.make(model, { numRetries: 0 })),
+            Effect.provideService(LM.CurrentLM, LM.make(model, { numRetries: 0 })),
             Effect.provide(stack(sim, { headers: { "x-sim-fault": "hang" }, lm: { timeoutMs: 60_000 } }))
           )
         )
@@ -229,7 +228,7 @@ describe("retries, limits and cache over HTTP", () => {
       const sim = yield* simulator({ latency: { fixedMs: 30, jitterMs: 0 } })
       const qa = Predict.make("question -> answer")
       yield* Effect.forEach(datasets.capitals.slice(0, 12), (r) => qa.call({ question: r.question }), { concurrency: 12 }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim, { lm: { maxConcurrency: 3 } }))
       )
       expect(sim.stats().totalRequests).toBe(12)
@@ -245,7 +244,7 @@ describe("retries, limits and cache over HTTP", () => {
         const preds = yield* Effect.all(Array.from({ length: 8 }, () => qa.call({ question: "What is the capital of Italy?" })), { concurrency: 8 })
         const again = yield* qa.call({ question: "What is the capital of Italy?" })
         return { preds, again }
-      }).pipe(Effect.provideService(CurrentLM, gpt), Effect.provide(layer))
+      }).pipe(Effect.provideService(LM.CurrentLM, gpt), Effect.provide(layer))
       expect(preds.every((p) => p.get("answer") === "Rome")).toBe(true)
       expect(sim.stats().totalRequests).toBe(1)
       expect(again.usage).toEqual({})
@@ -256,17 +255,17 @@ describe("retries, limits and cache over HTTP", () => {
       const sim = yield* simulator()
       const dir = tempDir("dspex-e2e-cache-")
       const run = Predict.make("question -> answer").call({ question: "What is the capital of Egypt?" }).pipe(
-        Effect.provideService(CurrentLM, gpt)
+        Effect.provideService(LM.CurrentLM, gpt)
       )
-      const first = yield* run.pipe(Effect.provide(stack(sim, { cache: Cache.layered({}, { path: dir }) })))
-      const second = yield* run.pipe(Effect.provide(stack(sim, { cache: Cache.layered({}, { path: dir }) })))
+      const first = yield* run.pipe(Effect.provide(stack(sim, { cache: Cache.layerTiered({}, { path: dir }) })))
+      const second = yield* run.pipe(Effect.provide(stack(sim, { cache: Cache.layerTiered({}, { path: dir }) })))
       expect(first.get("answer")).toBe("Cairo")
       expect(second.get("answer")).toBe("Cairo")
       expect(sim.stats().totalRequests).toBe(1)
       // A different rollout id is a different cache entry, hence one more request.
       yield* Predict.make("question -> answer", { config: { rolloutId: 1, temperature: 1 } }).call({ question: "What is the capital of Egypt?" }).pipe(
-        Effect.provideService(CurrentLM, gpt),
-        Effect.provide(stack(sim, { cache: Cache.layered({}, { path: dir }) }))
+        Effect.provideService(LM.CurrentLM, gpt),
+        Effect.provide(stack(sim, { cache: Cache.layerTiered({}, { path: dir }) }))
       )
       expect(sim.stats().totalRequests).toBe(2)
     }).pipe(Effect.scoped))
@@ -279,7 +278,7 @@ describe("Evaluate over HTTP", () => {
     Effect.gen(function*() {
       const sim = yield* simulator()
       const result = yield* Evaluate.run({ program: ChainOfThought.make("question -> answer"), devset, metric: Metrics.answerExactMatch, numThreads: 4 }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
       expect(result.score).toBe(100)
@@ -296,7 +295,7 @@ describe("Evaluate over HTTP", () => {
         maxErrors: 100,
         failureScore: 0
       }).pipe(
-        Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini", { numRetries: 0 })),
+        Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini", { numRetries: 0 })),
         Effect.provide(stack(sim))
       )
       const failed = result.results.filter((r) => r.error !== undefined)
@@ -311,7 +310,7 @@ describe("Evaluate over HTTP", () => {
       const sim = yield* simulator({ apiKeys: ["only-this-key"] })
       const err = yield* Effect.flip(
         Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch, maxErrors: 3 }).pipe(
-          Effect.provideService(CurrentLM, gpt),
+          Effect.provideService(LM.CurrentLM, gpt),
           Effect.provide(stack(sim))
         )
       )
@@ -331,7 +330,7 @@ describe("save and load", () => {
       const fresh = Predict.make("question -> answer")
       yield* ProgramState.load(fresh, join(dir, "qa.json"))
       const pred = yield* fresh.call({ question: "What is the capital of Canada?" }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
       expect(pred.get("answer")).toBe("Ottawa")
@@ -361,7 +360,7 @@ describe("tracing", () => {
         const sim = yield* simulator()
         const { spans, tracer } = recording()
         yield* Predict.make("question -> answer").call({ question: "What is 2 + 2?" }).pipe(
-          Effect.provideService(CurrentLM, lm),
+          Effect.provideService(LM.CurrentLM, lm),
           Effect.provide(stack(sim)),
           Effect.provideService(Tracer.Tracer, tracer)
         )
@@ -391,7 +390,7 @@ describe("tracing", () => {
       const { spans, tracer } = recording()
       const devset = datasets.arithmetic.slice(0, 3).map((e) => Example.make({ ...e }).withInputs("question"))
       yield* Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim)),
         Effect.provideService(Tracer.Tracer, tracer)
       )
@@ -411,7 +410,7 @@ describe("tracing", () => {
       const sim = yield* simulator()
       const { spans, tracer } = recording()
       yield* Predict.make("question -> answer").call({ question: "What is 2 + 2?" }).pipe(
-        Effect.provideService(CurrentLM, gpt),
+        Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim)),
         Effect.withTracerEnabled(false),
         Effect.provideService(Tracer.Tracer, tracer)
@@ -426,9 +425,9 @@ describe("history and usage", () => {
       const sim = yield* simulator()
       const { history, usage } = yield* Effect.gen(function*() {
         yield* Predict.make("question -> answer").call({ question: "What is 2 + 2?" })
-        const lm = yield* LanguageModel
+        const lm = yield* LanguageModel.LanguageModel
         return { history: lm.history(), usage: lm.usage() }
-      }).pipe(Effect.provideService(CurrentLM, gpt), Effect.provide(stack(sim)))
+      }).pipe(Effect.provideService(LM.CurrentLM, gpt), Effect.provide(stack(sim)))
       expect(history.length).toBe(1)
       expect(history[0]!.outputs[0]!.text).toContain("4")
       expect(usage["openai/gpt-4o-mini"]!.calls).toBe(1)

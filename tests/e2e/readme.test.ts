@@ -2,7 +2,7 @@
  * The README's Effect example, run as written except that the OpenAI layer points at the simulated
  * provider. If this test needs changing, the README example needs the same change.
  */
-import { Cache, ChainOfThought, CurrentLM, Evaluate, Example, Executor, LanguageModel, LM, Module, ProgramState } from "@dspex/core"
+import { Cache, ChainOfThought, Evaluate, Example, Executor, LanguageModel, LM, Module, ProgramState } from "@dspex/core"
 import { OpenAi } from "@dspex/providers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { simulator, tempDir } from "./support.ts"
 
-class MathQA extends Module {
+class MathQA extends Module.Module {
   solve = ChainOfThought.make("question -> answer: float")
   forward(inputs: { question: string }) {
     return this.solve.call(inputs)
@@ -40,11 +40,11 @@ describe("README example", () => {
         return { pred, score, results }
       })
       const Live = Layer.mergeAll(
-        LanguageModel.layer().pipe(Layer.provide([OpenAi.layer({ apiKey: Redacted.make("sk-readme"), baseURL: sim.openaiBaseUrl }), Cache.memory()])),
-        Executor.local
+        LanguageModel.layer().pipe(Layer.provide([OpenAi.layer({ apiKey: Redacted.make("sk-readme"), baseURL: sim.openaiBaseUrl }), Cache.layerMemory()])),
+        Executor.layerLocal()
       )
       const { pred, score, results } = yield* main.pipe(
-        Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini", { temperature: 0 })),
+        Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini", { temperature: 0 })),
         Effect.provide(Live)
       )
       expect(pred.get("answer")).toBe(4)

@@ -2,7 +2,7 @@
  * Shared set-up for end-to-end tests: a simulated provider on a free port and the real provider layers
  * pointed at it, so every test goes through the official SDK clients over HTTP.
  */
-import { Cache, Executor, LanguageModel, type LanguageModelOptions, Providers } from "@dspex/core"
+import { Cache, Executor, LanguageModel, Providers } from "@dspex/core"
 import { Anthropic, OpenAi } from "@dspex/providers"
 import { type Simulator, type SimulatorOptions, startSimulator } from "@dspex/simulator"
 import { Effect, Layer, Redacted } from "effect"
@@ -17,8 +17,8 @@ export const simulator = (options: SimulatorOptions = {}) =>
   Effect.acquireRelease(Effect.promise(() => startSimulator(options)), (s) => Effect.promise(() => s.close()))
 
 export interface StackOptions {
-  readonly lm?: LanguageModelOptions
-  readonly cache?: Layer.Layer<Cache> | undefined
+  readonly lm?: LanguageModel.LanguageModelOptions
+  readonly cache?: Layer.Layer<Cache.Cache> | undefined
   readonly headers?: Record<string, string>
   readonly key?: string
   readonly openaiBaseUrl?: string
@@ -35,9 +35,9 @@ export const stack = (sim: Simulator, options: StackOptions = {}) => {
   )
   return Layer.mergeAll(
     LanguageModel.layer({ retryBaseDelayMs: 10, retryMaxDelayMs: 200, ...options.lm }).pipe(
-      Layer.provide([providers, options.cache ?? Cache.memory()])
+      Layer.provide([providers, options.cache ?? Cache.layerMemory()])
     ),
-    Executor.localWith(options.threads ?? 8)
+    Executor.layerLocal({ concurrency: options.threads ?? 8 })
   )
 }
 

@@ -8,10 +8,10 @@ import { readObject, readObjects, readText } from "./Input.ts"
 
 export type AdapterName = "chat" | "json" | "xml"
 
-export const adapters: Record<AdapterName, Adapter> = {
-  chat: ChatAdapter.default,
-  json: JSONAdapter.default,
-  xml: XMLAdapter.default
+export const adapters: Record<AdapterName, Adapter.Adapter> = {
+  chat: ChatAdapter.defaultAdapter,
+  json: JSONAdapter.defaultAdapter,
+  xml: XMLAdapter.defaultAdapter
 }
 
 export interface FormatArgs {

@@ -3,18 +3,7 @@
  * built-in dataset. With no API key it starts the simulated provider in-process and runs against it
  * over HTTP; with OPENAI_API_KEY, ANTHROPIC_API_KEY or OPENAI_BASE_URL set it runs against that provider.
  */
-import {
-  Cache,
-  ChainOfThought,
-  CurrentLM,
-  Evaluate,
-  Example,
-  Executor,
-  LanguageModel,
-  LM,
-  Metrics,
-  Providers
-} from "@dspex/core"
+import { Cache, ChainOfThought, Evaluate, Example, Executor, LanguageModel, LM, Metrics, Providers } from "@dspex/core"
 import { Anthropic, OpenAi } from "@dspex/providers"
 import { datasets, startSimulator } from "@dspex/simulator"
 import { Config, Effect, Layer, Option, Redacted, Stream } from "effect"
@@ -27,7 +16,7 @@ export interface RunExampleArgs {
 }
 
 /** The built-in dataset: arithmetic and capital-city questions with gold answers. */
-export const exampleDevset = (limit: number): ReadonlyArray<Example> => {
+export const exampleDevset = (limit: number): ReadonlyArray<Example.Example> => {
   const rows = [...datasets.arithmetic.slice(0, Math.ceil(limit / 2)), ...datasets.capitals.slice(0, Math.floor(limit / 2))]
   return rows.map((r) => Example.make({ question: r.question, answer: r.answer }).withInputs("question"))
 }
@@ -35,7 +24,7 @@ export const exampleDevset = (limit: number): ReadonlyArray<Example> => {
 interface Target {
   readonly description: string
   readonly model: string
-  readonly providers: Layer.Layer<Providers, unknown>
+  readonly providers: Layer.Layer<Providers.Providers, unknown>
 }
 
 const optional = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
@@ -76,14 +65,14 @@ export const runExample = (args: RunExampleArgs) =>
   Effect.scoped(
     Effect.gen(function*() {
       const target = yield* chooseTarget(args.model)
-      const program = new ChainOfThought("question -> answer")
+      const program = ChainOfThought.make("question -> answer")
       const devset = exampleDevset(args.limit)
       const log = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
       yield* log(`Evaluating ChainOfThought("question -> answer") on ${devset.length} examples with ${target.model} via ${target.description}`)
 
       const services = Layer.mergeAll(
-        LanguageModel.layer().pipe(Layer.provide([target.providers, args.cache ? Cache.layerConfig : Cache.none])),
-        Executor.localWith(args.threads)
+        LanguageModel.layer().pipe(Layer.provide([target.providers, args.cache ? Cache.layerConfig : Cache.layerNone])),
+        Executor.layerLocal({ concurrency: args.threads })
       )
 
       const progress = (event: Evaluate.EvaluateEvent) => {
@@ -97,9 +86,9 @@ export const runExample = (args: RunExampleArgs) =>
         const result = yield* Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch, numThreads: args.threads }).pipe(
           Stream.tap(progress),
           Stream.runFold(() => undefined as Evaluate.EvaluationResult | undefined, (acc, e) => (e._tag === "Finished" ? e.result : acc)),
-          Effect.provideService(CurrentLM, LM.make(target.model, { temperature: 0 }))
+          Effect.provideService(LM.CurrentLM, LM.make(target.model, { temperature: 0 }))
         )
-        return { evaluation: result!, usage: (yield* LanguageModel).usage() }
+        return { evaluation: result!, usage: (yield* LanguageModel.LanguageModel).usage() }
       })
       // One layer instance for the run, so the usage read at the end is the run's own.
       const { evaluation, usage } = yield* Effect.provide(run, services)

@@ -38,4 +38,4 @@ export interface Adapter {
 }
 
 /** The adapter predictors use when they have none of their own (DSPy's `settings.adapter`); ChatAdapter when unset. */
-export const CurrentAdapter = Context.Reference<Adapter | undefined>("dspex/CurrentAdapter", { defaultValue: () => undefined })
+export const CurrentAdapter = Context.Reference<Adapter | undefined>("@dspex/core/CurrentAdapter", { defaultValue: () => undefined })

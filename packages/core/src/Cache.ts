@@ -1,8 +1,9 @@
 /**
  * The LM response cache (DSPy's `dspy.cache`): a service keyed by `cacheKey(request)` holding serialisable
- * `LMResponse`s. Layers: an in-memory LRU, a persistent SQLite file, both tiered (memory in front of disk,
- * a disk hit promoted, writes go to both), or none. Being a service, a cluster-wide store (NATS KV) can
- * later take the disk layer's place, or sit behind it with `tiered`.
+ * `LMResponse`s. Layers: an in-memory LRU (`layerMemory`), a persistent SQLite file (`layerDisk`), both
+ * tiered (`layerTiered`: memory in front of disk, a disk hit promoted, writes go to both), none
+ * (`layerNone`), or one of these chosen by the environment (`layerConfig`). Being a service, a
+ * cluster-wide store (NATS KV) can later take the disk layer's place, or sit behind it with `tiered`.
  *
  * Entries are immutable: the cache stores a frozen copy, so neither the writer nor any reader can change
  * what later callers get. A cache never fails a call: storage errors are logged and count as misses.
@@ -10,13 +11,20 @@
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { Config, Context, Effect, Layer, Option, type Scope } from "effect"
-import type { LMResponse } from "./LanguageModel.ts"
+import type { LMRequest, LMResponse } from "./LanguageModel.ts"
 import { openDiskStore, type DiskStore } from "./internal/cacheDisk.ts"
+import { cacheKeyOf, dspyKwargs } from "./internal/cacheKey.ts"
 import { Lru } from "./internal/lru.ts"
 
 export interface CacheShape {
   readonly get: (key: string) => Effect.Effect<Option.Option<LMResponse>>
   readonly set: (key: string, value: LMResponse) => Effect.Effect<void>
+}
+
+/** A request with its model, the unit the cache key is computed over. */
+export interface CacheKeyRequest extends Omit<LMRequest, "cache"> {
+  /** "provider/model", prefix included: the same model name under two providers is two entries. */
+  readonly model: string
 }
 
 export interface MemoryOptions {
@@ -50,7 +58,7 @@ const deepFreeze = <A>(value: A): A => {
 export const immutableCopy = (value: LMResponse): LMResponse => (Object.isFrozen(value) ? value : deepFreeze(structuredClone(value)))
 
 /**
- * An LRU memory store (synchronous; the building block of `memory` and `layered`).
+ * An LRU memory store (synchronous; the building block of `layerMemory` and `layerTiered`).
  *
  * @example
  * const store = Cache.makeMemory({ maxEntries: 1000 })
@@ -136,58 +144,44 @@ export const makeDisk = (options: DiskOptions, fallback: CacheShape): Effect.Eff
     }
   })
 
-export class Cache extends Context.Service<Cache, CacheShape>()("dspex/Cache") {
-  /** @see memory */
-  static memory(options?: MemoryOptions): Layer.Layer<Cache> {
-    return memory(options)
-  }
-  /** @see disk */
-  static disk(options: DiskOptions): Layer.Layer<Cache> {
-    return disk(options)
-  }
-  /** @see layered */
-  static layered(memoryOptions: MemoryOptions, diskOptions: DiskOptions): Layer.Layer<Cache> {
-    return layered(memoryOptions, diskOptions)
-  }
-  /** @see tiered */
-  static tiered(front: CacheShape, back: CacheShape): CacheShape {
-    return tiered(front, back)
-  }
-  /** @see none */
-  static get none(): Layer.Layer<Cache> {
-    return none
-  }
-  /** @see layerConfig */
-  static get layerConfig(): Layer.Layer<Cache, Config.ConfigError> {
-    return layerConfig
-  }
-}
+export class Cache extends Context.Service<Cache, CacheShape>()("@dspex/core/Cache") {}
+
+/**
+ * The cache key of a request, as DSPy computes it: same request, same key, whatever the order of object
+ * keys; any change to messages or settings gives another key. The API key, base URL, num_retries and the
+ * cache flag are never part of it; `rolloutId` is.
+ *
+ * @example
+ * Cache.cacheKey({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }], temperature: 0 })
+ * // => "3f1c…" (64 hex chars)
+ */
+export const cacheKey = (request: CacheKeyRequest): string => cacheKeyOf(request.model, request.messages, dspyKwargs(request))
 
 /**
  * An in-memory LRU cache (default 100_000 entries), lost when the process ends.
  *
  * @example
- * program.pipe(Effect.provide(LanguageModel.layer().pipe(Layer.provide(Cache.memory({ maxEntries: 10_000 })))))
+ * program.pipe(Effect.provide(LanguageModel.layer().pipe(Layer.provide(Cache.layerMemory({ maxEntries: 10_000 })))))
  */
-export const memory = (options: MemoryOptions = {}): Layer.Layer<Cache> => Layer.sync(Cache, () => makeMemory(options))
+export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<Cache> => Layer.sync(Cache, () => makeMemory(options))
 
 /**
  * A persistent cache in `<path>/dspex-cache.sqlite` alone (no memory tier); memory-only when the path is
  * unusable.
  *
  * @example
- * Cache.disk({ path: "/var/cache/dspex" })
+ * Cache.layerDisk({ path: "/var/cache/dspex" })
  */
-export const disk = (options: DiskOptions): Layer.Layer<Cache> =>
+export const layerDisk = (options: DiskOptions): Layer.Layer<Cache> =>
   Layer.effect(Cache, Effect.suspend(() => makeDisk(options, makeMemory())))
 
 /**
  * DSPy's default: memory in front of disk, a disk hit promoted into memory, writes to both.
  *
  * @example
- * Cache.layered({ maxEntries: 100_000 }, { path: `${os.homedir()}/.dspex/cache` })
+ * Cache.layerTiered({ maxEntries: 100_000 }, { path: `${os.homedir()}/.dspex/cache` })
  */
-export const layered = (memoryOptions: MemoryOptions, diskOptions: DiskOptions): Layer.Layer<Cache> =>
+export const layerTiered = (memoryOptions: MemoryOptions, diskOptions: DiskOptions): Layer.Layer<Cache> =>
   Layer.effect(
     Cache,
     Effect.suspend(() => {
@@ -197,7 +191,7 @@ export const layered = (memoryOptions: MemoryOptions, diskOptions: DiskOptions):
   )
 
 /** No caching at all: every call reaches the provider. */
-export const none: Layer.Layer<Cache> = Layer.succeed(Cache, noneShape)
+export const layerNone: Layer.Layer<Cache> = Layer.succeed(Cache, noneShape)
 
 /**
  * The cache configured from the environment: `DSPEX_CACHE=off` disables it, `DSPEX_CACHE=memory` keeps it
@@ -212,8 +206,8 @@ export const layerConfig: Layer.Layer<Cache, Config.ConfigError> = Layer.unwrap(
     const mode = yield* Config.Literals(["on", "off", "memory", "true", "false", "1", "0"], "DSPEX_CACHE").pipe(Config.withDefault("on"))
     const directory = yield* Config.String("DSPEX_CACHE_DIR").pipe(Config.withDefault(""))
     const maxEntries = yield* Config.Int("DSPEX_CACHE_MEMORY_ENTRIES").pipe(Config.withDefault(defaultMaxEntries))
-    if (mode === "off" || mode === "false" || mode === "0") return none
-    if (mode === "memory") return memory({ maxEntries })
-    return layered({ maxEntries }, { path: directory === "" ? defaultDirectory() : directory })
+    if (mode === "off" || mode === "false" || mode === "0") return layerNone
+    if (mode === "memory") return layerMemory({ maxEntries })
+    return layerTiered({ maxEntries }, { path: directory === "" ? defaultDirectory() : directory })
   })
 )

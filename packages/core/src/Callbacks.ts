@@ -17,7 +17,7 @@ export type CallbackEvent =
 export type Callback = (event: CallbackEvent) => void
 
 /** The callbacks active for the current fiber. */
-export const CurrentCallbacks = Context.Reference<ReadonlyArray<Callback>>("dspex/CurrentCallbacks", { defaultValue: () => [] })
+export const CurrentCallbacks = Context.Reference<ReadonlyArray<Callback>>("@dspex/core/CurrentCallbacks", { defaultValue: () => [] })
 
 let counter = 0
 /** A process-unique call id (cheap: no randomness on the hot path). */
@@ -48,7 +48,7 @@ export const emit = (event: CallbackEvent): Effect.Effect<void> =>
  * Runs `effect` with extra callbacks.
  *
  * @example
- * program.pipe(withCallbacks([(e) => console.log(e._tag)]))
+ * program.pipe(Callbacks.withCallbacks([(e) => console.log(e._tag)]))
  */
 export const withCallbacks = (callbacks: ReadonlyArray<Callback>) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

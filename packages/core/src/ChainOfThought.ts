@@ -4,10 +4,10 @@
  * files name it `<attribute>.predict`.
  */
 import type { Effect } from "effect"
-import type { Prediction } from "./Example.ts"
 import type { LanguageModel } from "./LanguageModel.ts"
 import { type CallOptions, Module } from "./Module.ts"
 import { Predict, type PredictError, type PredictOptions } from "./Predict.ts"
+import type { Prediction } from "./Prediction.ts"
 import { ensure, type FieldInit, type Signature } from "./Signature.ts"
 
 export interface ChainOfThoughtOptions extends PredictOptions {
@@ -37,11 +37,16 @@ export class ChainOfThought extends Module {
     })
   }
 
-  static make(signature: Signature | string, options: ChainOfThoughtOptions = {}): ChainOfThought {
-    return new ChainOfThought(signature, options)
-  }
-
   forward(inputs: Readonly<Record<string, unknown>>, options?: CallOptions): Effect.Effect<Prediction, PredictError, LanguageModel> {
     return this.predict.call(inputs, options)
   }
 }
+
+/**
+ * A ChainOfThought over a Signature or DSPy's string syntax (a bad string throws SignatureParseError).
+ *
+ * @example
+ * const cot = ChainOfThought.make("question -> answer: float")
+ */
+export const make = (signature: Signature | string, options: ChainOfThoughtOptions = {}): ChainOfThought =>
+  new ChainOfThought(signature, options)

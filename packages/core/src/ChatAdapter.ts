@@ -27,7 +27,7 @@ import {
 } from "./internal/adapterFormat.ts"
 import { parseField } from "./internal/parseValue.ts"
 import { pySplitLines, pyStrip } from "./internal/pyText.ts"
-import { JSONAdapter } from "./JSONAdapter.ts"
+import * as JSONAdapter from "./JSONAdapter.ts"
 
 const reminder = perSignature((sig) =>
   `Respond with the corresponding output fields, starting with the field ${
@@ -39,7 +39,7 @@ const valueOr = (values: Readonly<Record<string, unknown>>, missing: string) => 
   has(values, f.name) ? formatFieldValue(f, values[f.name]) : missing
 
 /** The ChatAdapter layout (system structure, user and assistant turns). */
-export const chatLayout: Layout = {
+const chatLayout: Layout = {
   name: "ChatAdapter",
   structure: (sig) =>
     joinParts([STRUCTURE_INTRO, chatSections(sig.inputs, placeholder), chatSections(sig.outputs, placeholder), "[[ ## completed ## ]]\n"]),
@@ -55,7 +55,7 @@ const showValue = (v: string): string => (v.length > 200 ? `${v.slice(0, 200)}â€
  * DSPy's `ChatAdapter.parse`: sections start at lines beginning with `[[ ## name ## ]]` (text after the
  * header belongs to the section), the first section of each output wins, other headers are ignored.
  */
-export const parseChat = (adapter: string): ParseCore => (sig, completion) => {
+const parseChat = (adapter: string): ParseCore => (sig, completion) => {
   if (completion === "") return parseError(adapter, sig, completion, EMPTY_RESPONSE)
   const outputs = outputIndex(sig)
   const texts = new Map<string, string>()
@@ -106,7 +106,7 @@ const parse = tracedParse("ChatAdapter", parseCore)
  * @example
  * const strict = ChatAdapter.make({ useJsonAdapterFallback: false })
  */
-const make = (options: ChatAdapterOptions = {}): Adapter => {
+export const make = (options: ChatAdapterOptions = {}): Adapter => {
   const fallback = options.useJsonAdapterFallback ?? true
   const pipeline = { name: "ChatAdapter", format, parse: parseCore }
   return {
@@ -114,13 +114,14 @@ const make = (options: ChatAdapterOptions = {}): Adapter => {
     format,
     parse,
     // LM errors (including context-window overflows) are never retried with another format.
-    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.default.call : undefined)
+    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.defaultAdapter.call : undefined)
   }
 }
 
-export const ChatAdapter: {
-  /** Builds a ChatAdapter with options. */
-  readonly make: (options?: ChatAdapterOptions) => Adapter
-  /** ChatAdapter with DSPy's defaults (JSON fallback on). */
-  readonly default: Adapter
-} = { make, default: make() }
+/**
+ * A ChatAdapter with DSPy's defaults (JSON fallback on).
+ *
+ * @example
+ * Effect.provideService(program, Adapter.CurrentAdapter, ChatAdapter.defaultAdapter)
+ */
+export const defaultAdapter: Adapter = make()

@@ -1,8 +1,6 @@
 /**
- * Examples (dataset rows with their input keys marked) and Predictions (a module's outputs, with all
- * completions when n > 1 and the LM usage behind them).
+ * Examples: dataset rows with their input keys marked.
  */
-import type { LMUsage } from "./LanguageModel.ts"
 
 /**
  * A dataset row. `withInputs` marks which keys are inputs; the rest are labels.
@@ -18,10 +16,6 @@ export class Example {
   constructor(data: Readonly<Record<string, unknown>>, inputKeys?: ReadonlyArray<string>) {
     this.data = data
     this.inputKeys = inputKeys
-  }
-
-  static make(data: Readonly<Record<string, unknown>>): Example {
-    return new Example(data)
   }
 
   withInputs(...keys: ReadonlyArray<string>): Example {
@@ -62,55 +56,10 @@ export class Example {
   }
 }
 
-/** All completions of one call (n > 1), field by field. */
-export class Completions {
-  readonly items: ReadonlyArray<Readonly<Record<string, unknown>>>
-  constructor(items: ReadonlyArray<Readonly<Record<string, unknown>>>) {
-    this.items = items
-  }
-  get length(): number {
-    return this.items.length
-  }
-  /** The values of one field across completions. */
-  field(name: string): ReadonlyArray<unknown> {
-    return this.items.map((c) => c[name])
-  }
-}
-
 /**
- * A module's result: the first completion's fields, every completion, and LM usage per model.
+ * An example over `data`, no input keys marked yet.
  *
  * @example
- * pred.get("answer"); pred.completions.length; pred.usage
+ * const ex = Example.make({ question: "2+2?", answer: "4" }).withInputs("question")
  */
-export class Prediction {
-  readonly data: Readonly<Record<string, unknown>>
-  readonly completions: Completions
-  readonly usage: Readonly<Record<string, LMUsage>>
-
-  constructor(data: Readonly<Record<string, unknown>>, completions?: Completions, usage: Readonly<Record<string, LMUsage>> = {}) {
-    this.data = data
-    this.completions = completions ?? new Completions([data])
-    this.usage = usage
-  }
-
-  static fromCompletions(items: ReadonlyArray<Readonly<Record<string, unknown>>>, usage: Readonly<Record<string, LMUsage>> = {}): Prediction {
-    return new Prediction(items[0] ?? {}, new Completions(items), usage)
-  }
-
-  get(key: string): unknown {
-    return this.data[key]
-  }
-
-  keys(): ReadonlyArray<string> {
-    return Object.keys(this.data)
-  }
-
-  withUsage(usage: Readonly<Record<string, LMUsage>>): Prediction {
-    return new Prediction(this.data, this.completions, usage)
-  }
-
-  toJSON(): Record<string, unknown> {
-    return { ...this.data }
-  }
-}
+export const make = (data: Readonly<Record<string, unknown>>): Example => new Example(data)

@@ -62,7 +62,7 @@ export interface ExecutorShape {
   readonly runBatch: <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?: BatchOptions) => Stream.Stream<TaskResult<A, E>, never, R>
 }
 
-export class Executor extends Context.Service<Executor, ExecutorShape>()("dspex/Executor") {}
+export class Executor extends Context.Service<Executor, ExecutorShape>()("@dspex/core/Executor") {}
 
 const positive = (n: number | undefined, fallback: number): number =>
   n === undefined || !Number.isFinite(n) || n < 1 ? fallback : Math.floor(n)
@@ -146,7 +146,7 @@ const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurren
  * a time unless a batch asks for another bound.
  *
  * @example
- * Effect.provideService(program, Executor, Executor.makeLocal(4))
+ * Effect.provideService(program, Executor.Executor, Executor.makeLocal(4))
  */
 export const makeLocal = (defaultConcurrency = 8): ExecutorShape => {
   const fallback = positive(defaultConcurrency, 8)
@@ -158,20 +158,29 @@ export const makeLocal = (defaultConcurrency = 8): ExecutorShape => {
   }
 }
 
-/**
- * The local executor, its default concurrency read from `DSPEX_NUM_THREADS` (8 when unset, DSPy's
- * `num_threads` default).
- *
- * @example
- * Evaluate.run({ program, devset, metric }).pipe(Effect.provide(Executor.local))
- */
-export const local: Layer.Layer<Executor, Config.ConfigError> = Layer.effect(
+export interface LocalOptions {
+  /** The default concurrency of a batch; read from `DSPEX_NUM_THREADS` (8 when unset) when left out. */
+  readonly concurrency?: number | undefined
+}
+
+const layerLocalFromConfig: Layer.Layer<Executor, Config.ConfigError> = Layer.effect(
   Executor,
   Effect.map(Config.Int("DSPEX_NUM_THREADS").pipe(Config.withDefault(8)), makeLocal)
 )
 
-/** The local executor with a fixed default concurrency. */
-export const localWith = (concurrency: number): Layer.Layer<Executor> => Layer.succeed(Executor, makeLocal(concurrency))
+/**
+ * The local executor. Its default concurrency is `options.concurrency`, or else read from
+ * `DSPEX_NUM_THREADS` (8 when unset, DSPy's `num_threads` default).
+ *
+ * @example
+ * Evaluate.run({ program, devset, metric }).pipe(Effect.provide(Executor.layerLocal()))
+ * Evaluate.run({ program, devset, metric }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 4 })))
+ */
+export function layerLocal(options: LocalOptions & { readonly concurrency: number }): Layer.Layer<Executor>
+export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, Config.ConfigError>
+export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, Config.ConfigError> {
+  return options?.concurrency === undefined ? layerLocalFromConfig : Layer.succeed(Executor, makeLocal(options.concurrency))
+}
 
 /**
  * Runs a batch through the current Executor; results in completion order.

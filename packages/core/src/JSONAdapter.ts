@@ -5,8 +5,8 @@
  * replies with JSON repair and DSPy's rules.
  *
  * @example
- * const messages = JSONAdapter.default.format(Signature.make("question -> answer: float"), [], { question: "2+2?" })
- * const result = yield* JSONAdapter.default.call({ lm, signature, demos: [], inputs: { question: "2+2?" } })
+ * const messages = JSONAdapter.defaultAdapter.format(Signature.make("question -> answer: float"), [], { question: "2+2?" })
+ * const result = yield* JSONAdapter.defaultAdapter.call({ lm, signature, demos: [], inputs: { question: "2+2?" } })
  */
 import { Effect } from "effect"
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
@@ -42,7 +42,7 @@ const reminder = perSignature((sig) =>
 )
 
 /** The JSONAdapter layout (system structure, user and assistant turns). */
-export const jsonLayout: Layout = {
+const jsonLayout: Layout = {
   name: "JSONAdapter",
   structure: (sig) =>
     joinParts([
@@ -63,7 +63,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
  * DSPy's `JSONAdapter.parse`: repair the reply as JSON; if that is no object, take the first balanced
  * `{...}`; keep only output keys and parse each value for its field.
  */
-export const parseJson = (adapter: string): ParseCore => (sig, completion) => {
+const parseJson = (adapter: string): ParseCore => (sig, completion) => {
   if (completion === "") return parseError(adapter, sig, completion, EMPTY_RESPONSE)
   let fields = repairLoads(completion)
   if (!isPlainObject(fields)) {
@@ -167,7 +167,7 @@ const pipeline = { name: "JSONAdapter", format, parse: parseCore }
  * @example
  * const jsonOnly = JSONAdapter.make({ structuredOutputs: false })
  */
-const make = (options: JSONAdapterOptions = {}): Adapter => {
+export const make = (options: JSONAdapterOptions = {}): Adapter => {
   const allowStructured = options.structuredOutputs ?? true
   return {
     name: "JSONAdapter",
@@ -191,9 +191,10 @@ const make = (options: JSONAdapterOptions = {}): Adapter => {
   }
 }
 
-export const JSONAdapter: {
-  /** Builds a JSONAdapter with options. */
-  readonly make: (options?: JSONAdapterOptions) => Adapter
-  /** JSONAdapter with DSPy's defaults. */
-  readonly default: Adapter
-} = { make, default: make() }
+/**
+ * A JSONAdapter with DSPy's defaults.
+ *
+ * @example
+ * Effect.provideService(program, Adapter.CurrentAdapter, JSONAdapter.defaultAdapter)
+ */
+export const defaultAdapter: Adapter = make()

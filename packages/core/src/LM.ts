@@ -38,4 +38,4 @@ export const splitModel = (model: string): { readonly provider: string; readonly
 }
 
 /** The LM used by predictors that have none of their own (DSPy's `dspy.configure(lm=...)`), per fiber. */
-export const CurrentLM = Context.Reference<LM | undefined>("dspex/CurrentLM", { defaultValue: () => undefined })
+export const CurrentLM = Context.Reference<LM | undefined>("@dspex/core/CurrentLM", { defaultValue: () => undefined })

@@ -7,14 +7,33 @@
  */
 import { type Config, Context, type Effect, Layer, type Scope } from "effect"
 import type { Cache } from "./Cache.ts"
-import type { LanguageModelOptions } from "./internal/lmConfig.ts"
 import { makeRuntime } from "./internal/lmRuntime.ts"
 import type { LM } from "./LM.ts"
 import type { LMError } from "./LMError.ts"
 import type { Message, ToolCall } from "./Message.ts"
 import type { Providers } from "./Providers.ts"
 
-export type { LanguageModelOptions, ProviderOptions } from "./internal/lmConfig.ts"
+/** Limits and timeout of one provider's calls. */
+export interface ProviderOptions {
+  readonly maxConcurrency?: number | undefined
+  /** Undefined or 0: unlimited. */
+  readonly requestsPerMinute?: number | undefined
+  readonly timeoutMs?: number | undefined
+}
+
+/** The LanguageModel runtime's settings (see `make`): each falls back to the environment, then a default. */
+export interface LanguageModelOptions extends ProviderOptions {
+  /** Retries of retryable errors when the LM sets no `numRetries` (DSPy's default: 3). */
+  readonly numRetries?: number | undefined
+  /** First backoff delay; doubles per retry, jittered. */
+  readonly retryBaseDelayMs?: number | undefined
+  /** Longest backoff delay (a provider's retry-after may still ask for longer). */
+  readonly retryMaxDelayMs?: number | undefined
+  /** Entries kept in `history()`. */
+  readonly historySize?: number | undefined
+  /** Per-provider overrides, by provider name ("openai", "anthropic", ...). */
+  readonly providers?: Readonly<Record<string, ProviderOptions>> | undefined
+}
 
 export type ResponseFormat =
   | { readonly type: "json_object" }
@@ -123,7 +142,7 @@ export interface HistoryEntry {
   readonly retries: number
 }
 
-export interface LanguageModelService {
+export interface LanguageModelShape {
   /** Calls `lm` (or the fiber's CurrentLM when undefined) with the request. */
   readonly generate: (lm: LM | undefined, request: LMRequest) => Effect.Effect<LMResponse, LMError>
   readonly capabilities: (lm: LM) => ModelCapabilities
@@ -133,16 +152,7 @@ export interface LanguageModelService {
   readonly usage: () => Readonly<Record<string, LMUsage & { readonly cost: number; readonly calls: number }>>
 }
 
-export class LanguageModel extends Context.Service<LanguageModel, LanguageModelService>()("dspex/LanguageModel") {
-  /** @see make */
-  static make(options?: LanguageModelOptions): Effect.Effect<LanguageModelService, Config.ConfigError, Providers | Cache | Scope.Scope> {
-    return make(options)
-  }
-  /** @see layer */
-  static layer(options?: LanguageModelOptions): Layer.Layer<LanguageModel, Config.ConfigError, Providers | Cache> {
-    return layer(options)
-  }
-}
+export class LanguageModel extends Context.Service<LanguageModel, LanguageModelShape>()("@dspex/core/LanguageModel") {}
 
 /**
  * The service over the `Providers` and `Cache` in context (and the `RateLimiter` when one is provided,
@@ -154,7 +164,7 @@ export class LanguageModel extends Context.Service<LanguageModel, LanguageModelS
  * @example
  * const lm = yield* LanguageModel.make({ timeoutMs: 30_000 })
  */
-export const make = (options?: LanguageModelOptions): Effect.Effect<LanguageModelService, Config.ConfigError, Providers | Cache | Scope.Scope> =>
+export const make = (options?: LanguageModelOptions): Effect.Effect<LanguageModelShape, Config.ConfigError, Providers | Cache | Scope.Scope> =>
   makeRuntime(options)
 
 /**
@@ -164,7 +174,7 @@ export const make = (options?: LanguageModelOptions): Effect.Effect<LanguageMode
  * const LmLive = LanguageModel.layer({ providers: { openai: { maxConcurrency: 16, requestsPerMinute: 500 } } }).pipe(
  *   Layer.provide([Providers.layer(OpenAi.provider()), Cache.layerConfig])
  * )
- * const answer = LanguageModel.use((lm) => lm.generate(LM.make("openai/gpt-4o-mini"), { messages })).pipe(Effect.provide(LmLive))
+ * const answer = LanguageModel.LanguageModel.use((lm) => lm.generate(LM.make("openai/gpt-4o-mini"), { messages })).pipe(Effect.provide(LmLive))
  */
 export const layer = (options?: LanguageModelOptions): Layer.Layer<LanguageModel, Config.ConfigError, Providers | Cache> =>
   Layer.effect(LanguageModel, makeRuntime(options))

@@ -2,7 +2,8 @@
  * DSPy's built-in answer metrics (dspy.evaluate.metrics): text normalization, exact match, token F1 and
  * passage match, usable directly as Evaluate metrics.
  */
-import type { Example, Prediction } from "./Example.ts"
+import type { Example } from "./Example.ts"
+import type { Prediction } from "./Prediction.ts"
 import type { TraceStep } from "./Trace.ts"
 
 // Python's string.punctuation.
@@ -104,7 +105,7 @@ export interface ExactMatchOptions {
  * Takes the options as third argument, or after the trace when called as a metric with one.
  *
  * @example
- * answerExactMatch(Example.make({ answer: ["Eiffel Tower", "Louvre"] }), new Prediction({ answer: "The Eiffel Tower" })) // true
+ * answerExactMatch(Example.make({ answer: ["Eiffel Tower", "Louvre"] }), new Prediction.Prediction({ answer: "The Eiffel Tower" })) // true
  * answerExactMatch(example, pred, { frac: 0.5 })
  */
 export const answerExactMatch = (
@@ -151,7 +152,7 @@ export const passageMatch = (passages: ReadonlyArray<string>, answers: ReadonlyA
  * DSPy's `answer_passage_match`: some passage of `pred.context` contains `example.answer`.
  *
  * @example
- * answerPassageMatch(Example.make({ answer: "Eiffel Tower" }), new Prediction({ context: ["The Eiffel Tower is in Paris."] })) // true
+ * answerPassageMatch(Example.make({ answer: "Eiffel Tower" }), new Prediction.Prediction({ context: ["The Eiffel Tower is in Paris."] })) // true
  */
 export const answerPassageMatch = (example: Example, prediction: Prediction, _trace?: ReadonlyArray<TraceStep>): boolean => {
   const context = prediction.get("context")

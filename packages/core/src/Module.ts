@@ -13,10 +13,11 @@ import { Cause, Context, Effect } from "effect"
 import type { Demo } from "./Adapter.ts"
 import { CurrentCallbacks, fire, nextCallId } from "./Callbacks.ts"
 import type { StateLoadError } from "./Errors.ts"
-import { Prediction } from "./Example.ts"
 import type { LMRequest } from "./LanguageModel.ts"
 import type { LM } from "./LM.ts"
 import type { Predict } from "./Predict.ts"
+import { Prediction } from "./Prediction.ts"
+import type { LoadOptions } from "./ProgramState.ts"
 import { CurrentRunScope, CurrentUsage, scopeFor, UsageCollector } from "./internal/moduleRun.ts"
 import {
   CompiledTypeId,
@@ -53,7 +54,7 @@ export type ContextOf<M> = ForwardOf<M>["result"] extends Effect.Effect<infer _A
  * The base of every program.
  *
  * @example
- * class RAG extends Module {
+ * class RAG extends Module.Module {
  *   generate = ChainOfThought.make("context: list[str], question -> answer")
  *   forward(inputs: { context: ReadonlyArray<string>; question: string }) {
  *     return this.generate.call(inputs)
@@ -200,7 +201,7 @@ export abstract class Module {
   }
 
   /** Applies a saved state, all or nothing: on error the module is untouched. */
-  loadState(state: unknown, options: State.LoadOptions = {}): Effect.Effect<void, StateLoadError> {
+  loadState(state: unknown, options: LoadOptions = {}): Effect.Effect<void, StateLoadError> {
     return State.loadModule(this, state, options)
   }
 

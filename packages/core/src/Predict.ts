@@ -6,11 +6,12 @@
 import { Effect, type Fiber } from "effect"
 import { type Adapter, CurrentAdapter, type Demo } from "./Adapter.ts"
 import type { AdapterParseError, InputValidationError, StateLoadError } from "./Errors.ts"
-import { Prediction } from "./Example.ts"
 import type { LanguageModel } from "./LanguageModel.ts"
 import { CurrentLM, type LM } from "./LM.ts"
 import { LMConfigurationError, type LMError } from "./LMError.ts"
 import { type CallOptions, Module, type PredictConfig } from "./Module.ts"
+import { fromCompletions, type Prediction } from "./Prediction.ts"
+import type { LoadOptions } from "./ProgramState.ts"
 import { ensure, type Signature } from "./Signature.ts"
 import * as Trace from "./Trace.ts"
 import { adapterFor } from "./internal/moduleAdapter.ts"
@@ -64,11 +65,6 @@ export class Predict extends Module {
     this.config = { ...options.config }
   }
 
-  /** Builds a predictor from a Signature or DSPy's string syntax (a bad string throws SignatureParseError). */
-  static make(signature: Signature | string, options: PredictOptions = {}): Predict {
-    return new Predict(signature, options)
-  }
-
   get instructions(): string {
     return this.signature.instructions
   }
@@ -114,7 +110,7 @@ export class Predict extends Module {
   }
 
   /** Applies a predictor state (as in DSPy's predict.json); on error nothing changes. */
-  override loadState(state: unknown, options: State.LoadOptions = {}): Effect.Effect<void, StateLoadError> {
+  override loadState(state: unknown, options: LoadOptions = {}): Effect.Effect<void, StateLoadError> {
     return State.loadModule(this, state, options)
   }
 
@@ -130,6 +126,14 @@ export class Predict extends Module {
     return `Predict(${this.signature.toString()})`
   }
 }
+
+/**
+ * Builds a predictor from a Signature or DSPy's string syntax (a bad string throws SignatureParseError).
+ *
+ * @example
+ * const qa = Predict.make("question -> answer", { instructions: "Be brief." })
+ */
+export const make = (signature: Signature | string, options: PredictOptions = {}): Predict => new Predict(signature, options)
 
 // Everything fiber-local is read in one step (this runs once per LM call; see bench/predict-cpu.ts).
 const forwardIn = (
@@ -148,7 +152,7 @@ const forwardIn = (
     return Effect.fail(
       new LMConfigurationError({
         model: "(none)",
-        detail: `predictor "${path}" has no LM: set one with Effect.provideService(CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
+        detail: `predictor "${path}" has no LM: set one with Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
       })
     )
   }
@@ -161,7 +165,7 @@ const forwardIn = (
       (result) => {
         // Cache hits cost nothing and are left out of usage, as DSPy's usage tracker does.
         const usage = result.response.cacheHit ? {} : { [result.response.model]: result.response.usage }
-        const prediction = Prediction.fromCompletions(result.outputs, usage)
+        const prediction = fromCompletions(result.outputs, usage)
         usageCollector?.add(usage)
         trace?.add({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
         return prediction

@@ -9,9 +9,13 @@ import { Effect, Schema } from "effect"
 import { StateLoadError } from "./Errors.ts"
 import type { Module } from "./Module.ts"
 import { isPlainObject } from "./internal/moduleTree.ts"
-import { dumpModule, type LoadOptions, loadModule } from "./internal/stateCodec.ts"
+import { dumpModule, loadModule } from "./internal/stateCodec.ts"
 
-export type { LoadOptions } from "./internal/stateCodec.ts"
+/** How a saved state is applied (`load`, `loadState`, `Module.loadState`). */
+export interface LoadOptions {
+  /** Keep `api_base`, `base_url` and `model_list` from saved LM state (only for trusted files). */
+  readonly allowUnsafeLmState?: boolean
+}
 
 /**
  * The versions written to `metadata.dependency_versions`. DSPy compares them with its own environment

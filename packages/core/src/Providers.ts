@@ -63,16 +63,7 @@ type InputError<P> = P extends Effect.Effect<Provider, infer E, infer _R> ? E : 
 /** A provider may hold scoped resources (e.g. an effect/ai layer): they live as long as the registry layer. */
 type InputServices<P> = Exclude<P extends Effect.Effect<Provider, infer _E, infer R> ? R : never, Scope.Scope>
 
-export class Providers extends Context.Service<Providers, ProvidersShape>()("dspex/Providers") {
-  /** @see make */
-  static make(...providers: ReadonlyArray<Provider>): ProvidersShape {
-    return make(...providers)
-  }
-  /** @see layer */
-  static layer<const Ps extends ReadonlyArray<ProviderInput>>(...providers: Ps): Layer.Layer<Providers, InputError<Ps[number]>, InputServices<Ps[number]>> {
-    return layer(...providers)
-  }
-}
+export class Providers extends Context.Service<Providers, ProvidersShape>()("@dspex/core/Providers") {}
 
 /**
  * The registry layer: every provider the program may call, each a `Provider` or an effect building one.

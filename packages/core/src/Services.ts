@@ -10,7 +10,7 @@
 import { type ActorError, ChildSpec, Supervisor, type SupervisorEvent } from "@dspex/runtime"
 import { Context, type Duration, Effect, Layer, type Stream } from "effect"
 import * as Executor from "./Executor.ts"
-import { LanguageModel } from "./LanguageModel.ts"
+import { LanguageModel, type LanguageModelShape } from "./LanguageModel.ts"
 
 export interface CoreSupervisorShape {
   /** The root supervisor: its children are "languageModel" and "executor". */
@@ -21,13 +21,13 @@ export interface CoreSupervisorShape {
   readonly events: Stream.Stream<SupervisorEvent.SupervisorEvent>
 }
 
-/** The root supervisor of the core services started by `supervised`. */
-export class CoreSupervisor extends Context.Service<CoreSupervisor, CoreSupervisorShape>()("dspex/CoreSupervisor") {}
+/** The root supervisor of the core services started by `layerSupervised`. */
+export class CoreSupervisor extends Context.Service<CoreSupervisor, CoreSupervisorShape>()("@dspex/core/CoreSupervisor") {}
 
 export interface SupervisedOptions<E1, R1, E2, R2> {
   /** The LanguageModel layer, already provided with its Providers and Cache (or leave those to R1). */
   readonly languageModel: Layer.Layer<LanguageModel, E1, R1>
-  /** The Executor layer; `Executor.local` (DSPEX_NUM_THREADS) when unset. */
+  /** The Executor layer; `Executor.layerLocal()` (DSPEX_NUM_THREADS) when unset. */
   readonly executor?: Layer.Layer<Executor.Executor, E2, R2> | undefined
   /** Default "dspex-core". */
   readonly name?: string | undefined
@@ -67,19 +67,19 @@ const forwarding = <S extends object>(sample: S, get: () => S): S => {
  * layer's error), after stopping what was already built; later rebuilds count toward the restart intensity.
  *
  * @example
- * const CoreLive = Services.supervised({
- *   languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(openai), Cache.memory()]))
+ * const CoreLive = Services.layerSupervised({
+ *   languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(openai), Cache.layerMemory()]))
  * })
  * program.pipe(Effect.provide(CoreLive))
  */
-export const supervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
+export const layerSupervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
   options: SupervisedOptions<E1, R1, E2, R2>
 ): Layer.Layer<LanguageModel | Executor.Executor | CoreSupervisor, ActorError.ChildStartFailed, R1 | R2> =>
   Layer.effectContext(
     Effect.gen(function*() {
-      const lm: { current: LanguageModel["Service"] | undefined } = { current: undefined }
+      const lm: { current: LanguageModelShape | undefined } = { current: undefined }
       const executor: { current: Executor.ExecutorShape | undefined } = { current: undefined }
-      const executorLayer = (options.executor ?? Executor.local) as Layer.Layer<Executor.Executor, unknown, R2>
+      const executorLayer = (options.executor ?? Executor.layerLocal()) as Layer.Layer<Executor.Executor, unknown, R2>
       const supervisor = yield* Supervisor.make<R1 | R2>({
         name: options.name ?? "dspex-core",
         strategy: "oneForOne",

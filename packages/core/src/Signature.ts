@@ -87,7 +87,7 @@ export const defaultInstructions = (inputs: ReadonlyArray<string>, outputs: Read
   `Given the fields ${inputs.map((n) => `\`${n}\``).join(", ")}, produce the fields ${outputs.map((n) => `\`${n}\``).join(", ")}.`
 
 /**
- * An immutable signature.
+ * An immutable signature; build one with `make`, `parse` or `fromFields`.
  *
  * @example
  * const qa = Signature.make("context: list[str], question -> answer")
@@ -105,54 +105,6 @@ export class Signature {
     this.outputs = args.outputs
     this.instructions = args.instructions ?? defaultInstructions(args.inputs.map((f) => f.name), args.outputs.map((f) => f.name))
     this.name = args.name
-  }
-
-  /**
-   * Parses DSPy's string syntax; a syntax error is a typed SignatureParseError naming text and position.
-   *
-   * @example
-   * const sig = yield* Signature.parse("question -> answer: float")
-   */
-  static parse(source: string, instructions?: string): Effect.Effect<Signature, SignatureParseError> {
-    return Effect.try({
-      try: () => Signature.make(source, instructions),
-      catch: (e) =>
-        e instanceof SignatureParseError
-          ? e
-          : new SignatureParseError({ source, position: 0, found: source.slice(0, 12), reason: String(e) })
-    })
-  }
-
-  /** Like `parse` for signatures written in code; throws the SignatureParseError. */
-  static make(source: string, instructions?: string): Signature {
-    const parsed = parseSignatureString(source)
-    return new Signature({
-      inputs: parsed.inputs.map((f) => makeField(f.name, "input", f.type)),
-      outputs: parsed.outputs.map((f) => makeField(f.name, "output", f.type)),
-      instructions
-    })
-  }
-
-  /**
-   * Builds a signature from Effect Schema fields (descriptions and checks become prompt notes).
-   *
-   * @example
-   * Signature.fromFields({
-   *   instructions: "Answer with a number.",
-   *   inputs: { question: Schema.String },
-   *   outputs: { answer: { type: Schema.Number, desc: "the numeric answer" } }
-   * })
-   */
-  static fromFields(spec: {
-    readonly inputs: Readonly<Record<string, FieldInit>>
-    readonly outputs: Readonly<Record<string, FieldInit>>
-    readonly instructions?: string
-    readonly name?: string
-  }): Signature {
-    const inputs = Object.entries(spec.inputs).map(([n, f]) => makeField(n, "input", f))
-    const outputs = Object.entries(spec.outputs).map(([n, f]) => makeField(n, "output", f))
-    checkNames(inputs, outputs, "create")
-    return new Signature({ inputs, outputs, instructions: spec.instructions, name: spec.name })
   }
 
   /** All fields, inputs first, in order (the order of saved `signature.fields`). */
@@ -265,6 +217,58 @@ const checkNames = (inputs: ReadonlyArray<Field>, outputs: ReadonlyArray<Field>,
   }
 }
 
+/**
+ * Parses DSPy's string syntax; a syntax error is a typed SignatureParseError naming text and position.
+ *
+ * @example
+ * const sig = yield* Signature.parse("question -> answer: float")
+ */
+export const parse = (source: string, instructions?: string): Effect.Effect<Signature, SignatureParseError> =>
+  Effect.try({
+    try: () => make(source, instructions),
+    catch: (e) =>
+      e instanceof SignatureParseError
+        ? e
+        : new SignatureParseError({ source, position: 0, found: source.slice(0, 12), reason: String(e) })
+  })
+
+/**
+ * Like `parse` for signatures written in code; throws the SignatureParseError.
+ *
+ * @example
+ * const qa = Signature.make("context: list[str], question -> answer", "Answer briefly.")
+ */
+export const make = (source: string, instructions?: string): Signature => {
+  const parsed = parseSignatureString(source)
+  return new Signature({
+    inputs: parsed.inputs.map((f) => makeField(f.name, "input", f.type)),
+    outputs: parsed.outputs.map((f) => makeField(f.name, "output", f.type)),
+    instructions
+  })
+}
+
+/**
+ * Builds a signature from Effect Schema fields (descriptions and checks become prompt notes).
+ *
+ * @example
+ * Signature.fromFields({
+ *   instructions: "Answer with a number.",
+ *   inputs: { question: Schema.String },
+ *   outputs: { answer: { type: Schema.Number, desc: "the numeric answer" } }
+ * })
+ */
+export const fromFields = (spec: {
+  readonly inputs: Readonly<Record<string, FieldInit>>
+  readonly outputs: Readonly<Record<string, FieldInit>>
+  readonly instructions?: string
+  readonly name?: string
+}): Signature => {
+  const inputs = Object.entries(spec.inputs).map(([n, f]) => makeField(n, "input", f))
+  const outputs = Object.entries(spec.outputs).map(([n, f]) => makeField(n, "output", f))
+  checkNames(inputs, outputs, "create")
+  return new Signature({ inputs, outputs, instructions: spec.instructions, name: spec.name })
+}
+
 /** Accepts a Signature or DSPy's string syntax (parsed eagerly; a bad string throws SignatureParseError). */
 export const ensure = (sig: Signature | string, instructions?: string): Signature =>
-  typeof sig === "string" ? Signature.make(sig, instructions) : instructions === undefined ? sig : sig.withInstructions(instructions)
+  typeof sig === "string" ? make(sig, instructions) : instructions === undefined ? sig : sig.withInstructions(instructions)

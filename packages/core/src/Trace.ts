@@ -5,8 +5,8 @@
  * fibers forked inside a run share that run's trace.
  */
 import { Context, Effect, Exit } from "effect"
-import type { Prediction } from "./Example.ts"
 import type { Predict } from "./Predict.ts"
+import type { Prediction } from "./Prediction.ts"
 
 export interface TraceStep {
   /** The predictor's named path in the running program (`self`, `generate_answer.predict`). */
@@ -40,7 +40,7 @@ export class TraceBuffer {
 }
 
 /** The trace being recorded by the current fiber, if any. */
-export const CurrentTrace = Context.Reference<TraceBuffer | undefined>("dspex/CurrentTrace", { defaultValue: () => undefined })
+export const CurrentTrace = Context.Reference<TraceBuffer | undefined>("@dspex/core/CurrentTrace", { defaultValue: () => undefined })
 
 /** Records a step in the current trace (a no-op outside `capture`). */
 export const record = (step: TraceStep): Effect.Effect<void> =>

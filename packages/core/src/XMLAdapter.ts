@@ -5,8 +5,8 @@
  * (a ChatAdapter subclass), retries once with JSONAdapter when a reply cannot be parsed.
  *
  * @example
- * const messages = XMLAdapter.default.format(Signature.make("question -> answer"), [], { question: "2+2?" })
- * const outputs = yield* XMLAdapter.default.parse(sig, "<answer>4</answer>")
+ * const messages = XMLAdapter.defaultAdapter.format(Signature.make("question -> answer"), [], { question: "2+2?" })
+ * const outputs = yield* XMLAdapter.defaultAdapter.parse(sig, "<answer>4</answer>")
  */
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { FieldType } from "./FieldType.ts"
@@ -15,7 +15,7 @@ import { callWithFallback, completeOutputs, EMPTY_RESPONSE, type ParseCore, pars
 import { formatFieldValue, has, joinParts, type Layout, perSignature, placeholder, renderMessages, STRUCTURE_INTRO } from "./internal/adapterFormat.ts"
 import { parseField, validateField } from "./internal/parseValue.ts"
 import { pyRepr, pyStr, pyStrip, toJsonable } from "./internal/pyText.ts"
-import { JSONAdapter } from "./JSONAdapter.ts"
+import * as JSONAdapter from "./JSONAdapter.ts"
 
 // ---------------------------------------------------------------------------------------------------
 // Rendering
@@ -110,7 +110,7 @@ const reminder = perSignature((sig) => {
 })
 
 /** The XMLAdapter layout (system structure, user and assistant turns). */
-export const xmlLayout: Layout = {
+const xmlLayout: Layout = {
   name: "XMLAdapter",
   structure: (sig) => {
     const group = (fields: ReadonlyArray<Field>) =>
@@ -341,7 +341,7 @@ const elementsToValue = (elements: ReadonlyArray<XmlElement>, type: FieldType): 
 }
 
 /** DSPy's `XMLAdapter.parse`: the reply is parsed as XML; each output field from its top-level element. */
-export const parseXmlReply = (adapter: string): ParseCore => (sig, completion) => {
+const parseXmlReply = (adapter: string): ParseCore => (sig, completion) => {
   if (completion === "") return parseError(adapter, sig, completion, EMPTY_RESPONSE)
   let root: XmlElement
   try {
@@ -392,7 +392,7 @@ const parse = tracedParse("XMLAdapter", parseCore)
  * @example
  * const xml = XMLAdapter.make({ useJsonAdapterFallback: false })
  */
-const make = (options: XMLAdapterOptions = {}): Adapter => {
+export const make = (options: XMLAdapterOptions = {}): Adapter => {
   const fallback = options.useJsonAdapterFallback ?? true
   const pipeline = { name: "XMLAdapter", format, parse: parseCore }
   return {
@@ -400,13 +400,14 @@ const make = (options: XMLAdapterOptions = {}): Adapter => {
     format,
     parse,
     // LM errors (including context-window overflows) are never retried with another format.
-    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.default.call : undefined)
+    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.defaultAdapter.call : undefined)
   }
 }
 
-export const XMLAdapter: {
-  /** Builds an XMLAdapter with options. */
-  readonly make: (options?: XMLAdapterOptions) => Adapter
-  /** XMLAdapter with DSPy's defaults (JSON fallback on). */
-  readonly default: Adapter
-} = { make, default: make() }
+/**
+ * An XMLAdapter with DSPy's defaults (JSON fallback on).
+ *
+ * @example
+ * Effect.provideService(program, Adapter.CurrentAdapter, XMLAdapter.defaultAdapter)
+ */
+export const defaultAdapter: Adapter = make()

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Logger, Option } from "effect"
-import { Cache, type CacheShape, makeMemory, tiered } from "../src/Cache.ts"
+import * as Cache from "../src/Cache.ts"
 import type { LMResponse } from "../src/LanguageModel.ts"
 
 const response = (text: string): LMResponse => ({
@@ -25,16 +25,16 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-const get = (key: string) => Cache.use((c) => c.get(key))
-const set = (key: string, value: LMResponse) => Cache.use((c) => c.set(key, value))
+const get = (key: string) => Cache.Cache.use((c) => c.get(key))
+const set = (key: string, value: LMResponse) => Cache.Cache.use((c) => c.set(key, value))
 
-describe("Cache.memory", () => {
+describe("Cache.layerMemory", () => {
   it.effect("stores and returns entries; unknown keys miss", () =>
     Effect.gen(function*() {
       yield* set("k", response("a"))
       expect(Option.getOrUndefined(yield* get("k"))?.outputs[0]?.text).toBe("a")
       expect(Option.isNone(yield* get("other"))).toBe(true)
-    }).pipe(Effect.provide(Cache.memory())))
+    }).pipe(Effect.provide(Cache.layerMemory())))
 
   it.effect("evicts the least recently used entry beyond maxEntries", () =>
     Effect.gen(function*() {
@@ -45,7 +45,7 @@ describe("Cache.memory", () => {
       expect(Option.isSome(yield* get("a"))).toBe(true)
       expect(Option.isNone(yield* get("b"))).toBe(true)
       expect(Option.isSome(yield* get("c"))).toBe(true)
-    }).pipe(Effect.provide(Cache.memory({ maxEntries: 2 }))))
+    }).pipe(Effect.provide(Cache.layerMemory({ maxEntries: 2 }))))
 
   it.effect("keeps an immutable copy: neither the writer nor readers can change it", () =>
     Effect.gen(function*() {
@@ -56,23 +56,23 @@ describe("Cache.memory", () => {
       expect(read.outputs[0]?.text).toBe("a")
       expect(() => ((read.outputs[0] as { text: string }).text = "mutated by reader")).toThrow(TypeError)
       expect(() => ((read.usage as { totalTokens: number }).totalTokens = 0)).toThrow(TypeError)
-    }).pipe(Effect.provide(Cache.memory())))
+    }).pipe(Effect.provide(Cache.layerMemory())))
 })
 
-describe("Cache.none", () => {
+describe("Cache.layerNone", () => {
   it.effect("never holds anything", () =>
     Effect.gen(function*() {
       yield* set("k", response("a"))
       expect(Option.isNone(yield* get("k"))).toBe(true)
-    }).pipe(Effect.provide(Cache.none)))
+    }).pipe(Effect.provide(Cache.layerNone)))
 })
 
-describe("Cache.disk", () => {
+describe("Cache.layerDisk", () => {
   it.effect("persists across layer instances on the same directory, in a WAL-mode SQLite file", () => {
     const dir = tempDir()
     return Effect.gen(function*() {
-      yield* set("k", response("persisted")).pipe(Effect.provide(Cache.disk({ path: dir })))
-      const read = yield* get("k").pipe(Effect.provide(Cache.disk({ path: dir })))
+      yield* set("k", response("persisted")).pipe(Effect.provide(Cache.layerDisk({ path: dir })))
+      const read = yield* get("k").pipe(Effect.provide(Cache.layerDisk({ path: dir })))
       expect(Option.getOrUndefined(read)).toEqual(response("persisted"))
       const db = new DatabaseSync(join(dir, "dspex-cache.sqlite"))
       try {
@@ -87,9 +87,9 @@ describe("Cache.disk", () => {
   it.effect("creates nothing until first used", () => {
     const dir = join(tempDir(), "lazy")
     return Effect.gen(function*() {
-      yield* Effect.void.pipe(Effect.provide(Cache.disk({ path: dir })))
+      yield* Effect.void.pipe(Effect.provide(Cache.layerDisk({ path: dir })))
       expect(existsSync(dir)).toBe(false)
-      yield* get("k").pipe(Effect.provide(Cache.disk({ path: dir })))
+      yield* get("k").pipe(Effect.provide(Cache.layerDisk({ path: dir })))
       expect(existsSync(join(dir, "dspex-cache.sqlite"))).toBe(true)
     })
   })
@@ -106,30 +106,30 @@ describe("Cache.disk", () => {
       expect(Option.getOrUndefined(yield* get("k"))?.outputs[0]?.text).toBe("kept in memory")
       expect(warnings.length).toBe(1)
       expect(warnings[0]).toContain("not-a-dir")
-    }).pipe(Effect.provide(Layer.merge(Cache.disk({ path: file }), Logger.layer([logger]))))
+    }).pipe(Effect.provide(Layer.merge(Cache.layerDisk({ path: file }), Logger.layer([logger]))))
   })
 })
 
-describe("Cache.layered", () => {
+describe("Cache.layerTiered", () => {
   it.effect("answers from disk after a restart (a new memory tier)", () => {
     const dir = tempDir()
     return Effect.gen(function*() {
-      yield* set("k", response("v")).pipe(Effect.provide(Cache.layered({}, { path: dir })))
-      const read = yield* get("k").pipe(Effect.provide(Cache.layered({}, { path: dir })))
+      yield* set("k", response("v")).pipe(Effect.provide(Cache.layerTiered({}, { path: dir })))
+      const read = yield* get("k").pipe(Effect.provide(Cache.layerTiered({}, { path: dir })))
       expect(Option.getOrUndefined(read)?.outputs[0]?.text).toBe("v")
     })
   })
 
   it.effect("promotes a back-tier hit into the front and writes through to both", () => {
-    const back = makeMemory()
+    const back = Cache.makeMemory()
     let backGets = 0
     let backSets = 0
-    const counted: CacheShape = {
+    const counted: Cache.CacheShape = {
       get: (key) => Effect.tap(back.get(key), () => Effect.sync(() => backGets++)),
       set: (key, value) => Effect.tap(back.set(key, value), () => Effect.sync(() => backSets++))
     }
-    const front = makeMemory()
-    const store = tiered(front, counted)
+    const front = Cache.makeMemory()
+    const store = Cache.tiered(front, counted)
     return Effect.gen(function*() {
       yield* back.set("k", response("from back"))
       expect(Option.isSome(yield* store.get("k"))).toBe(true)

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
-import { ChainOfThought } from "../src/ChainOfThought.ts"
+import * as ChainOfThought from "../src/ChainOfThought.ts"
 import * as T from "../src/FieldType.ts"
 import * as LM from "../src/LM.ts"
-import { Predict } from "../src/Predict.ts"
-import { Signature } from "../src/Signature.ts"
+import * as Predict from "../src/Predict.ts"
+import * as Signature from "../src/Signature.ts"
 import * as Trace from "../src/Trace.ts"
 import { loadChatAdapter, reply, scriptedLM, testAdapter } from "./moduleTestKit.ts"
 
@@ -14,7 +14,7 @@ const chatAdapter = await loadChatAdapter()
 describe("ChainOfThought", () => {
   it("wraps a Predict named `predict` whose signature starts its outputs with reasoning", () => {
     const cot = ChainOfThought.make("question -> answer: float", { instructions: "Think, then answer." })
-    expect(cot.predict).toBeInstanceOf(Predict)
+    expect(cot.predict).toBeInstanceOf(Predict.Predict)
     const sig = cot.predict.signature
     expect(sig.inputNames).toEqual(["question"])
     expect(sig.outputNames).toEqual(["reasoning", "answer"])

@@ -2,19 +2,19 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Option, Schema, Tracer } from "effect"
 import type { Demo } from "../src/Adapter.ts"
 import { type CallbackEvent, withCallbacks } from "../src/Callbacks.ts"
-import { ChatAdapter } from "../src/ChatAdapter.ts"
+import * as ChatAdapter from "../src/ChatAdapter.ts"
 import { AdapterParseError } from "../src/Errors.ts"
-import { Example } from "../src/Example.ts"
+import * as Example from "../src/Example.ts"
 import * as T from "../src/FieldType.ts"
 import { LMContextWindowExceeded } from "../src/LMError.ts"
 import { parseValue, ValueParseError } from "../src/internal/parseValue.ts"
 import { textOf } from "../src/Message.ts"
-import { Signature } from "../src/Signature.ts"
+import * as Signature from "../src/Signature.ts"
 import { adapterCases, fakeLanguageModel, parseCases, signatureFor, testLM } from "./fixtures/adapterCases.ts"
 
 const adapter = ChatAdapter.make({ useJsonAdapterFallback: false })
 
-const parseError = (sig: Signature, completion: string) =>
+const parseError = (sig: Signature.Signature, completion: string) =>
   Effect.flip(adapter.parse(sig, completion))
 
 describe("ChatAdapter.format matches DSPy 3.3.1 byte for byte", () => {
@@ -24,7 +24,7 @@ describe("ChatAdapter.format matches DSPy 3.3.1 byte for byte", () => {
   })
   for (const c of cases) {
     it(c.id, () => {
-      expect(ChatAdapter.default.format(signatureFor(c), c.demos, c.inputs)).toEqual(c.messages)
+      expect(ChatAdapter.defaultAdapter.format(signatureFor(c), c.demos, c.inputs)).toEqual(c.messages)
     })
   }
 })
@@ -271,7 +271,7 @@ describe("ChatAdapter.call", () => {
   it.effect("falls back to JSONAdapter once when the reply does not parse", () =>
     Effect.gen(function*() {
       const lm = fakeLanguageModel(["The answer is 4.", "{\"answer\": 4}"], { structuredOutputs: false, jsonObject: true, tools: false })
-      const result = yield* lm.provide(ChatAdapter.default.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } }))
+      const result = yield* lm.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } }))
       expect(result).toMatchObject({ outputs: [{ answer: 4 }], adapter: "JSONAdapter" })
       expect(lm.requests).toHaveLength(2)
       expect(textOf(lm.requests[1]!.messages[0]!)).toContain("Outputs will be a JSON object with the following fields.")
@@ -281,7 +281,7 @@ describe("ChatAdapter.call", () => {
   it.effect("reports JSONAdapter's error when the fallback fails too", () =>
     Effect.gen(function*() {
       const lm = fakeLanguageModel(["no sections", "still not json"])
-      const error = yield* Effect.flip(lm.provide(ChatAdapter.default.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } })))
+      const error = yield* Effect.flip(lm.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } })))
       expect(error).toBeInstanceOf(AdapterParseError)
       expect(error).toMatchObject({ adapter: "JSONAdapter", completion: "still not json" })
     }))
@@ -300,7 +300,7 @@ describe("ChatAdapter.call", () => {
       const error = yield* Effect.flip(strict.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })))
       expect(error).toMatchObject({ _tag: "AdapterParseError", reason: "The LM returned an empty or null response." })
       const lenient = fakeLanguageModel(["", "{\"answer\": 1}"])
-      const result = yield* lenient.provide(ChatAdapter.default.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } }))
+      const result = yield* lenient.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } }))
       expect(result.outputs).toEqual([{ answer: 1 }])
     }))
 
@@ -308,7 +308,7 @@ describe("ChatAdapter.call", () => {
     Effect.gen(function*() {
       const overflow = new LMContextWindowExceeded({ provider: "openai", model: "test-model", detail: "too long" })
       const lm = fakeLanguageModel([overflow, good])
-      const error = yield* Effect.flip(lm.provide(ChatAdapter.default.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })))
+      const error = yield* Effect.flip(lm.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })))
       expect(error).toBe(overflow)
       expect(lm.requests).toHaveLength(1)
     }))
@@ -340,7 +340,7 @@ describe("ChatAdapter.call", () => {
 
 describe("FieldType names in prompts", () => {
   it("quotes Literal strings as DSPy does (no backslash escaping)", () => {
-    const sig = new Signature({
+    const sig = new Signature.Signature({
       inputs: [],
       outputs: [{ ...Signature.make("q -> a").outputs[0]!, type: T.literal("it's", "a\\b") }]
     })

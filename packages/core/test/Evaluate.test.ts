@@ -3,11 +3,12 @@ import { Effect, Exit, Stream } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import { ErrorBudgetExceeded } from "../src/Errors.ts"
 import * as Evaluate from "../src/Evaluate.ts"
-import { Example, type Prediction } from "../src/Example.ts"
+import * as Example from "../src/Example.ts"
+import type { Prediction } from "../src/Prediction.ts"
 import * as Executor from "../src/Executor.ts"
 import * as LM from "../src/LM.ts"
 import { LMProviderError } from "../src/LMError.ts"
-import { Predict } from "../src/Predict.ts"
+import * as Predict from "../src/Predict.ts"
 import * as ProgramState from "../src/ProgramState.ts"
 import { pyRound, pyRoundExact } from "../src/internal/evalRound.ts"
 import { reply, scriptedLM, testAdapter } from "./moduleTestKit.ts"
@@ -39,14 +40,14 @@ const arithmeticLM = () => {
 }
 
 const ex = (question: string, answer: string) => Example.make({ question, answer }).withInputs("question")
-const exact = (example: Example, pred: Prediction) => pred.get("answer") === example.get("answer")
+const exact = (example: Example.Example, pred: Prediction) => pred.get("answer") === example.get("answer")
 
 const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, lm: ReturnType<typeof scriptedLM>) =>
   effect.pipe(
     Effect.provideService(CurrentAdapter, testAdapter),
     Effect.provideService(LM.CurrentLM, LM.make("test/m")),
     Effect.provide(lm.layer),
-    Effect.provide(Executor.localWith(8))
+    Effect.provide(Executor.layerLocal({ concurrency: 8 }))
   )
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {

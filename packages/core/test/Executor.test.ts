@@ -23,7 +23,7 @@ const gauge = () => {
   return { tracked, max: () => max, inFlight: () => inFlight }
 }
 
-describe("Executor.local", () => {
+describe("Executor.layerLocal()", () => {
   it.effect("returns every task's outcome in input order; failures do not abort the batch", () =>
     Effect.gen(function*() {
       const tasks = [
@@ -32,7 +32,7 @@ describe("Executor.local", () => {
         task("c", Effect.succeed("C")),
         task("d", Effect.die(new Error("defect")))
       ]
-      const results = yield* Executor.runAll(tasks).pipe(Effect.provide(Executor.localWith(4)))
+      const results = yield* Executor.runAll(tasks).pipe(Effect.provide(Executor.layerLocal({ concurrency: 4 })))
       expect(results.map((r) => [r.index, r.id])).toEqual([[0, "a"], [1, "b"], [2, "c"], [3, "d"]])
       expect(Exit.isSuccess(results[0]!.exit) && results[0]!.exit.value).toBe("A")
       expect(Exit.isFailure(results[1]!.exit)).toBe(true)
@@ -43,7 +43,7 @@ describe("Executor.local", () => {
   it.effect("streams results in completion order", () =>
     Effect.gen(function*() {
       const tasks = [30, 1, 10].map((n, i) => task(`t${i}`, Effect.as(yieldTimes(n), i)))
-      const order = yield* Stream.runCollect(Executor.runBatch(tasks, { concurrency: 3 })).pipe(Effect.provide(Executor.localWith(8)))
+      const order = yield* Stream.runCollect(Executor.runBatch(tasks, { concurrency: 3 })).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
       expect(order.map((r) => r.index)).toEqual([1, 2, 0])
     }))
 
@@ -51,12 +51,12 @@ describe("Executor.local", () => {
     Effect.gen(function*() {
       const g = gauge()
       const tasks = Array.from({ length: 20 }, (_, i) => task(`t${i}`, g.tracked(yieldTimes(3 + (i % 4)))))
-      yield* Executor.runAll(tasks, { concurrency: 3 }).pipe(Effect.provide(Executor.localWith(8)))
+      yield* Executor.runAll(tasks, { concurrency: 3 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
       expect(g.max()).toBe(3)
 
       const g2 = gauge()
       const more = Array.from({ length: 20 }, (_, i) => task(`u${i}`, g2.tracked(yieldTimes(3))))
-      yield* Executor.runAll(more).pipe(Effect.provide(Executor.localWith(5)))
+      yield* Executor.runAll(more).pipe(Effect.provide(Executor.layerLocal({ concurrency: 5 })))
       expect(g2.max()).toBe(5)
     }))
 
@@ -66,7 +66,7 @@ describe("Executor.local", () => {
       let interrupted = 0
       const tasks = Array.from({ length: 10 }, (_, i) =>
         task(`t${i}`, Effect.sync(() => started++).pipe(Effect.andThen(Effect.never), Effect.onInterrupt(() => Effect.sync(() => interrupted++)))))
-      const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.localWith(8))))
+      const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 }))))
       while (started < 4) yield* Effect.yieldNow
       yield* Fiber.interrupt(fiber)
       expect(started).toBe(4)
@@ -77,13 +77,13 @@ describe("Executor.local", () => {
     Effect.gen(function*() {
       const configured = yield* Effect.provide(
         Executor.Executor,
-        Executor.local.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "3" }))))
+        Executor.layerLocal().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "3" }))))
       )
       expect(configured.defaultConcurrency).toBe(3)
       expect(configured.name).toBe("local")
       const unset = yield* Effect.provide(
         Executor.Executor,
-        Executor.local.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
+        Executor.layerLocal().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
       )
       expect(unset.defaultConcurrency).toBe(8)
     }))
@@ -104,7 +104,7 @@ const killWorker = Effect.withFiber((fiber) => {
   return Effect.never
 })
 
-describe("Executor.local supervision", () => {
+describe("Executor.layerLocal() supervision", () => {
   it.effect("a crashed worker is restarted; its task fails with the crash cause and every other task completes", () =>
     Effect.gen(function*() {
       const fibers = new Set<number>()
@@ -119,7 +119,7 @@ describe("Executor.local supervision", () => {
               return Effect.as(yieldTimes(2 + (i % 3)), i * 10)
             }))
         ))
-      const results = yield* Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.localWith(8)))
+      const results = yield* Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
       expect(results.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i))
       const crashed = results[5]!.exit
       expect(Exit.isFailure(crashed) && Cause.hasInterrupts(crashed.cause)).toBe(true)
@@ -134,7 +134,7 @@ describe("Executor.local supervision", () => {
   it.effect("a storm of crashes escalates: every task is still reported and the stream ends", () =>
     Effect.gen(function*() {
       const tasks = Array.from({ length: 20 }, (_, i) => task<number, never>(`t${i}`, killWorker))
-      const results = yield* Executor.runAll(tasks, { concurrency: 2 }).pipe(Effect.provide(Executor.localWith(8)))
+      const results = yield* Executor.runAll(tasks, { concurrency: 2 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
       expect(results.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i))
       expect(results.every((r) => Exit.isFailure(r.exit))).toBe(true)
       const escalated = results.filter((r) =>
@@ -147,7 +147,7 @@ describe("Executor.local supervision", () => {
     Effect.gen(function*() {
       const done = yield* tracked(
         Executor.runAll(Array.from({ length: 30 }, (_, i) => task(`t${i}`, Effect.as(yieldTimes(i % 4), i))), { concurrency: 6 }).pipe(
-          Effect.provide(Executor.localWith(8))
+          Effect.provide(Executor.layerLocal({ concurrency: 8 }))
         )
       )
       expect(done.result.length).toBe(30)
@@ -157,7 +157,7 @@ describe("Executor.local supervision", () => {
       let running = 0
       const stopped = yield* tracked(Effect.gen(function*() {
         const tasks = Array.from({ length: 10 }, (_, i) => task(`s${i}`, Effect.andThen(Effect.sync(() => running++), Effect.never)))
-        const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.localWith(8))))
+        const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 }))))
         while (running < 4) yield* Effect.yieldNow
         yield* Fiber.interrupt(fiber)
       }))
@@ -166,7 +166,7 @@ describe("Executor.local supervision", () => {
 
   it.effect("an empty batch ends at once", () =>
     Effect.gen(function*() {
-      const results = yield* Executor.runAll<number, never, never>([]).pipe(Effect.provide(Executor.localWith(4)))
+      const results = yield* Executor.runAll<number, never, never>([]).pipe(Effect.provide(Executor.layerLocal({ concurrency: 4 })))
       expect(results).toEqual([])
     }))
 })

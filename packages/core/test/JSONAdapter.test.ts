@@ -2,13 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { AdapterParseError } from "../src/Errors.ts"
 import * as T from "../src/FieldType.ts"
-import { JSONAdapter, structuredOutputFormat } from "../src/JSONAdapter.ts"
+import * as JSONAdapter from "../src/JSONAdapter.ts"
 import { LMBadRequest, LMRateLimited } from "../src/LMError.ts"
 import { textOf } from "../src/Message.ts"
-import { Signature } from "../src/Signature.ts"
+import * as Signature from "../src/Signature.ts"
 import { adapterCases, fakeLanguageModel, parseCases, signatureFor, testLM } from "./fixtures/adapterCases.ts"
 
-const adapter = JSONAdapter.default
+const adapter = JSONAdapter.defaultAdapter
 const structured = { structuredOutputs: true, jsonObject: true, tools: false }
 const jsonMode = { structuredOutputs: false, jsonObject: true, tools: false }
 
@@ -77,7 +77,7 @@ describe("structured output schema", () => {
   it("lists every property as required and forbids others, recursively", () => {
     const inner: T.FieldType = { _tag: "object", name: "Step", properties: [{ name: "text", type: T.str, optional: true }] }
     const sig = Signature.make("q -> answer: int").append("steps", "output", T.list(inner))
-    const format = structuredOutputFormat(sig)
+    const format = JSONAdapter.structuredOutputFormat(sig)
     expect(format.type).toBe("json_schema")
     expect(format.json_schema).toMatchObject({ name: "DSPyProgramOutputs", strict: true })
     const schema = format.json_schema.schema as Record<string, any>
@@ -97,7 +97,7 @@ describe("JSONAdapter.call request modes", () => {
       const lm = fakeLanguageModel(["{\"answer\": 4}"], structured)
       const result = yield* lm.provide(adapter.call(call))
       expect(result.outputs).toEqual([{ answer: 4 }])
-      expect(lm.requests[0]!.responseFormat).toEqual(structuredOutputFormat(sig))
+      expect(lm.requests[0]!.responseFormat).toEqual(JSONAdapter.structuredOutputFormat(sig))
       expect(lm.requests[0]!.messages).toEqual(adapter.format(sig, [], call.inputs))
     }))
 

@@ -4,36 +4,29 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Tracer } from "effect"
 import { TestClock } from "effect/testing"
-import { Cache } from "../src/Cache.ts"
+import * as Cache from "../src/Cache.ts"
 import { type CallbackEvent, withCallbacks } from "../src/Callbacks.ts"
-import {
-  LanguageModel,
-  type LanguageModelOptions,
-  type LMRequest,
-  type LMResponse,
-  type Provider,
-  type ProviderRequest
-} from "../src/LanguageModel.ts"
+import * as LanguageModel from "../src/LanguageModel.ts"
 import { CurrentLM, type LM, make as makeLM } from "../src/LM.ts"
 import { LMAuthError, type LMError, LMProviderError, LMRateLimited } from "../src/LMError.ts"
 import type { Message } from "../src/Message.ts"
-import { Providers } from "../src/Providers.ts"
+import * as Providers from "../src/Providers.ts"
 
-type Raw = Omit<LMResponse, "cacheHit" | "model">
-type Step = (request: ProviderRequest) => Effect.Effect<Raw, LMError>
+type Raw = Omit<LanguageModel.LMResponse, "cacheHit" | "model">
+type Step = (request: LanguageModel.ProviderRequest) => Effect.Effect<Raw, LMError>
 
 /** Our own Provider interface implemented in-test: counts calls and in-flight calls, follows a script. */
 const testProvider = (options: { readonly name?: string; readonly script?: ReadonlyArray<Step>; readonly latency?: Duration.Input } = {}) => {
   const name = options.name ?? "test"
-  const calls: Array<ProviderRequest> = []
+  const calls: Array<LanguageModel.ProviderRequest> = []
   let inFlight = 0
   let maxInFlight = 0
-  const answer = (request: ProviderRequest): Raw => ({
+  const answer = (request: LanguageModel.ProviderRequest): Raw => ({
     outputs: [{ text: `answer ${calls.length} to ${JSON.stringify(request.messages.at(-1)?.content)}`, finishReason: "stop" }],
     usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
     responseModel: `${request.model}-2024`
   })
-  const provider: Provider = {
+  const provider: LanguageModel.Provider = {
     name,
     capabilities: (model) => ({ structuredOutputs: model.startsWith("smart"), jsonObject: true, tools: true }),
     cost: (_model, usage) => usage.promptTokens * 0.001 + usage.completionTokens * 0.002,
@@ -57,13 +50,13 @@ const testProvider = (options: { readonly name?: string; readonly script?: Reado
   }
 }
 
-const lmLayer = (provider: Provider, options: LanguageModelOptions = {}, cache: Layer.Layer<Cache> = Cache.memory()) =>
+const lmLayer = (provider: LanguageModel.Provider, options: LanguageModel.LanguageModelOptions = {}, cache: Layer.Layer<Cache.Cache> = Cache.layerMemory()) =>
   LanguageModel.layer({ retryBaseDelayMs: 100, ...options }).pipe(Layer.provide([Providers.layer(provider), cache]))
 
 const msgs = (text: string): ReadonlyArray<Message> => [{ role: "system", content: "Be brief." }, { role: "user", content: text }]
-const ask = (text: string, extra: Omit<LMRequest, "messages"> = {}): LMRequest => ({ messages: msgs(text), ...extra })
+const ask = (text: string, extra: Omit<LanguageModel.LMRequest, "messages"> = {}): LanguageModel.LMRequest => ({ messages: msgs(text), ...extra })
 const model: LM = makeLM("test/small", { temperature: 0.7 })
-const generate = (lm: LM | undefined, request: LMRequest) => LanguageModel.use((s) => s.generate(lm, request))
+const generate = (lm: LM | undefined, request: LanguageModel.LMRequest) => LanguageModel.LanguageModel.use((s) => s.generate(lm, request))
 const fail = (e: LMError): Step => () => Effect.fail(e)
 const common = { provider: "test", model: "test/small" }
 
@@ -147,8 +140,8 @@ describe("LanguageModel cache", () => {
     const a = testProvider()
     const b = testProvider()
     return Effect.gen(function*() {
-      const first = yield* generate(model, ask("persist me")).pipe(Effect.provide(lmLayer(a.provider, {}, Cache.disk({ path: dir }))))
-      const second = yield* generate(model, ask("persist me")).pipe(Effect.provide(lmLayer(b.provider, {}, Cache.layered({}, { path: dir }))))
+      const first = yield* generate(model, ask("persist me")).pipe(Effect.provide(lmLayer(a.provider, {}, Cache.layerDisk({ path: dir }))))
+      const second = yield* generate(model, ask("persist me")).pipe(Effect.provide(lmLayer(b.provider, {}, Cache.layerTiered({}, { path: dir }))))
       expect(a.calls.length).toBe(1)
       expect(b.calls.length).toBe(0)
       expect(second.cacheHit).toBe(true)
@@ -167,7 +160,7 @@ describe("LanguageModel concurrency", () => {
       expect(t.calls.length).toBe(1)
       expect(results.filter((r) => !r.cacheHit).length).toBe(1)
       expect(new Set(results.map((r) => r.outputs[0]?.text)).size).toBe(1)
-      const usage = (yield* LanguageModel.useSync((s) => s.usage()))["test/small"]
+      const usage = (yield* LanguageModel.LanguageModel.useSync((s) => s.usage()))["test/small"]
       expect(usage?.calls).toBe(1)
       expect(usage?.totalTokens).toBe(15)
     }).pipe(Effect.provide(lmLayer(t.provider)))
@@ -228,7 +221,7 @@ describe("LanguageModel retries and timeouts", () => {
       const r = yield* Fiber.join(fiber)
       expect(r.cacheHit).toBe(false)
       expect(t.calls.length).toBe(3)
-      const [entry] = yield* LanguageModel.useSync((s) => s.history(1))
+      const [entry] = yield* LanguageModel.LanguageModel.useSync((s) => s.history(1))
       expect(entry?.retries).toBe(2)
     }).pipe(Effect.provide(lmLayer(t.provider)))
   })
@@ -294,7 +287,7 @@ describe("LanguageModel accounting and configuration", () => {
       yield* generate(model, ask("b", { maxTokens: 50 }))
       yield* generate(model, ask("a"))
       yield* generate(other, ask("a"))
-      const svc = yield* LanguageModel
+      const svc = yield* LanguageModel.LanguageModel
       const usage = svc.usage()
       expect(usage["test/small"]).toEqual({ promptTokens: 20, completionTokens: 10, totalTokens: 30, cost: expect.closeTo(0.04, 10), calls: 2 })
       expect(usage["test/large"]?.calls).toBe(1)
@@ -330,10 +323,10 @@ describe("LanguageModel accounting and configuration", () => {
     const c = testProvider({ name: "gamma" })
     let released = false
     const scoped = Effect.as(Effect.addFinalizer(() => Effect.sync(() => (released = true))), c.provider)
-    const providers: Layer.Layer<Providers> = Providers.layer(a.provider, Effect.succeed(b.provider), scoped)
+    const providers: Layer.Layer<Providers.Providers> = Providers.layer(a.provider, Effect.succeed(b.provider), scoped)
     return Effect.gen(function*() {
       yield* Effect.gen(function*() {
-        const registry = yield* Providers
+        const registry = yield* Providers.Providers
         expect(registry.names).toEqual(["alpha", "beta", "gamma"])
         yield* generate(makeLM("alpha/x"), ask("q"))
         yield* generate(makeLM("beta/y"), ask("q"))
@@ -341,7 +334,7 @@ describe("LanguageModel accounting and configuration", () => {
         expect([a.calls.length, b.calls.length, c.calls.length]).toEqual([1, 1, 1])
         expect(b.calls[0]?.model).toBe("y")
         expect(released).toBe(false)
-      }).pipe(Effect.provide(Layer.provideMerge(LanguageModel.layer(), Layer.merge(providers, Cache.memory()))))
+      }).pipe(Effect.provide(Layer.provideMerge(LanguageModel.layer(), Layer.merge(providers, Cache.layerMemory()))))
       expect(released).toBe(true)
     })
   })
@@ -371,7 +364,7 @@ describe("LanguageModel accounting and configuration", () => {
   it.effect("capabilities come from the provider of the LM's prefix", () => {
     const t = testProvider()
     return Effect.gen(function*() {
-      const svc = yield* LanguageModel
+      const svc = yield* LanguageModel.LanguageModel
       expect(svc.capabilities(makeLM("test/smart-1")).structuredOutputs).toBe(true)
       expect(svc.capabilities(makeLM("test/basic")).structuredOutputs).toBe(false)
       expect(svc.capabilities(makeLM("nope/x")).tools).toBe(false)

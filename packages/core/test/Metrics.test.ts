@@ -2,11 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import * as Evaluate from "../src/Evaluate.ts"
-import { Example, Prediction } from "../src/Example.ts"
+import * as Example from "../src/Example.ts"
+import { Prediction } from "../src/Prediction.ts"
 import * as Executor from "../src/Executor.ts"
 import * as LM from "../src/LM.ts"
 import * as M from "../src/Metrics.ts"
-import { Predict } from "../src/Predict.ts"
+import * as Predict from "../src/Predict.ts"
 import { reply, scriptedLM, testAdapter } from "./moduleTestKit.ts"
 
 // Expected values are DSPy 3.3.1's (docstrings and tests of dspy/evaluate/metrics.py, checked in Python).
@@ -100,7 +101,7 @@ describe("metrics in Evaluate", () => {
         Effect.provideService(CurrentAdapter, testAdapter),
         Effect.provideService(LM.CurrentLM, LM.make("test/m")),
         Effect.provide(lm.layer),
-        Effect.provide(Executor.localWith(1))
+        Effect.provide(Executor.layerLocal({ concurrency: 1 }))
       )
       expect(result.results.map((r) => r.score)).toEqual([1, 0])
       expect(result.score).toBe(50)

@@ -2,11 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Tracer } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import { type CallbackEvent, withCallbacks } from "../src/Callbacks.ts"
-import { ChainOfThought } from "../src/ChainOfThought.ts"
-import { Prediction } from "../src/Example.ts"
+import * as ChainOfThought from "../src/ChainOfThought.ts"
+import { Prediction } from "../src/Prediction.ts"
 import * as LM from "../src/LM.ts"
 import { Module } from "../src/Module.ts"
-import { Predict } from "../src/Predict.ts"
+import * as Predict from "../src/Predict.ts"
 import * as Trace from "../src/Trace.ts"
 import { reply, scriptedLM, testAdapter, usage } from "./moduleTestKit.ts"
 
@@ -130,7 +130,7 @@ describe("copies", () => {
     ])
     const bare = Predict.make("q -> a")
     const mapped = bare.mapNamedPredictors((p) => p.withInstructions("x"))
-    expect((mapped as Predict).instructions).toBe("x")
+    expect((mapped as Predict.Predict).instructions).toBe("x")
   })
 })
 

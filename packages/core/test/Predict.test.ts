@@ -4,8 +4,8 @@ import { CurrentAdapter } from "../src/Adapter.ts"
 import { InputValidationError } from "../src/Errors.ts"
 import * as LM from "../src/LM.ts"
 import { LMRateLimited } from "../src/LMError.ts"
-import { Predict } from "../src/Predict.ts"
-import { Signature } from "../src/Signature.ts"
+import * as Predict from "../src/Predict.ts"
+import * as Signature from "../src/Signature.ts"
 import * as Trace from "../src/Trace.ts"
 import { loadChatAdapter, reply, scriptedLM, testAdapter, usage } from "./moduleTestKit.ts"
 
@@ -124,7 +124,7 @@ describe("Predict.call", () => {
 
   it.effect("call goes through a subclass's own forward (the one-step fast path never bypasses an override)", () =>
     Effect.gen(function*() {
-      class Shouting extends Predict {
+      class Shouting extends Predict.Predict {
         override forward(inputs: Readonly<Record<string, unknown>>) {
           return Effect.map(super.forward({ q: String(inputs.q).toUpperCase() }), (pred) => pred)
         }
@@ -192,7 +192,7 @@ describe("input validation", () => {
 
   it.effect("names the predictor path inside a program", () =>
     Effect.gen(function*() {
-      const { ChainOfThought } = yield* Effect.promise(() => import("../src/ChainOfThought.ts"))
+      const ChainOfThought = yield* Effect.promise(() => import("../src/ChainOfThought.ts"))
       const cot = ChainOfThought.make("question -> answer")
       const e = failureOf(yield* Effect.exit(run(cot.call({}), lm())))
       expect((e as InputValidationError).predictor).toBe("predict")

@@ -1,17 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Metric, Scope } from "effect"
-import { Cache } from "../src/Cache.ts"
+import * as Cache from "../src/Cache.ts"
 import * as Executor from "../src/Executor.ts"
-import { LanguageModel, type Provider } from "../src/LanguageModel.ts"
+import * as LanguageModel from "../src/LanguageModel.ts"
 import { make as makeLM } from "../src/LM.ts"
-import { Providers } from "../src/Providers.ts"
+import * as Providers from "../src/Providers.ts"
 import * as Services from "../src/Services.ts"
 import { fiberCounter } from "./fiberCounter.ts"
 
 /** An in-test provider that answers every request and counts its calls. */
 const testProvider = () => {
   let calls = 0
-  const provider: Provider = {
+  const provider: LanguageModel.Provider = {
     name: "test",
     capabilities: () => ({ structuredOutputs: false, jsonObject: true, tools: false }),
     cost: () => 0,
@@ -29,20 +29,20 @@ const testProvider = () => {
 }
 
 const model = makeLM("test/small")
-const ask = (text: string) => LanguageModel.use((lm) => lm.generate(model, { messages: [{ role: "user", content: text }] }))
+const ask = (text: string) => LanguageModel.LanguageModel.use((lm) => lm.generate(model, { messages: [{ role: "user", content: text }] }))
 
-describe("Services.supervised", () => {
+describe("Services.layerSupervised", () => {
   it.effect("starts LanguageModel and Executor as running children; closing the scope stops the tree", () =>
     Effect.gen(function*() {
       const t = testProvider()
       const counter = fiberCounter()
-      const layer = Services.supervised({
-        languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(t.provider), Cache.none])),
-        executor: Executor.localWith(3)
+      const layer = Services.layerSupervised({
+        languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(t.provider), Cache.layerNone])),
+        executor: Executor.layerLocal({ concurrency: 3 })
       })
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(layer, scope).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, counter.service))
-      const run = <A, E>(effect: Effect.Effect<A, E, LanguageModel | Executor.Executor | Services.CoreSupervisor>) =>
+      const run = <A, E>(effect: Effect.Effect<A, E, LanguageModel.LanguageModel | Executor.Executor | Services.CoreSupervisor>) =>
         effect.pipe(Effect.provideContext(context), Effect.provideService(Metric.FiberRuntimeMetrics, counter.service))
 
       const response = yield* run(ask("2+2?"))
@@ -69,12 +69,12 @@ describe("Services.supervised", () => {
       const t = testProvider()
       let builds = 0
       const languageModel = Layer.effect(
-        LanguageModel,
+        LanguageModel.LanguageModel,
         Effect.tap(LanguageModel.make(), () => Effect.sync(() => builds++))
-      ).pipe(Layer.provide([Providers.layer(t.provider), Cache.none]))
+      ).pipe(Layer.provide([Providers.layer(t.provider), Cache.layerNone]))
       const program = Effect.gen(function*() {
         yield* ask("first")
-        const lm = yield* LanguageModel
+        const lm = yield* LanguageModel.LanguageModel
         expect(Object.values(lm.usage())[0]?.calls).toBe(1)
         const core = yield* Services.CoreSupervisor
         // OTP: restartChild refuses a running child; stop it first
@@ -91,15 +91,15 @@ describe("Services.supervised", () => {
         expect(child?.status).toBe("running")
         expect(child?.restarts).toBe(1)
       })
-      yield* program.pipe(Effect.provide(Services.supervised({ languageModel, executor: Executor.localWith(2) })))
+      yield* program.pipe(Effect.provide(Services.layerSupervised({ languageModel, executor: Executor.layerLocal({ concurrency: 2 }) })))
       expect(t.calls()).toBe(2)
     }))
 
   it.effect("a child that cannot be built fails the layer at once with ChildStartFailed naming it", () =>
     Effect.gen(function*() {
       let attempts = 0
-      const broken = Layer.effect(LanguageModel, Effect.suspend(() => (attempts++, Effect.die(new Error("no providers"))))) as Layer.Layer<LanguageModel>
-      const exit = yield* Effect.exit(Effect.provide(Effect.void, Services.supervised({ languageModel: broken, executor: Executor.localWith(1), maxRestarts: 3 })))
+      const broken = Layer.effect(LanguageModel.LanguageModel, Effect.suspend(() => (attempts++, Effect.die(new Error("no providers"))))) as Layer.Layer<LanguageModel.LanguageModel>
+      const exit = yield* Effect.exit(Effect.provide(Effect.void, Services.layerSupervised({ languageModel: broken, executor: Executor.layerLocal({ concurrency: 1 }), maxRestarts: 3 })))
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         const fail = exit.cause.reasons.find((r) => r._tag === "Fail")

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import { SignatureEditError, SignatureParseError } from "../src/Errors.ts"
 import * as T from "../src/FieldType.ts"
-import { inferPrefix, Signature } from "../src/Signature.ts"
+import * as Signature from "../src/Signature.ts"
 
 describe("Signature.parse", () => {
   it("parses untyped fields as str with DSPy's default instructions", () => {
@@ -160,10 +160,10 @@ describe("Signature.fromFields", () => {
 
 describe("inferPrefix", () => {
   it("title-cases like DSPy", () => {
-    expect(inferPrefix("next_tool_args")).toBe("Next Tool Args:")
-    expect(inferPrefix("is_correct")).toBe("Is Correct:")
-    expect(inferPrefix("questionText")).toBe("Question Text:")
-    expect(inferPrefix("answer")).toBe("Answer:")
+    expect(Signature.inferPrefix("next_tool_args")).toBe("Next Tool Args:")
+    expect(Signature.inferPrefix("is_correct")).toBe("Is Correct:")
+    expect(Signature.inferPrefix("questionText")).toBe("Question Text:")
+    expect(Signature.inferPrefix("answer")).toBe("Answer:")
   })
 })
 

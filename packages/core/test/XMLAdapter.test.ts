@@ -3,12 +3,12 @@ import { Effect, Exit } from "effect"
 import { AdapterParseError } from "../src/Errors.ts"
 import * as T from "../src/FieldType.ts"
 import { textOf } from "../src/Message.ts"
-import { Signature } from "../src/Signature.ts"
-import { XMLAdapter } from "../src/XMLAdapter.ts"
+import * as Signature from "../src/Signature.ts"
+import * as XMLAdapter from "../src/XMLAdapter.ts"
 import { adapterCases, fakeLanguageModel, parseCases, signatureFor, testLM } from "./fixtures/adapterCases.ts"
 
 const adapter = XMLAdapter.make({ useJsonAdapterFallback: false })
-const parseFails = (sig: Signature, completion: string) => Effect.flip(adapter.parse(sig, completion))
+const parseFails = (sig: Signature.Signature, completion: string) => Effect.flip(adapter.parse(sig, completion))
 
 describe("XMLAdapter.format matches DSPy 3.3.1 byte for byte", () => {
   const cases = adapterCases.filter((c) => c.adapter === "xml")
@@ -17,7 +17,7 @@ describe("XMLAdapter.format matches DSPy 3.3.1 byte for byte", () => {
   })
   for (const c of cases) {
     it(c.id, () => {
-      expect(XMLAdapter.default.format(signatureFor(c), c.demos, c.inputs)).toEqual(c.messages)
+      expect(XMLAdapter.defaultAdapter.format(signatureFor(c), c.demos, c.inputs)).toEqual(c.messages)
     })
   }
 })
@@ -84,9 +84,9 @@ describe("XMLAdapter.call", () => {
   it.effect("parses the reply, and falls back to JSONAdapter when it cannot", () =>
     Effect.gen(function*() {
       const ok = fakeLanguageModel(["<answer>4</answer>"])
-      expect(yield* ok.provide(XMLAdapter.default.call(call))).toMatchObject({ outputs: [{ answer: 4 }], adapter: "XMLAdapter" })
+      expect(yield* ok.provide(XMLAdapter.defaultAdapter.call(call))).toMatchObject({ outputs: [{ answer: 4 }], adapter: "XMLAdapter" })
       const fallback = fakeLanguageModel(["<answer>four</answer>", "{\"answer\": 4}"])
-      expect(yield* fallback.provide(XMLAdapter.default.call(call))).toMatchObject({ outputs: [{ answer: 4 }], adapter: "JSONAdapter" })
+      expect(yield* fallback.provide(XMLAdapter.defaultAdapter.call(call))).toMatchObject({ outputs: [{ answer: 4 }], adapter: "JSONAdapter" })
       const strict = fakeLanguageModel(["<answer>four</answer>"])
       expect(yield* Effect.flip(strict.provide(adapter.call(call)))).toMatchObject({ adapter: "XMLAdapter", field: "answer" })
     }))

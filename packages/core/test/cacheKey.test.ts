@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto"
 import { describe, expect, it } from "vitest"
-import { cacheKey, type CacheKeyRequest, canonicalJson, dspyKwargs } from "../src/internal/cacheKey.ts"
+import { cacheKey, type CacheKeyRequest } from "../src/Cache.ts"
+import { canonicalJson, dspyKwargs } from "../src/internal/cacheKey.ts"
 
 const base: CacheKeyRequest = {
   model: "openai/gpt-4o-mini",

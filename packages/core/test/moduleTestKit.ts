@@ -107,8 +107,8 @@ export const testAdapter: Adapter = {
 export const loadChatAdapter = async (): Promise<Adapter | undefined> => {
   const path = "../src/ChatAdapter.ts"
   try {
-    const mod = (await import(path)) as { ChatAdapter?: { default?: Adapter } }
-    return mod.ChatAdapter?.default
+    const mod = (await import(path)) as { defaultAdapter?: Adapter }
+    return mod.defaultAdapter
   } catch {
     return undefined
   }

@@ -3,7 +3,7 @@
  * `ANTHROPIC_API_KEY` (a `Redacted` config) unless passed in; `ANTHROPIC_BASE_URL` overrides the
  * endpoint. Anthropic has no `n`, so n > 1 runs n requests in parallel and concatenates their outputs.
  */
-import { LMContextWindowExceeded, type LMError, type LMOutput, type LMUsage, type ModelCapabilities, type Provider, type ProviderRequest, Providers, Tracing } from "@dspex/core"
+import { type LanguageModel, LMError, Providers, Tracing } from "@dspex/core"
 import AnthropicSdk from "@anthropic-ai/sdk"
 import { Config, Effect, type Layer, Option, Redacted } from "effect"
 import { describeAnthropicError, parseMessage, toAnthropicBody } from "./internal/anthropicRequest.ts"
@@ -23,12 +23,12 @@ export interface Options {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** The provider prefix of model ids ("anthropic" by default). */
   readonly name?: string | undefined
-  readonly capabilities?: Partial<ModelCapabilities> | undefined
+  readonly capabilities?: Partial<LanguageModel.ModelCapabilities> | undefined
 }
 
 const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
 
-const addUsage = (a: LMUsage, b: LMUsage): LMUsage => ({
+const addUsage = (a: LanguageModel.LMUsage, b: LanguageModel.LMUsage): LanguageModel.LMUsage => ({
   promptTokens: a.promptTokens + b.promptTokens,
   completionTokens: a.completionTokens + b.completionTokens,
   totalTokens: a.totalTokens + b.totalTokens
@@ -53,20 +53,20 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
     fetch: linkedFetch,
     ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
   })
-  const cost = (model: string, usage: LMUsage) => costOf("anthropic", model, usage)
+  const cost = (model: string, usage: LanguageModel.LMUsage) => costOf("anthropic", model, usage)
 
-  type Once = { readonly output: LMOutput; readonly usage: LMUsage; readonly responseModel?: string | undefined; readonly requestId: string | undefined }
-  const once = (request: ProviderRequest, ctx: CallContext) => {
+  type Once = { readonly output: LanguageModel.LMOutput; readonly usage: LanguageModel.LMUsage; readonly responseModel?: string | undefined; readonly requestId: string | undefined }
+  const once = (request: LanguageModel.ProviderRequest, ctx: CallContext) => {
     const body = toAnthropicBody(request)
     return sdkCall(
       (controller) => client.messages.create(body, { ...abortWith(controller), timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
       request.timeoutMs,
-      ({ data, response, request_id }): Once | LMError => {
+      ({ data, response, request_id }): Once | LMError.LMError => {
         const requestId = request_id ?? response.headers.get("request-id") ?? undefined
         const parsed = parseMessage(data as unknown)
         const withId = requestId === undefined ? {} : { requestId }
         if (parsed._tag === "context") {
-          return new LMContextWindowExceeded({ provider: name, model: request.model, detail: parsed.detail, ...withId })
+          return new LMError.LMContextWindowExceeded({ provider: name, model: request.model, detail: parsed.detail, ...withId })
         }
         if (parsed._tag === "malformed") return toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx)
         return { ...parsed, requestId }
@@ -77,7 +77,7 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
   }
 
   const spanName = `${name}.complete`
-  const complete = (request: ProviderRequest) => {
+  const complete = (request: LanguageModel.ProviderRequest) => {
     const ctx: CallContext = { provider: name, model: request.model, baseURL, timeoutMs: request.timeoutMs, secrets: [key] }
     const n = Math.max(1, request.n)
     const results = n === 1
@@ -103,7 +103,7 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
     name,
     complete,
     handlesTimeout: true,
-    capabilities: (model: string): ModelCapabilities => ({
+    capabilities: (model: string): LanguageModel.ModelCapabilities => ({
       structuredOutputs: false,
       jsonObject: false,
       tools: true,
@@ -111,7 +111,7 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
       ...overrides
     }),
     cost
-  } satisfies Provider
+  } satisfies LanguageModel.Provider
 })
 
 /**
@@ -120,4 +120,4 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
  * @example
  * const LmLive = LanguageModel.layer().pipe(Layer.provide([Anthropic.layer(), Cache.layerConfig]))
  */
-export const layer = (options: Options = {}): Layer.Layer<Providers, Config.ConfigError> => Providers.layer(provider(options))
+export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, Config.ConfigError> => Providers.layer(provider(options))

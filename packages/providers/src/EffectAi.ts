@@ -7,27 +7,26 @@
  * Effect AI's generic API has no temperature, max tokens or stop sequences: those live in each provider's
  * own config service, so `configure` lets a caller apply them per request.
  */
-import type { LMUsage, ModelCapabilities, Provider, ProviderRequest, ToolDefinition } from "@dspex/core"
-import { LMMalformedResponse, LMProviderError, LMTimeout, Providers } from "@dspex/core"
+import { type LanguageModel, LMError, Providers } from "@dspex/core"
 import { Context, Duration, Effect, Layer, type Scope } from "effect"
-import { AiError, LanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
+import { AiError, LanguageModel as AiLanguageModel, Prompt, Tool, Toolkit } from "effect/ai"
 import { fromAiError, metadataOf, toOutput, toPromptMessages, usageOf } from "./internal/effectAiMapping.ts"
 import { scrub } from "./internal/errors.ts"
 
 export interface Options {
   /** Default: no structured outputs or JSON mode (JSON formats are asked for in the prompt), tools on. */
-  readonly capabilities?: Partial<ModelCapabilities> | undefined
-  readonly cost?: ((model: string, usage: LMUsage) => number | undefined) | undefined
+  readonly capabilities?: Partial<LanguageModel.ModelCapabilities> | undefined
+  readonly cost?: ((model: string, usage: LanguageModel.LMUsage) => number | undefined) | undefined
   /**
    * Wraps each `generateText` call, e.g. to provide the Effect AI provider's config service with the
    * request's temperature and max tokens.
    */
   readonly configure?:
-    | ((request: ProviderRequest) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>)
+    | ((request: LanguageModel.ProviderRequest) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>)
     | undefined
 }
 
-const toolkitOf = (tools: ReadonlyArray<ToolDefinition>) =>
+const toolkitOf = (tools: ReadonlyArray<LanguageModel.ToolDefinition>) =>
   Toolkit.make(
     ...tools.map((t) => Tool.dynamic(t.name, { description: t.description, parameters: t.parameters as never }))
   )
@@ -40,14 +39,14 @@ const toolkitOf = (tools: ReadonlyArray<ToolDefinition>) =>
  */
 export const provider = <E, R>(
   name: string,
-  layer: Layer.Layer<LanguageModel.LanguageModel, E, R>,
+  layer: Layer.Layer<AiLanguageModel.LanguageModel, E, R>,
   options: Options = {}
-): Effect.Effect<Provider, E, R | Scope.Scope> =>
+): Effect.Effect<LanguageModel.Provider, E, R | Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(layer)
-    const model = Context.get(context, LanguageModel.LanguageModel)
+    const model = Context.get(context, AiLanguageModel.LanguageModel)
 
-    const once = (request: ProviderRequest) => {
+    const once = (request: LanguageModel.ProviderRequest) => {
       const prompt = Prompt.make(toPromptMessages(request.messages, request.responseFormat))
       const tools = request.tools ?? []
       const generate = tools.length === 0
@@ -59,11 +58,11 @@ export const provider = <E, R>(
           toolCallValidation: "deferred"
         } as never)
       const configured = options.configure === undefined ? generate : options.configure(request)(generate)
-      return (configured as Effect.Effect<LanguageModel.GenerateTextResponse<any, any>, unknown>).pipe(
+      return (configured as Effect.Effect<AiLanguageModel.GenerateTextResponse<any, any>, unknown>).pipe(
         Effect.mapError((error) =>
           AiError.isAiError(error)
             ? fromAiError(error, name, request.model)
-            : new LMProviderError({
+            : new LMError.LMProviderError({
               provider: name,
               model: request.model,
               detail: scrub(`the effect/ai model failed with a non-AiError: ${String(error)}`, [])
@@ -72,7 +71,7 @@ export const provider = <E, R>(
         Effect.timeoutOrElse({
           duration: Duration.millis(request.timeoutMs),
           orElse: () =>
-            Effect.fail(new LMTimeout({
+            Effect.fail(new LMError.LMTimeout({
               provider: name,
               model: request.model,
               timeoutMs: request.timeoutMs,
@@ -84,14 +83,14 @@ export const provider = <E, R>(
           const meta = metadataOf(response)
           if (out._tag === "malformed") {
             const withId = meta.requestId === undefined ? {} : { requestId: meta.requestId }
-            return Effect.fail(new LMMalformedResponse({ provider: name, model: request.model, detail: out.detail, ...withId }))
+            return Effect.fail(new LMError.LMMalformedResponse({ provider: name, model: request.model, detail: out.detail, ...withId }))
           }
           return Effect.succeed({ output: out.output, usage: usageOf(response), ...meta })
         })
       )
     }
 
-    const complete = Effect.fn(`${name}.complete`)(function*(request: ProviderRequest) {
+    const complete = Effect.fn(`${name}.complete`)(function*(request: LanguageModel.ProviderRequest) {
       const results = yield* Effect.all(Array.from({ length: Math.max(1, request.n) }, () => once(request)), {
         concurrency: "unbounded"
       })
@@ -113,7 +112,7 @@ export const provider = <E, R>(
       }
     })
 
-    const capabilities: ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: true, ...options.capabilities }
+    const capabilities: LanguageModel.ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: true, ...options.capabilities }
     return {
       name,
       complete,
@@ -133,9 +132,9 @@ export const provider = <E, R>(
  */
 export const layer = <E, R>(
   name: string,
-  model: Layer.Layer<LanguageModel.LanguageModel, E, R>,
+  model: Layer.Layer<AiLanguageModel.LanguageModel, E, R>,
   options: Options = {}
-): Layer.Layer<Providers, E, Exclude<R, Scope.Scope>> =>
+): Layer.Layer<Providers.Providers, E, Exclude<R, Scope.Scope>> =>
   // Providers.layer builds its providers inside the layer's own scope (Layer.effect), so the Scope
   // requirement of `provider` is met there even though Providers.layer's type still lists it.
-  Providers.layer(provider(name, model, options)) as Layer.Layer<Providers, E, Exclude<R, Scope.Scope>>
+  Providers.layer(provider(name, model, options)) as Layer.Layer<Providers.Providers, E, Exclude<R, Scope.Scope>>

@@ -3,7 +3,7 @@
  * (a `Redacted` config) unless passed in; `OPENAI_BASE_URL` overrides the endpoint. Reasoning models
  * (o1/o3/o4/gpt-5) get `max_completion_tokens` and temperature 1.0, as DSPy sends them.
  */
-import { type LMUsage, type ModelCapabilities, type Provider, Providers } from "@dspex/core"
+import { type LanguageModel, Providers } from "@dspex/core"
 import { Config, Effect, type Layer, Option, Redacted } from "effect"
 import OpenAI from "openai"
 import { makeChatProvider } from "./internal/openaiChat.ts"
@@ -26,7 +26,7 @@ export interface Options {
   /** The provider prefix of model ids ("openai" by default, as in "openai/gpt-4o-mini"). */
   readonly name?: string | undefined
   /** Overrides of what the models can do (all OpenAI models get structured outputs, JSON mode and tools). */
-  readonly capabilities?: Partial<ModelCapabilities> | undefined
+  readonly capabilities?: Partial<LanguageModel.ModelCapabilities> | undefined
 }
 
 const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
@@ -58,15 +58,15 @@ export const provider = Effect.fn("OpenAi.provider")(function*(options: Options 
     baseURL,
     secrets: [key],
     reasoningRules: true,
-    capabilities: (model): ModelCapabilities => ({
+    capabilities: (model): LanguageModel.ModelCapabilities => ({
       structuredOutputs: true,
       jsonObject: true,
       tools: true,
       contextWindow: contextWindowOf("openai", model),
       ...overrides
     }),
-    cost: (model: string, usage: LMUsage) => costOf("openai", model, usage)
-  }) satisfies Provider
+    cost: (model: string, usage: LanguageModel.LMUsage) => costOf("openai", model, usage)
+  }) satisfies LanguageModel.Provider
 })
 
 /**
@@ -76,4 +76,4 @@ export const provider = Effect.fn("OpenAi.provider")(function*(options: Options 
  * @example
  * const LmLive = LanguageModel.layer().pipe(Layer.provide([OpenAi.layer(), Cache.layerConfig]))
  */
-export const layer = (options: Options = {}): Layer.Layer<Providers, Config.ConfigError> => Providers.layer(provider(options))
+export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, Config.ConfigError> => Providers.layer(provider(options))

@@ -3,7 +3,7 @@
  * through the `openai` SDK pointed at its base URL. Presets read their base URL and key from config
  * (`OLLAMA_BASE_URL`, `VLLM_BASE_URL`, `LLAMACPP_BASE_URL`, `GEMINI_API_KEY`, …).
  */
-import { type LMUsage, type ModelCapabilities, type Provider, Providers } from "@dspex/core"
+import { type LanguageModel, Providers } from "@dspex/core"
 import { Config, Effect, type Layer, Option, Redacted } from "effect"
 import OpenAI from "openai"
 import { makeChatProvider } from "./internal/openaiChat.ts"
@@ -18,12 +18,12 @@ export interface Options {
   readonly apiKey?: Redacted.Redacted<string> | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** What the server's models can do; unknown servers get plain prompting (no structured outputs, JSON mode or tools). */
-  readonly capabilities?: Partial<ModelCapabilities> | undefined
+  readonly capabilities?: Partial<LanguageModel.ModelCapabilities> | undefined
   /** The `@pydantic/genai-prices` provider id for costs (e.g. "google"); without it cost is unknown. */
   readonly pricing?: string | undefined
 }
 
-const conservative: ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: false }
+const conservative: LanguageModel.ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: false }
 
 /**
  * A provider over an OpenAI-compatible server.
@@ -31,7 +31,7 @@ const conservative: ModelCapabilities = { structuredOutputs: false, jsonObject: 
  * @example
  * const local = yield* OpenAiCompatible.provider({ name: "ollama", baseURL: "http://localhost:11434/v1" })
  */
-export const provider = (options: Options): Effect.Effect<Provider> =>
+export const provider = (options: Options): Effect.Effect<LanguageModel.Provider> =>
   Effect.sync(() => {
     const key = options.apiKey === undefined ? undefined : Redacted.value(options.apiKey)
     const client = new OpenAI({
@@ -56,7 +56,7 @@ export const provider = (options: Options): Effect.Effect<Provider> =>
         pricing === undefined || capabilities.contextWindow !== undefined
           ? capabilities
           : { ...capabilities, contextWindow: contextWindowOf(pricing, model) },
-      cost: pricing === undefined ? undefined : (model: string, usage: LMUsage) => costOf(pricing, model, usage)
+      cost: pricing === undefined ? undefined : (model: string, usage: LanguageModel.LMUsage) => costOf(pricing, model, usage)
     })
   })
 
@@ -68,13 +68,13 @@ export const provider = (options: Options): Effect.Effect<Provider> =>
  *   Layer.provide([OpenAiCompatible.layer({ name: "ollama", baseURL: "http://localhost:11434/v1" }), Cache.layerConfig])
  * )
  */
-export const layer = (options: Options): Layer.Layer<Providers> => Providers.layer(provider(options))
+export const layer = (options: Options): Layer.Layer<Providers.Providers> => Providers.layer(provider(options))
 
 export interface PresetOptions {
   readonly baseURL?: string | undefined
   readonly apiKey?: Redacted.Redacted<string> | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
-  readonly capabilities?: Partial<ModelCapabilities> | undefined
+  readonly capabilities?: Partial<LanguageModel.ModelCapabilities> | undefined
   /** Overrides the preset's provider prefix. */
   readonly name?: string | undefined
 }
@@ -88,7 +88,7 @@ interface Preset {
   readonly defaultBaseURL: string
   readonly keyConfig: string
   readonly keyRequired: boolean
-  readonly capabilities: Partial<ModelCapabilities>
+  readonly capabilities: Partial<LanguageModel.ModelCapabilities>
   readonly pricing?: string | undefined
 }
 

@@ -1,4 +1,4 @@
-import type { Provider } from "@dspex/core"
+import type { LanguageModel } from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { Anthropic } from "../src/index.ts"
@@ -11,7 +11,7 @@ const model = "claude-haiku-4-5"
 const anthropic = (headers?: Record<string, string>, apiKey = goodKey) =>
   Anthropic.provider({ apiKey: Redacted.make(apiKey), baseURL: recorded.sim.anthropicBaseUrl, ...(headers === undefined ? {} : { headers }) })
 
-const complete = (provider: Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
+const complete = (provider: LanguageModel.Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
 
 describe("Anthropic.provider", () => {
   it.live("answers with usage, request id (request-id header), response model and cost", () =>

@@ -2,7 +2,7 @@
  * The providers under DSPex's LanguageModel service (cache, retries, limits) via `Providers` layers,
  * against the simulator over HTTP.
  */
-import { Cache, LanguageModel, LM, type LMRequest, Providers } from "@dspex/core"
+import { Cache, LanguageModel, LM, Providers } from "@dspex/core"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { LanguageModel as AiLanguageModel } from "effect/ai"
@@ -18,11 +18,11 @@ beforeAll(async () => {
 })
 afterAll(() => sim.close())
 
-const lmLayer = <E>(providers: Layer.Layer<Providers, E>) =>
-  LanguageModel.layer({ retryBaseDelayMs: 10, retryMaxDelayMs: 100 }).pipe(Layer.provide([providers, Cache.memory()]))
+const lmLayer = <E>(providers: Layer.Layer<Providers.Providers, E>) =>
+  LanguageModel.layer({ retryBaseDelayMs: 10, retryMaxDelayMs: 100 }).pipe(Layer.provide([providers, Cache.layerMemory()]))
 
-const ask: LMRequest = { messages: qa("What is the capital of France?") }
-const generate = (model: string, request: LMRequest = ask) => LanguageModel.use((lm) => lm.generate(LM.make(model), request))
+const ask: LanguageModel.LMRequest = { messages: qa("What is the capital of France?") }
+const generate = (model: string, request: LanguageModel.LMRequest = ask) => LanguageModel.LanguageModel.use((lm) => lm.generate(LM.make(model), request))
 
 describe("providers under LanguageModel.layer", () => {
   it.live("an injected 429 is retried after retry-after, then the answer is cached", () =>
@@ -35,7 +35,7 @@ describe("providers under LanguageModel.layer", () => {
       expect(first.requestId).toMatch(/.+/)
       expect(sim.stats().faults["429"]).toBe(1)
       expect(sim.stats().totalRequests).toBe(2)
-      const history = yield* LanguageModel.use((lm) => Effect.succeed(lm.history()))
+      const history = yield* LanguageModel.LanguageModel.use((lm) => Effect.succeed(lm.history()))
       expect(history.at(-1)!.retries).toBe(1)
 
       const again = yield* generate("openai/gpt-4o-mini")

@@ -1,4 +1,4 @@
-import type { LMError, Provider } from "@dspex/core"
+import type { LanguageModel, LMError } from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { OpenAi } from "../src/index.ts"
@@ -10,7 +10,7 @@ const bodies = recorded.bodies
 const openai = (headers?: Record<string, string>, apiKey = goodKey) =>
   OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: recorded.sim.openaiBaseUrl, ...(headers === undefined ? {} : { headers }) })
 
-const complete = (provider: Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
+const complete = (provider: LanguageModel.Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
 
 describe("OpenAi.provider", () => {
   it.live("answers a DSPy ChatAdapter prompt with usage, request id, response model and cost", () =>
@@ -116,7 +116,7 @@ describe("OpenAi.provider", () => {
       const p = yield* OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: goodKey, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" }))
       const e = yield* failureOf(p.complete(request("gpt-4o-mini", { timeoutMs: 2_000 })))
       expect(e._tag).toBe("LMProviderError")
-      expect((e as LMError & { detail: string }).detail).toContain("http://127.0.0.1:9/v1")
+      expect((e as LMError.LMError & { detail: string }).detail).toContain("http://127.0.0.1:9/v1")
       const missing = yield* failureOf(OpenAi.provider().pipe(withEnv({})))
       expect(missing._tag).toBe("ConfigError")
     }))

@@ -2,7 +2,7 @@
  * Shared fixtures for provider tests: DSPy ChatAdapter prompts the simulator answers deterministically,
  * request builders, and helpers to run an effect to its typed failure.
  */
-import type { Message, ProviderRequest } from "@dspex/core"
+import type { LanguageModel, Message } from "@dspex/core"
 import { Effect } from "effect"
 import { createServer } from "node:net"
 
@@ -50,12 +50,12 @@ const user = (question: string) =>
   "`[[ ## answer ## ]]`, and then ending with the marker for `[[ ## completed ## ]]`."
 
 /** DSPy's ChatAdapter rendering of `question -> answer` for one question. */
-export const qa = (question: string): ReadonlyArray<Message> => [
+export const qa = (question: string): ReadonlyArray<Message.Message> => [
   { role: "system", content: system },
   { role: "user", content: user(question) }
 ]
 
-export const request = (model: string, overrides: Partial<ProviderRequest> = {}): ProviderRequest => ({
+export const request = (model: string, overrides: Partial<LanguageModel.ProviderRequest> = {}): LanguageModel.ProviderRequest => ({
   model,
   messages: qa("What is the capital of France?"),
   n: 1,

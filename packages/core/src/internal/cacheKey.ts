@@ -5,14 +5,8 @@
  * so the same prompt hits the cache whichever key or base URL served it.
  */
 import { hash } from "node:crypto"
-import type { LMRequest } from "../LanguageModel.ts"
+import type { CacheKeyRequest } from "../Cache.ts"
 import type { Message } from "../Message.ts"
-
-/** A request with its model, the unit the cache key is computed over. */
-export interface CacheKeyRequest extends Omit<LMRequest, "cache"> {
-  /** "provider/model", prefix included: the same model name under two providers is two entries. */
-  readonly model: string
-}
 
 /** kwargs that never enter the key (DSPy's ignored args plus client-only settings). */
 const excludedKwargs = new Set([
@@ -104,17 +98,7 @@ const write = (v: unknown): string | undefined => {
   return s + "}"
 }
 
-/** The key over already-resolved parts (the LanguageModel runtime's path: kwargs are built once). */
+/** The key over already-resolved parts (`Cache.cacheKey`, and the LanguageModel runtime's path: kwargs are built once). */
 export const cacheKeyOf = (model: string, messages: ReadonlyArray<Message>, kwargs: Readonly<Record<string, unknown>>): string =>
   hash("sha256", canonicalJson({ ...kwargs, model, messages }), "hex")
 
-/**
- * The cache key of a request: same request, same key, whatever the order of object keys; any change to
- * messages or settings gives another key. The API key, base URL, num_retries and the cache flag are
- * never part of it; `rolloutId` is.
- *
- * @example
- * cacheKey({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }], temperature: 0 })
- * // => "3f1c…" (64 hex chars)
- */
-export const cacheKey = (request: CacheKeyRequest): string => cacheKeyOf(request.model, request.messages, dspyKwargs(request))

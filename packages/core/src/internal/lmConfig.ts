@@ -4,27 +4,8 @@
  * `..._REQUESTS_PER_MINUTE` and `..._TIMEOUT_MS` (provider name upper-cased, non-alphanumerics as `_`).
  */
 import { Config, Effect, Option } from "effect"
+import type { LanguageModelOptions, ProviderOptions } from "../LanguageModel.ts"
 import type { ProviderLimits } from "./lmLimits.ts"
-
-export interface ProviderOptions {
-  readonly maxConcurrency?: number | undefined
-  /** Undefined or 0: unlimited. */
-  readonly requestsPerMinute?: number | undefined
-  readonly timeoutMs?: number | undefined
-}
-
-export interface LanguageModelOptions extends ProviderOptions {
-  /** Retries of retryable errors when the LM sets no `numRetries` (DSPy's default: 3). */
-  readonly numRetries?: number | undefined
-  /** First backoff delay; doubles per retry, jittered. */
-  readonly retryBaseDelayMs?: number | undefined
-  /** Longest backoff delay (a provider's retry-after may still ask for longer). */
-  readonly retryMaxDelayMs?: number | undefined
-  /** Entries kept in `history()`. */
-  readonly historySize?: number | undefined
-  /** Per-provider overrides, by provider name ("openai", "anthropic", ...). */
-  readonly providers?: Readonly<Record<string, ProviderOptions>> | undefined
-}
 
 export interface ResolvedSettings {
   readonly numRetries: number

@@ -13,7 +13,8 @@ import { RateLimiter } from "effect/persistence"
 import { Cache, immutableCopy } from "../Cache.ts"
 import { CurrentCallbacks, fire, nextCallId } from "../Callbacks.ts"
 import type {
-  LanguageModelService,
+  LanguageModelOptions,
+  LanguageModelShape,
   LMRequest,
   LMResponse,
   ModelCapabilities,
@@ -25,7 +26,7 @@ import { LMConfigurationError, type LMError, LMTimeout } from "../LMError.ts"
 import { Providers } from "../Providers.ts"
 import * as Tracing from "../Tracing.ts"
 import { cacheKeyOf, dspyKwargs } from "./cacheKey.ts"
-import { type LanguageModelOptions, resolveSettings } from "./lmConfig.ts"
+import { resolveSettings } from "./lmConfig.ts"
 import { PendingEntry, Ring, UsageLedger } from "./lmHistory.ts"
 import { makeGate } from "./lmLimits.ts"
 import { type RetryPolicy, withRetries } from "./lmRetry.ts"
@@ -84,7 +85,7 @@ const merge = (lm: LM, request: LMRequest) => ({
  */
 export const makeRuntime = (
   options: LanguageModelOptions = {}
-): Effect.Effect<LanguageModelService, Config.ConfigError, Providers | Cache | Scope.Scope> =>
+): Effect.Effect<LanguageModelShape, Config.ConfigError, Providers | Cache | Scope.Scope> =>
   Effect.gen(function*() {
     const providers = yield* Providers
     const cache = yield* Cache
@@ -253,7 +254,7 @@ export const makeRuntime = (
           return Effect.fail(
             new LMConfigurationError({
               model: "(none)",
-              detail: "no LM was given and none is configured; pass one or set CurrentLM (e.g. Effect.provideService(CurrentLM, LM.make(\"openai/gpt-4o-mini\")))"
+              detail: "no LM was given and none is configured; pass one or set LM.CurrentLM (e.g. Effect.provideService(LM.CurrentLM, LM.make(\"openai/gpt-4o-mini\")))"
             })
           )
         }
@@ -264,7 +265,7 @@ export const makeRuntime = (
           : run(fiber, chosen, found, name, request)
       })
 
-    const service: LanguageModelService = {
+    const service: LanguageModelShape = {
       generate,
       capabilities: (lm) => {
         const { provider, name } = splitModel(lm.model)

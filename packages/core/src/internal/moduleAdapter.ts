@@ -12,7 +12,7 @@ let loaded: Adapter | undefined
 
 const loadChatAdapter = (): Promise<Adapter> => {
   chatAdapter ??= import("../ChatAdapter.ts").then((mod) => {
-    loaded = mod.ChatAdapter.default
+    loaded = mod.defaultAdapter
     return loaded
   }).catch((e: unknown) => {
     chatAdapter = undefined

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import type { Demo } from "../Adapter.ts"
 import { StateLoadError } from "../Errors.ts"
 import type { LM } from "../LM.ts"
+import type { LoadOptions } from "../ProgramState.ts"
 import { type Field, Signature } from "../Signature.ts"
 import { isParameter, isPlainObject, namedParameters } from "./moduleTree.ts"
 
@@ -16,11 +17,6 @@ export interface PredictorLike {
   lm: LM | undefined
   traces: Array<unknown>
   train: Array<unknown>
-}
-
-export interface LoadOptions {
-  /** Keep `api_base`, `base_url` and `model_list` from saved LM state (only for trusted files). */
-  readonly allowUnsafeLmState?: boolean
 }
 
 /** The LM class DSPy 3.3.1 records; any other class is a custom LM we cannot rebuild. */

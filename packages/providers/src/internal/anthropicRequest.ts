@@ -4,7 +4,7 @@
  * blocks, and JSON response formats become an instruction (Anthropic has no json_object mode). SDK
  * errors are described here too, for the shared classifier in errors.ts.
  */
-import type { LMOutput, LMUsage, Message, ProviderRequest, ResponseFormat, ToolCall } from "@dspex/core"
+import type { LanguageModel, Message } from "@dspex/core"
 import type {
   ContentBlockParam,
   ImageBlockParam,
@@ -17,7 +17,7 @@ import { jsonInstruction } from "./jsonInstruction.ts"
 
 export const defaultMaxTokens = 4096
 
-const textOf = (content: Message["content"]): string =>
+const textOf = (content: Message.Message["content"]): string =>
   typeof content === "string" ? content : content.map((p) => (p.type === "text" ? p.text : "")).join("")
 
 const dataUrl = /^data:(image\/(?:jpeg|png|gif|webp));base64,(.*)$/s
@@ -38,7 +38,7 @@ const parseArguments = (args: string): unknown => {
   }
 }
 
-const blocksOf = (m: Message): Array<ContentBlockParam> => {
+const blocksOf = (m: Message.Message): Array<ContentBlockParam> => {
   if (m.role === "tool") {
     return [{ type: "tool_result", tool_use_id: m.toolCallId ?? "", content: textOf(m.content) }]
   }
@@ -62,8 +62,8 @@ const blocksOf = (m: Message): Array<ContentBlockParam> => {
 
 /** The system prompt and the alternating user/assistant turns Anthropic expects. */
 export const toAnthropicMessages = (
-  messages: ReadonlyArray<Message>,
-  responseFormat?: ResponseFormat | undefined
+  messages: ReadonlyArray<Message.Message>,
+  responseFormat?: LanguageModel.ResponseFormat | undefined
 ): { readonly system: string | undefined; readonly messages: Array<MessageParam> } => {
   const system: Array<string> = []
   const turns: Array<{ role: "user" | "assistant"; blocks: Array<ContentBlockParam>; plain: string | undefined }> = []
@@ -94,7 +94,7 @@ const notSent = new Set(["api_key", "api_base", "base_url", "rollout_id", "cache
  * The Messages API body. Temperature is passed only through kwargs: the 2026-10-21 Messages API the
  * SDK targets has no sampling temperature.
  */
-export const toAnthropicBody = (request: ProviderRequest): MessageCreateParamsNonStreaming => {
+export const toAnthropicBody = (request: LanguageModel.ProviderRequest): MessageCreateParamsNonStreaming => {
   const { system, messages } = toAnthropicMessages(request.messages, request.responseFormat)
   const body: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(request.kwargs ?? {})) {
@@ -125,7 +125,7 @@ const finishReasons: Record<string, string> = {
 }
 
 export type ParsedMessage =
-  | { readonly _tag: "ok"; readonly output: LMOutput; readonly usage: LMUsage; readonly responseModel?: string | undefined }
+  | { readonly _tag: "ok"; readonly output: LanguageModel.LMOutput; readonly usage: LanguageModel.LMUsage; readonly responseModel?: string | undefined }
   | { readonly _tag: "malformed"; readonly detail: string }
   | { readonly _tag: "context"; readonly detail: string }
 
@@ -140,7 +140,7 @@ export const parseMessage = (data: unknown): ParsedMessage => {
   if (!Array.isArray(msg.content)) return { _tag: "malformed", detail: "the response has no content blocks" }
   const texts: Array<string> = []
   const thinking: Array<string> = []
-  const toolCalls: Array<ToolCall> = []
+  const toolCalls: Array<Message.ToolCall> = []
   for (const block of msg.content as Array<Record<string, unknown>>) {
     if (block?.type === "text" && typeof block.text === "string") texts.push(block.text)
     else if (block?.type === "thinking" && typeof block.thinking === "string") thinking.push(block.thinking)

@@ -2,22 +2,13 @@
  * Mapping between DSPex and `effect/ai`: our messages as a `Prompt`, a `GenerateTextResponse` as an
  * `LMOutput`, and `AiError` reasons as typed LM errors.
  */
-import type { LMError, LMOutput, LMUsage, Message, ResponseFormat } from "@dspex/core"
-import {
-  LMAuthError,
-  LMBadRequest,
-  LMContextWindowExceeded,
-  LMMalformedResponse,
-  LMProviderError,
-  LMQuotaExceeded,
-  LMRateLimited
-} from "@dspex/core"
+import { type LanguageModel, LMError, type Message } from "@dspex/core"
 import { Duration } from "effect"
-import type { AiError, LanguageModel, Prompt, Response } from "effect/ai"
+import type { AiError, LanguageModel as AiLanguageModel, Prompt, Response } from "effect/ai"
 import { scrub } from "./errors.ts"
 import { jsonInstruction } from "./jsonInstruction.ts"
 
-const textOf = (content: Message["content"]): string =>
+const textOf = (content: Message.Message["content"]): string =>
   typeof content === "string" ? content : content.map((p) => (p.type === "text" ? p.text : "")).join("")
 
 const parseParams = (args: string): unknown => {
@@ -30,7 +21,7 @@ const parseParams = (args: string): unknown => {
 
 const dataUrl = /^data:([^;,]+);base64,(.*)$/s
 
-const userParts = (content: Message["content"]): Array<Prompt.UserMessagePartEncoded> =>
+const userParts = (content: Message.Message["content"]): Array<Prompt.UserMessagePartEncoded> =>
   typeof content === "string"
     ? [{ type: "text", text: content }]
     : content.map((p): Prompt.UserMessagePartEncoded => {
@@ -43,8 +34,8 @@ const userParts = (content: Message["content"]): Array<Prompt.UserMessagePartEnc
 
 /** Our messages as `effect/ai` prompt messages; a JSON response format becomes a system instruction. */
 export const toPromptMessages = (
-  messages: ReadonlyArray<Message>,
-  responseFormat?: ResponseFormat | undefined
+  messages: ReadonlyArray<Message.Message>,
+  responseFormat?: LanguageModel.ResponseFormat | undefined
 ): Array<Prompt.MessageEncoded> => {
   const toolNames = new Map<string, string>()
   const out: Array<Prompt.MessageEncoded> = []
@@ -85,8 +76,8 @@ const finishReasons: Record<string, string> = { "tool-calls": "tool_calls", "con
 
 /** One generated response as an output, or why it is unusable. */
 export const toOutput = (
-  response: LanguageModel.GenerateTextResponse<any, any>
-): { readonly _tag: "ok"; readonly output: LMOutput } | { readonly _tag: "malformed"; readonly detail: string } => {
+  response: AiLanguageModel.GenerateTextResponse<any, any>
+): { readonly _tag: "ok"; readonly output: LanguageModel.LMOutput } | { readonly _tag: "malformed"; readonly detail: string } => {
   const text = response.text
   const toolCalls = response.toolCalls.map((c: Response.ToolCallPartEncoded) => ({
     id: c.id,
@@ -114,7 +105,7 @@ export const toOutput = (
   }
 }
 
-export const usageOf = (response: LanguageModel.GenerateTextResponse<any, any>): LMUsage => {
+export const usageOf = (response: AiLanguageModel.GenerateTextResponse<any, any>): LanguageModel.LMUsage => {
   const promptTokens = response.usage.inputTokens.total ?? 0
   const completionTokens = response.usage.outputTokens.total ?? 0
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }
@@ -127,7 +118,7 @@ const headerValue = (headers: Record<string, unknown> | undefined, name: string)
 
 /** The model and request id a response reports (response-metadata part, or the finish part's HTTP headers). */
 export const metadataOf = (
-  response: LanguageModel.GenerateTextResponse<any, any>
+  response: AiLanguageModel.GenerateTextResponse<any, any>
 ): { readonly responseModel?: string; readonly requestId?: string } => {
   let responseModel: string | undefined
   let requestId: string | undefined
@@ -151,7 +142,7 @@ export const metadataOf = (
 const contextPattern = /context[_ ]length|context window|prompt is too long|maximum context length|too many (input )?tokens/i
 
 /** An `AiError` as the LM error a caller acts on. */
-export const fromAiError = (error: AiError.AiError, provider: string, model: string): LMError => {
+export const fromAiError = (error: AiError.AiError, provider: string, model: string): LMError.LMError => {
   const reason = error.reason
   const http = "http" in reason ? reason.http : undefined
   const status = http?.response?.status
@@ -166,33 +157,33 @@ export const fromAiError = (error: AiError.AiError, provider: string, model: str
   const detail = scrub(`${reason._tag}: ${reason.message}`, [])
   switch (reason._tag) {
     case "RateLimitError":
-      return new LMRateLimited({
+      return new LMError.LMRateLimited({
         ...fields,
         detail,
         ...(reason.retryAfter === undefined ? {} : { retryAfterMs: Duration.toMillis(reason.retryAfter) })
       })
     case "QuotaExhaustedError":
-      return new LMQuotaExceeded({ ...fields, detail })
+      return new LMError.LMQuotaExceeded({ ...fields, detail })
     case "AuthenticationError":
-      return new LMAuthError({ ...fields, detail })
+      return new LMError.LMAuthError({ ...fields, detail })
     case "InvalidRequestError":
       return contextPattern.test(reason.description ?? "") || contextPattern.test(reason.constraint ?? "")
-        ? new LMContextWindowExceeded({ ...fields, detail })
-        : new LMBadRequest({ ...fields, detail, ...(reason.parameter === undefined ? {} : { param: reason.parameter }) })
+        ? new LMError.LMContextWindowExceeded({ ...fields, detail })
+        : new LMError.LMBadRequest({ ...fields, detail, ...(reason.parameter === undefined ? {} : { param: reason.parameter }) })
     case "InternalProviderError":
-      return new LMProviderError({ ...fields, detail })
+      return new LMError.LMProviderError({ ...fields, detail })
     case "NetworkError":
-      return new LMProviderError({ ...fields, transport: true, detail: scrub(`${reason.reason} for ${reason.method} ${reason.url}: ${reason.message}`, []) })
+      return new LMError.LMProviderError({ ...fields, transport: true, detail: scrub(`${reason.reason} for ${reason.method} ${reason.url}: ${reason.message}`, []) })
     case "InvalidResponseError":
     case "InvalidOutputError":
     case "StructuredOutputError":
-      return new LMMalformedResponse({ ...fields, detail })
+      return new LMError.LMMalformedResponse({ ...fields, detail })
     case "UnknownError":
       return status !== undefined && status < 500 && status >= 400
-        ? new LMBadRequest({ ...fields, detail })
-        : new LMProviderError({ ...fields, detail })
+        ? new LMError.LMBadRequest({ ...fields, detail })
+        : new LMError.LMProviderError({ ...fields, detail })
     default:
       // Content policy, tool and user-input errors: the request itself cannot succeed as sent.
-      return new LMBadRequest({ ...fields, detail })
+      return new LMError.LMBadRequest({ ...fields, detail })
   }
 }

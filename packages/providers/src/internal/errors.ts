@@ -4,17 +4,7 @@
  * status, error code and message. Every text that reaches an error passes through `scrub`, so an API
  * key echoed back by a server (or sitting in a URL) never ends up in a message, detail or log.
  */
-import {
-  LMAuthError,
-  LMBadRequest,
-  LMContextWindowExceeded,
-  type LMError,
-  LMMalformedResponse,
-  LMProviderError,
-  LMQuotaExceeded,
-  LMRateLimited,
-  LMTimeout
-} from "@dspex/core"
+import { LMError } from "@dspex/core"
 
 /** What a provider call knows about itself when it fails. */
 export interface CallContext {
@@ -99,26 +89,26 @@ const transportReason = (cause: unknown): string | undefined => {
 }
 
 /** Classifies a failure into the LM error a caller acts on. */
-export const toLMError = (failure: CallFailure, ctx: CallContext): LMError => {
+export const toLMError = (failure: CallFailure, ctx: CallContext): LMError.LMError => {
   const clean = (s: string) => scrub(s, ctx.secrets)
   const base = { provider: ctx.provider, model: ctx.model }
   switch (failure.kind) {
     case "timeout":
-      return new LMTimeout({
+      return new LMError.LMTimeout({
         ...base,
         timeoutMs: ctx.timeoutMs,
         detail: clean(`no response from ${ctx.baseURL} within ${ctx.timeoutMs} ms`)
       })
     case "connection": {
       const reason = transportReason(failure.cause)
-      return new LMProviderError({
+      return new LMError.LMProviderError({
         ...base,
         transport: true,
         detail: clean(`could not connect to ${ctx.baseURL}${reason === undefined ? "" : ` (${reason})`}: ${failure.message}`)
       })
     }
     case "malformed":
-      return new LMMalformedResponse({
+      return new LMError.LMMalformedResponse({
         ...base,
         ...(failure.requestId === undefined ? {} : { requestId: failure.requestId }),
         detail: clean(failure.detail)
@@ -132,7 +122,7 @@ const fromHttp = (
   failure: Extract<CallFailure, { kind: "http" }>,
   ctx: CallContext,
   clean: (s: string) => string
-): LMError => {
+): LMError.LMError => {
   const { status, code, type } = failure
   const message = clean(failure.message)
   const fields = {
@@ -144,18 +134,18 @@ const fromHttp = (
   const described = [code ?? type, message].filter((s) => s !== undefined && s !== "").join(": ")
   const detail = described === "" ? `HTTP ${status} from ${ctx.baseURL}` : described
   if (status === 429) {
-    if (isQuota(code, type, message)) return new LMQuotaExceeded({ ...fields, detail })
+    if (isQuota(code, type, message)) return new LMError.LMQuotaExceeded({ ...fields, detail })
     const wait = retryAfterMs(failure.headers)
-    return new LMRateLimited({ ...fields, detail, ...(wait === undefined ? {} : { retryAfterMs: wait }) })
+    return new LMError.LMRateLimited({ ...fields, detail, ...(wait === undefined ? {} : { retryAfterMs: wait }) })
   }
-  if (status === 402) return new LMQuotaExceeded({ ...fields, detail })
-  if (status === 401 || status === 403) return new LMAuthError({ ...fields, detail })
-  if (status === 529 || status >= 500) return new LMProviderError({ ...fields, detail })
-  if (status === 408) return new LMProviderError({ ...fields, detail: `${detail} (the server timed out the request)` })
+  if (status === 402) return new LMError.LMQuotaExceeded({ ...fields, detail })
+  if (status === 401 || status === 403) return new LMError.LMAuthError({ ...fields, detail })
+  if (status === 529 || status >= 500) return new LMError.LMProviderError({ ...fields, detail })
+  if (status === 408) return new LMError.LMProviderError({ ...fields, detail: `${detail} (the server timed out the request)` })
   if (status >= 400 && status < 500) {
-    if (isContextWindow(code, message)) return new LMContextWindowExceeded({ ...fields, detail })
-    if (isQuota(code, type, message)) return new LMQuotaExceeded({ ...fields, detail })
-    return new LMBadRequest({ ...fields, detail, ...(failure.param === undefined ? {} : { param: failure.param }) })
+    if (isContextWindow(code, message)) return new LMError.LMContextWindowExceeded({ ...fields, detail })
+    if (isQuota(code, type, message)) return new LMError.LMQuotaExceeded({ ...fields, detail })
+    return new LMError.LMBadRequest({ ...fields, detail, ...(failure.param === undefined ? {} : { param: failure.param }) })
   }
-  return new LMProviderError({ ...fields, detail: `unexpected HTTP ${status}: ${detail}` })
+  return new LMError.LMProviderError({ ...fields, detail: `unexpected HTTP ${status}: ${detail}` })
 }

@@ -3,7 +3,7 @@
  * `OpenAi` and `OpenAiCompatible`. The SDK never retries (DSPex's LanguageModel layer does) and every
  * SDK failure becomes a typed LM error.
  */
-import { type LMResponse, type LMUsage, type ModelCapabilities, type Provider, type ProviderRequest, Tracing } from "@dspex/core"
+import { type LanguageModel, Tracing } from "@dspex/core"
 import OpenAI from "openai"
 import { type CallContext, type CallFailure, toLMError } from "./errors.ts"
 import { parseCompletion, toChatBody } from "./openaiRequest.ts"
@@ -15,8 +15,8 @@ export interface ChatProviderSettings {
   readonly client: OpenAI
   readonly baseURL: string
   readonly secrets: ReadonlyArray<string>
-  readonly capabilities: (model: string) => ModelCapabilities
-  readonly cost?: ((model: string, usage: LMUsage) => number | undefined) | undefined
+  readonly capabilities: (model: string) => LanguageModel.ModelCapabilities
+  readonly cost?: ((model: string, usage: LanguageModel.LMUsage) => number | undefined) | undefined
   /** Apply OpenAI's reasoning-model rules (max_completion_tokens, temperature 1.0). */
   readonly reasoningRules: boolean
 }
@@ -55,10 +55,10 @@ export const describeOpenAiError = (error: unknown): CallFailure => {
  * provider's own work; prices change only at whole-minute boundaries (start dates, peak hours), so
  * within one minute the same counts always cost the same.
  */
-const memoCost = (cost: (model: string, usage: LMUsage) => number | undefined, now: () => number = Date.now) => {
+const memoCost = (cost: (model: string, usage: LanguageModel.LMUsage) => number | undefined, now: () => number = Date.now) => {
   let minute = -1
   const memo = new Map<string, number | undefined>()
-  return (model: string, usage: LMUsage): number | undefined => {
+  return (model: string, usage: LanguageModel.LMUsage): number | undefined => {
     const m = Math.floor(now() / 60_000)
     if (m !== minute || memo.size >= 4096) {
       memo.clear()
@@ -73,11 +73,11 @@ const memoCost = (cost: (model: string, usage: LMUsage) => number | undefined, n
 }
 
 /** A chat-completions provider over a configured `openai` client. */
-export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
+export const makeChatProvider = (settings: ChatProviderSettings): LanguageModel.Provider => {
   const { client, name } = settings
   const spanName = `${name}.complete`
   const cost = settings.cost === undefined ? undefined : memoCost(settings.cost)
-  const complete = (request: ProviderRequest) => {
+  const complete = (request: LanguageModel.ProviderRequest) => {
     const ctx: CallContext = {
       provider: name,
       model: request.model,
@@ -95,7 +95,7 @@ export const makeChatProvider = (settings: ChatProviderSettings): Provider => {
         const requestId = request_id ?? headerRequestId(response.headers)
         const parsed = parseCompletion(data as unknown)
         if (parsed._tag === "malformed") return toLMError({ kind: "malformed", detail: parsed.detail, requestId }, ctx)
-        const out: Omit<LMResponse, "cacheHit" | "model"> = {
+        const out: Omit<LanguageModel.LMResponse, "cacheHit" | "model"> = {
           outputs: parsed.outputs,
           usage: parsed.usage,
           cost: cost?.(request.model, parsed.usage),

@@ -3,7 +3,7 @@
  * response_format and tools out; choices, tool calls and usage back. Shared by the OpenAI provider and
  * every OpenAI-compatible server.
  */
-import type { LMOutput, LMUsage, Message, ProviderRequest, ToolCall } from "@dspex/core"
+import type { LanguageModel, Message } from "@dspex/core"
 import type {
   ChatCompletion,
   ChatCompletionContentPart,
@@ -24,10 +24,10 @@ export const isReasoningModel = (model: string): boolean =>
     (model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model).toLowerCase()
   )
 
-const textOnly = (content: Message["content"]): string =>
+const textOnly = (content: Message.Message["content"]): string =>
   typeof content === "string" ? content : content.map((p) => (p.type === "text" ? p.text : "")).join("")
 
-const userContent = (content: Message["content"]): string | Array<ChatCompletionContentPart> =>
+const userContent = (content: Message.Message["content"]): string | Array<ChatCompletionContentPart> =>
   typeof content === "string"
     ? content
     : content.map((p): ChatCompletionContentPart =>
@@ -35,7 +35,7 @@ const userContent = (content: Message["content"]): string | Array<ChatCompletion
     )
 
 /** DSPex messages (already in OpenAI's shape) as the SDK's message params. */
-export const toOpenAiMessages = (messages: ReadonlyArray<Message>): Array<ChatCompletionMessageParam> =>
+export const toOpenAiMessages = (messages: ReadonlyArray<Message.Message>): Array<ChatCompletionMessageParam> =>
   messages.map((m): ChatCompletionMessageParam => {
     switch (m.role) {
       case "system":
@@ -65,7 +65,7 @@ const notSent = new Set(["api_key", "api_base", "base_url", "rollout_id", "cache
  * (only for OpenAI itself: compatible servers take plain `max_tokens`).
  */
 export const toChatBody = (
-  request: ProviderRequest,
+  request: LanguageModel.ProviderRequest,
   options: { readonly reasoningRules: boolean }
 ): ChatCompletionCreateParamsNonStreaming => {
   const reasoning = options.reasoningRules && isReasoningModel(request.model)
@@ -97,15 +97,15 @@ export const toChatBody = (
 export type ParsedCompletion =
   | {
     readonly _tag: "ok"
-    readonly outputs: ReadonlyArray<LMOutput>
-    readonly usage: LMUsage
+    readonly outputs: ReadonlyArray<LanguageModel.LMOutput>
+    readonly usage: LanguageModel.LMUsage
     readonly responseModel?: string | undefined
   }
   | { readonly _tag: "malformed"; readonly detail: string }
 
 const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
 
-const usageOf = (u: unknown): LMUsage => {
+const usageOf = (u: unknown): LanguageModel.LMUsage => {
   if (typeof u !== "object" || u === null) return { promptTokens: 0, completionTokens: 0, totalTokens: 0 }
   const r = u as Record<string, unknown>
   const promptTokens = num(r.prompt_tokens)
@@ -114,9 +114,9 @@ const usageOf = (u: unknown): LMUsage => {
   return { promptTokens, completionTokens, totalTokens: total > 0 ? total : promptTokens + completionTokens }
 }
 
-const toolCallsOf = (raw: unknown): Array<ToolCall> => {
+const toolCallsOf = (raw: unknown): Array<Message.ToolCall> => {
   if (!Array.isArray(raw)) return []
-  const calls: Array<ToolCall> = []
+  const calls: Array<Message.ToolCall> = []
   for (const c of raw) {
     if (typeof c !== "object" || c === null) continue
     const fn = (c as { function?: { name?: unknown; arguments?: unknown } }).function
@@ -141,7 +141,7 @@ export const parseCompletion = (data: unknown): ParsedCompletion => {
   const choices = completion.choices
   if (!Array.isArray(choices) || choices.length === 0) return { _tag: "malformed", detail: "the response has no choices" }
   const ordered = [...choices].sort((a, b) => num(a?.index) - num(b?.index))
-  const outputs: Array<LMOutput> = []
+  const outputs: Array<LanguageModel.LMOutput> = []
   for (const choice of ordered) {
     const message = choice?.message as unknown as (Record<string, unknown> | undefined)
     if (message === undefined || typeof message !== "object") {

@@ -3,7 +3,7 @@
  * hand-written price table. Unknown models cost `undefined` (not zero): a missing price must not look free.
  */
 import { calcPrice, findProvider } from "@pydantic/genai-prices"
-import type { LMUsage } from "@dspex/core"
+import type { LanguageModel } from "@dspex/core"
 
 /**
  * Cost in USD of a call, or undefined when the catalogue has no price for the model.
@@ -11,7 +11,7 @@ import type { LMUsage } from "@dspex/core"
  * @example
  * costOf("openai", "gpt-4o-mini", { promptTokens: 1000, completionTokens: 100, totalTokens: 1100 })
  */
-export const costOf = (providerId: string, model: string, usage: LMUsage): number | undefined => {
+export const costOf = (providerId: string, model: string, usage: LanguageModel.LMUsage): number | undefined => {
   try {
     const result = calcPrice({ input_tokens: usage.promptTokens, output_tokens: usage.completionTokens }, model, { providerId })
     return result === null ? undefined : result.total_price

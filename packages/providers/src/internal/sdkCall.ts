@@ -8,7 +8,7 @@
  * Owning the deadline here lets the LanguageModel runtime skip its generic timeout (a forked fiber
  * racing a timer) for these providers: see `Provider.handlesTimeout` and bench/predict-cpu.ts.
  */
-import { isLMError, type LMError } from "@dspex/core"
+import { LMError } from "@dspex/core"
 import { Effect } from "effect"
 
 const maxTimerMs = 2 ** 31 - 1
@@ -20,11 +20,11 @@ const maxTimerMs = 2 ** 31 - 1
 export const sdkCall = <A, B>(
   run: (controller: AbortController) => Promise<A>,
   timeoutMs: number,
-  onSuccess: (a: A) => B | LMError,
-  onError: (error: unknown) => LMError,
-  onTimeout: () => LMError
-): Effect.Effect<B, LMError> =>
-  Effect.callback<B, LMError>((resume) => {
+  onSuccess: (a: A) => B | LMError.LMError,
+  onError: (error: unknown) => LMError.LMError,
+  onTimeout: () => LMError.LMError
+): Effect.Effect<B, LMError.LMError> =>
+  Effect.callback<B, LMError.LMError>((resume) => {
     const controller = new AbortController()
     let settled = false
     const timer = timeoutMs > 0 && timeoutMs <= maxTimerMs
@@ -49,14 +49,14 @@ export const sdkCall = <A, B>(
         if (settled) return
         settled = true
         clearTimeout(timer)
-        let out: B | LMError
+        let out: B | LMError.LMError
         try {
           out = onSuccess(a)
         } catch (e) {
           resume(Effect.die(e))
           return
         }
-        resume(isLMError(out) ? Effect.fail(out) : Effect.succeed(out))
+        resume(LMError.isLMError(out) ? Effect.fail(out) : Effect.succeed(out))
       },
       (e: unknown) => {
         if (settled) return
