@@ -11,7 +11,7 @@
 import { Evaluate, Example, Executor, LM, Metrics } from "@dspex/core"
 import { Effect, References } from "effect"
 import { parseArgs } from "node:util"
-import { datasets } from "@dspex/simulator"
+import { Facts } from "@dspex/simulator"
 import { dspexRuntime, lmOf, makeProgram, median, messagesFor, minorGc, rawCall, rawClient } from "./setup.ts"
 import { pool, report, round, spawnSimulator } from "./util.ts"
 
@@ -28,7 +28,7 @@ const sim = await spawnSimulator(["--latency-ms", String(latencyMs)])
 const client = rawClient(sim.openaiBaseUrl)
 const program = makeProgram()
 const lm = lmOf(false)
-const arithmetic = datasets.arithmetic
+const arithmetic = Facts.datasets.arithmetic
 const devsetOf = (n: number) =>
   Array.from({ length: n }, (_, i) => Example.make({ ...arithmetic[i % arithmetic.length]! }).withInputs("question"))
 const messages = messagesFor(arithmetic.length)

@@ -5,7 +5,7 @@
  */
 import { Cache, ChatAdapter, LanguageModel, LM, type Message, Predict, Providers, Signature } from "@dspex/core"
 import { OpenAi } from "@dspex/providers"
-import { datasets } from "@dspex/simulator"
+import { Facts } from "@dspex/simulator"
 import { Layer, ManagedRuntime, Redacted } from "effect"
 import OpenAI from "openai"
 
@@ -14,7 +14,7 @@ export const model = "gpt-4o-mini"
 
 export const signature = Signature.make("question -> answer")
 export const demos = [{ question: "What is 1 + 1?", answer: "2" }]
-export const questions: ReadonlyArray<string> = datasets.arithmetic.map((e) => e.question)
+export const questions: ReadonlyArray<string> = Facts.datasets.arithmetic.map((e) => e.question)
 export const inputsOf = (i: number) => ({ question: questions[i % questions.length]! })
 
 /** The program under test: one Predict with a demo. */

@@ -19,7 +19,7 @@ import {
   Signature,
   XMLAdapter
 } from "@dspex/core"
-import { datasets } from "@dspex/simulator"
+import { Facts } from "@dspex/simulator"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Schema, Tracer } from "effect"
 import { join } from "node:path"
@@ -227,7 +227,7 @@ describe("retries, limits and cache over HTTP", () => {
     Effect.gen(function*() {
       const sim = yield* simulator({ latency: { fixedMs: 30, jitterMs: 0 } })
       const qa = Predict.make("question -> answer")
-      yield* Effect.forEach(datasets.capitals.slice(0, 12), (r) => qa.call({ question: r.question }), { concurrency: 12 }).pipe(
+      yield* Effect.forEach(Facts.datasets.capitals.slice(0, 12), (r) => qa.call({ question: r.question }), { concurrency: 12 }).pipe(
         Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim, { lm: { maxConcurrency: 3 } }))
       )
@@ -272,7 +272,7 @@ describe("retries, limits and cache over HTTP", () => {
 })
 
 describe("Evaluate over HTTP", () => {
-  const devset = datasets.arithmetic.slice(0, 10).map((r) => Example.make({ question: r.question, answer: r.answer }).withInputs("question"))
+  const devset = Facts.datasets.arithmetic.slice(0, 10).map((r) => Example.make({ question: r.question, answer: r.answer }).withInputs("question"))
 
   it.live("scores a ChainOfThought program at 100% on the arithmetic set", () =>
     Effect.gen(function*() {
@@ -388,7 +388,7 @@ describe("tracing", () => {
     Effect.gen(function*() {
       const sim = yield* simulator()
       const { spans, tracer } = recording()
-      const devset = datasets.arithmetic.slice(0, 3).map((e) => Example.make({ ...e }).withInputs("question"))
+      const devset = Facts.datasets.arithmetic.slice(0, 3).map((e) => Example.make({ ...e }).withInputs("question"))
       yield* Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch }).pipe(
         Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim)),

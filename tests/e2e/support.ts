@@ -4,7 +4,7 @@
  */
 import { Cache, Executor, LanguageModel, Providers } from "@dspex/core"
 import { Anthropic, OpenAi } from "@dspex/providers"
-import { type Simulator, type SimulatorOptions, startSimulator } from "@dspex/simulator"
+import { Simulator } from "@dspex/simulator"
 import { Effect, Layer, Redacted } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -13,8 +13,8 @@ import { join } from "node:path"
 export const apiKey = "sk-e2e-DSPEX-KEY-5c1a7e"
 
 /** A simulator for one test, closed when the test's scope ends. */
-export const simulator = (options: SimulatorOptions = {}) =>
-  Effect.acquireRelease(Effect.promise(() => startSimulator(options)), (s) => Effect.promise(() => s.close()))
+export const simulator = (options: Simulator.SimulatorOptions = {}) =>
+  Effect.acquireRelease(Effect.promise(() => Simulator.start(options)), (s) => Effect.promise(() => s.close()))
 
 export interface StackOptions {
   readonly lm?: LanguageModel.LanguageModelOptions
@@ -26,7 +26,7 @@ export interface StackOptions {
 }
 
 /** LanguageModel (OpenAI + Anthropic providers over HTTP to the simulator) and a local Executor. */
-export const stack = (sim: Simulator, options: StackOptions = {}) => {
+export const stack = (sim: Simulator.Simulator, options: StackOptions = {}) => {
   const apiKeyRedacted = Redacted.make(options.key ?? apiKey)
   const headers = options.headers === undefined ? {} : { headers: options.headers }
   const providers = Providers.layer(

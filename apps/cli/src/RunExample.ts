@@ -5,7 +5,7 @@
  */
 import { Cache, ChainOfThought, Evaluate, Example, Executor, LanguageModel, LM, Metrics, Providers } from "@dspex/core"
 import { Anthropic, OpenAi } from "@dspex/providers"
-import { datasets, startSimulator } from "@dspex/simulator"
+import { Facts, Simulator } from "@dspex/simulator"
 import { Config, Effect, Layer, Option, Redacted, Stream } from "effect"
 
 export interface RunExampleArgs {
@@ -17,7 +17,7 @@ export interface RunExampleArgs {
 
 /** The built-in dataset: arithmetic and capital-city questions with gold answers. */
 export const exampleDevset = (limit: number): ReadonlyArray<Example.Example> => {
-  const rows = [...datasets.arithmetic.slice(0, Math.ceil(limit / 2)), ...datasets.capitals.slice(0, Math.floor(limit / 2))]
+  const rows = [...Facts.datasets.arithmetic.slice(0, Math.ceil(limit / 2)), ...Facts.datasets.capitals.slice(0, Math.floor(limit / 2))]
   return rows.map((r) => Example.make({ question: r.question, answer: r.answer }).withInputs("question"))
 }
 
@@ -46,7 +46,7 @@ const chooseTarget = (model: string | undefined) =>
         providers: OpenAi.layer(options)
       } satisfies Target
     }
-    const sim = yield* Effect.acquireRelease(Effect.promise(() => startSimulator({ latency: { fixedMs: 20, jitterMs: 20 } })), (s) =>
+    const sim = yield* Effect.acquireRelease(Effect.promise(() => Simulator.start({ latency: { fixedMs: 20, jitterMs: 20 } })), (s) =>
       Effect.promise(() => s.close()))
     return {
       description: `the simulated provider at ${sim.openaiBaseUrl} (set OPENAI_API_KEY or ANTHROPIC_API_KEY to use a real one)`,

@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { LanguageModel as AiLanguageModel } from "effect/ai"
 import { Anthropic, EffectAi, OpenAi } from "../src/index.ts"
-import { goodKey, qa, secretKey, startSimulator } from "./support.ts"
+import { goodKey, qa, secretKey, Simulator } from "./support.ts"
 
-type Sim = Awaited<ReturnType<typeof startSimulator>>
+type Sim = Simulator.Simulator
 let sim: Sim
 
 beforeAll(async () => {
   // A short retry-after keeps the retry test fast while still exercising the header.
-  sim = await startSimulator({ faults: { retryAfterSeconds: 0.05 } })
+  sim = await Simulator.start({ faults: { retryAfterSeconds: 0.05 } })
 })
 afterAll(() => sim.close())
 

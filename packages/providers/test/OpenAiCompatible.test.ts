@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { OpenAiCompatible } from "../src/index.ts"
-import { closedPort, failureOf, request, secretKey, startSimulator } from "./support.ts"
+import { closedPort, failureOf, request, secretKey, Simulator } from "./support.ts"
 
-type Sim = Awaited<ReturnType<typeof startSimulator>>
+type Sim = Simulator.Simulator
 let sim: Sim
 const auth: Array<string | undefined> = []
 const bodies: Array<Record<string, unknown>> = []
 
 beforeAll(async () => {
-  sim = await startSimulator({
+  sim = await Simulator.start({
     answers: (req) => {
       auth.push(req.headers.authorization)
       bodies.push({ ...req.body })

@@ -6,10 +6,10 @@ import type { LanguageModel, Message } from "@dspex/core"
 import { Effect } from "effect"
 import { createServer } from "node:net"
 
-import { type Simulator, startSimulator } from "@dspex/simulator"
+import { Simulator } from "@dspex/simulator"
 import { afterAll, beforeAll } from "@effect/vitest"
 
-export { startSimulator }
+export { Simulator }
 
 /**
  * One simulator for the whole test file, started before its tests and closed after them, recording
@@ -17,9 +17,9 @@ export { startSimulator }
  */
 export const recordingSimulator = () => {
   const bodies: Array<Record<string, unknown>> = []
-  let started: Simulator | undefined
+  let started: Simulator.Simulator | undefined
   beforeAll(async () => {
-    started = await startSimulator({
+    started = await Simulator.start({
       answers: (req) => {
         bodies.push({ ...req.body })
         return undefined
@@ -29,7 +29,7 @@ export const recordingSimulator = () => {
   afterAll(() => started?.close())
   return {
     bodies,
-    get sim(): Simulator {
+    get sim(): Simulator.Simulator {
       if (started === undefined) throw new Error("the simulator starts in beforeAll")
       return started
     }

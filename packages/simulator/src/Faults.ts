@@ -1,10 +1,54 @@
 /**
- * Deciding which fault (if any) a request gets. Explicit requests (header, model suffix, once-header)
- * always win so tests are exact; random rates come from a seeded PRNG that draws exactly once per
- * completion request, so the same seed and request order give the same fault sequence whatever the
- * outcome of each request.
+ * The faults a simulated call can get, and deciding which one (if any) a request gets. Explicit requests
+ * (header, model suffix, once-header) always win so tests are exact; random rates come from a seeded PRNG
+ * that draws exactly once per completion request, so the same seed and request order give the same fault
+ * sequence whatever the outcome of each request.
  */
-import { FAULT_KINDS, type FaultKind, type FaultRates } from "./Types.ts"
+
+/**
+ * Every way a simulated call can fail. Header/model-suffix names: `429`, `500`, `hang`, `stall` (status and
+ * part of the body sent, then nothing), `malformed`,
+ * `truncated`, `empty`, `context`, `quota`, `401`, `overloaded` (OpenAI 503 / Anthropic 529).
+ */
+export type FaultKind =
+  | "429"
+  | "500"
+  | "hang"
+  | "stall"
+  | "malformed"
+  | "truncated"
+  | "empty"
+  | "context"
+  | "quota"
+  | "401"
+  | "overloaded"
+
+export const FAULT_KINDS: ReadonlyArray<FaultKind> = [
+  "429",
+  "500",
+  "hang",
+  "stall",
+  "malformed",
+  "truncated",
+  "empty",
+  "context",
+  "quota",
+  "401",
+  "overloaded"
+]
+
+/** Random fault rates (probabilities 0..1 per completion request), drawn from the seeded PRNG. */
+export interface FaultRates {
+  readonly rateLimit429?: number
+  /** Value of the `retry-after` header on 429s, in seconds (may be fractional); default 1. */
+  readonly retryAfterSeconds?: number
+  readonly server500?: number
+  readonly overloaded?: number
+  readonly hang?: number
+  readonly malformed?: number
+  readonly truncated?: number
+  readonly empty?: number
+}
 
 /** mulberry32: tiny, fast and good enough for reproducible test randomness. */
 export const createPrng = (seed: number): (() => number) => {

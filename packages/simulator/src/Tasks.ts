@@ -320,7 +320,7 @@ const taskExplanation = (a: Analysis, fields: ReadonlyArray<OutputFieldSpec>): s
  * requested outputs. Returns one JS value per field, typed as the field asks (number, boolean, array, ...).
  *
  * @example
- * solveTask({ question: "What is 12 + 30?" }, [{ name: "reasoning" }, { name: "answer", type: "float" }])
+ * Tasks.solveTask({ question: "What is 12 + 30?" }, [{ name: "reasoning" }, { name: "answer", type: "float" }])
  * // { reasoning: "Computing 12 + 30 gives 42.", answer: 42 }
  */
 export const solveTask = (

@@ -6,6 +6,9 @@
  */
 import { facts, type Fact } from "./Facts.ts"
 
+/** Rough token count used for usage and context-window checks (about four characters per token). */
+export const estimateTokens = (text: string): number => Math.ceil(text.length / 4)
+
 // ---------------------------------------------------------------------------------------------------------
 // Arithmetic
 

@@ -6,8 +6,8 @@
  *   node packages/simulator/src/bin.ts --port 8787 --latency-ms 50 --jitter-ms 10 --rate-429 0.05 --seed 1
  */
 import { parseArgs } from "node:util"
-import { startSimulator } from "./Server.ts"
-import type { FaultRates, SimulatorOptions } from "./Types.ts"
+import type { FaultRates } from "./Faults.ts"
+import { start, type SimulatorOptions } from "./Simulator.ts"
 
 const { values } = parseArgs({
   options: {
@@ -76,7 +76,7 @@ const options: SimulatorOptions = {
   ...(contextWindow !== undefined ? { contextWindowTokens: contextWindow } : {})
 }
 
-const sim = await startSimulator(options)
+const sim = await start(options)
 process.stdout.write(`${JSON.stringify({ url: sim.url, openaiBaseUrl: sim.openaiBaseUrl, anthropicBaseUrl: sim.anthropicBaseUrl, port: sim.port })}\n`)
 
 let stopping = false

@@ -3,15 +3,15 @@ import OpenAI from "openai"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startSimulator, type Simulator } from "../src/index.ts"
+import { Simulator } from "../src/index.ts"
 import { dspyMessages } from "./helpers.ts"
 
-let sim: Simulator
+let sim: Simulator.Simulator
 let openai: OpenAI
 let anthropic: Anthropic
 
 beforeAll(async () => {
-  sim = await startSimulator()
+  sim = await Simulator.start()
   openai = new OpenAI({ apiKey: "sk-test", baseURL: sim.openaiBaseUrl, maxRetries: 0 })
   anthropic = new Anthropic({ apiKey: "sk-ant-test", baseURL: sim.anthropicBaseUrl, maxRetries: 0 })
 })
@@ -260,7 +260,7 @@ describe("faults map to each SDK's error classes", () => {
   })
 
   it("accepts only configured apiKeys when given", async () => {
-    const locked = await startSimulator({ apiKeys: ["sk-good"] })
+    const locked = await Simulator.start({ apiKeys: ["sk-good"] })
     try {
       const good = new OpenAI({ apiKey: "sk-good", baseURL: locked.openaiBaseUrl, maxRetries: 0 })
       const other = new OpenAI({ apiKey: "sk-other", baseURL: locked.openaiBaseUrl, maxRetries: 0 })
@@ -448,7 +448,7 @@ describe("stats, latency, seeded rates and lifecycle", () => {
   })
 
   it("draws random faults from a seeded PRNG: same seed, same sequence", async () => {
-    const seeded = await startSimulator({ seed: 42, faults: { rateLimit429: 0.3, server500: 0.2 } })
+    const seeded = await Simulator.start({ seed: 42, faults: { rateLimit429: 0.3, server500: 0.2 } })
     try {
       const client = new OpenAI({ apiKey: "sk-test", baseURL: seeded.openaiBaseUrl, maxRetries: 0 })
       const run = async () => {
@@ -479,7 +479,7 @@ describe("stats, latency, seeded rates and lifecycle", () => {
   })
 
   it("uses the answers hook when it returns text", async () => {
-    const custom = await startSimulator({ answers: (r) => (r.prompt.inputs["question"] === "ping" ? `pong from ${r.model}` : undefined) })
+    const custom = await Simulator.start({ answers: (r) => (r.prompt.inputs["question"] === "ping" ? `pong from ${r.model}` : undefined) })
     try {
       const client = new OpenAI({ apiKey: "sk-test", baseURL: custom.openaiBaseUrl, maxRetries: 0 })
       expect((await client.chat.completions.create({ model: MODEL, messages: ask("ping") })).choices[0]!.message.content).toBe(`pong from ${MODEL}`)
@@ -504,7 +504,7 @@ describe("stats, latency, seeded rates and lifecycle", () => {
   })
 
   it("close() resolves promptly with a hanging request outstanding", async () => {
-    const s = await startSimulator()
+    const s = await Simulator.start()
     const pending = fetch(`${s.openaiBaseUrl}/chat/completions`, {
       method: "POST",
       headers: { authorization: "Bearer sk-test", "content-type": "application/json", "x-sim-fault": "hang" },

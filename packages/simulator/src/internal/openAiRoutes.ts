@@ -4,11 +4,11 @@
  * parses every response (and raises its own error classes for every fault).
  */
 import type { IncomingMessage } from "node:http"
-import { isObj, type ErrorInfo, type ErrorKind, type Json, type Outcome, type ProviderSpec, type RequestContext } from "./Completion.ts"
-import { sendText, splitDeltas, startSse } from "./Http.ts"
-import type { SimMessage } from "./PromptReader.ts"
-import type { Choice, ToolMode } from "./Responder.ts"
-import type { ToolSpec } from "./Tasks.ts"
+import { isObj, type ErrorInfo, type ErrorKind, type Json, type Outcome, type ProviderSpec, type RequestContext } from "./completion.ts"
+import { sendText, splitDeltas, startSse } from "./http.ts"
+import type { SimMessage } from "../PromptReader.ts"
+import type { ToolSpec } from "../Tasks.ts"
+import type { Choice, ToolMode } from "./responder.ts"
 
 const maskKey = (key: string): string => (key.length <= 8 ? "*".repeat(key.length) : `${key.slice(0, 3)}${"*".repeat(Math.min(key.length - 7, 32))}${key.slice(-4)}`)
 

@@ -4,13 +4,12 @@
  * behave the same way under the same options and headers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { decideFault, splitModel, UnknownFaultError } from "./Faults.ts"
-import { BodyTooLargeError, header, readBody, sendJson, type Sender } from "./Http.ts"
-import type { SimMessage } from "./PromptReader.ts"
-import { buildChoices, promptTokens, type Choice, type ToolMode } from "./Responder.ts"
-import type { ToolSpec } from "./Tasks.ts"
-import type { FaultKind, FaultRates, LatencyOptions, SimRequest } from "./Types.ts"
-import type { FaultState } from "./Faults.ts"
+import { decideFault, type FaultKind, type FaultRates, type FaultState, splitModel, UnknownFaultError } from "../Faults.ts"
+import type { SimMessage } from "../PromptReader.ts"
+import type { LatencyOptions, SimRequest } from "../Simulator.ts"
+import type { ToolSpec } from "../Tasks.ts"
+import { BodyTooLargeError, header, readBody, sendJson, type Sender } from "./http.ts"
+import { buildChoices, promptTokens, type Choice, type ToolMode } from "./responder.ts"
 
 export type Json = Record<string, unknown>
 export const isObj = (x: unknown): x is Json => typeof x === "object" && x !== null && !Array.isArray(x)

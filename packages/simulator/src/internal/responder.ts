@@ -3,12 +3,10 @@
  * response format, content faults) to the assistant choices. Both provider routes share it so OpenAI and
  * Anthropic clients see the same answers for the same prompt.
  */
-import { readPrompt, renderOutputs, type ParsedPrompt, type SimMessage } from "./PromptReader.ts"
-import { planToolCall, solveTask, type ToolSpec } from "./Tasks.ts"
-import type { SimRequest } from "./Types.ts"
-
-/** Rough token count used for usage and context-window checks (about four characters per token). */
-export const estimateTokens = (text: string): number => Math.ceil(text.length / 4)
+import { readPrompt, renderOutputs, type ParsedPrompt, type SimMessage } from "../PromptReader.ts"
+import type { SimRequest } from "../Simulator.ts"
+import { planToolCall, solveTask, type ToolSpec } from "../Tasks.ts"
+import { estimateTokens } from "../TextTools.ts"
 
 export interface ToolCall {
   readonly id: string

@@ -1,11 +1,12 @@
 /**
- * The simulator server: routing, live options, stats and lifecycle. One node:http server serves both
+ * The simulator server: routing, live options, stats and lifecycle (`start`). One node:http server serves both
  * providers so a test (or benchmark) can point OpenAI and Anthropic clients at the same process and read
  * one set of counters.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
-import { anthropicModels, anthropicProvider } from "./AnthropicRoutes.ts"
+import { createFaultState, createPrng, FAULT_KINDS, type FaultKind, type FaultRates, type FaultState } from "./Faults.ts"
+import { anthropicModels, anthropicProvider } from "./internal/anthropicRoutes.ts"
 import {
   authenticate,
   isObj,
@@ -14,11 +15,69 @@ import {
   type PipelineState,
   type ProviderSpec,
   type RequestContext
-} from "./Completion.ts"
-import { createFaultState, createPrng, type FaultState } from "./Faults.ts"
-import { readBody, sendJson, type Sender } from "./Http.ts"
-import { openAiModels, openAiProvider } from "./OpenAiRoutes.ts"
-import { FAULT_KINDS, type FaultKind, type SimulatorOptions, type SimulatorStats } from "./Types.ts"
+} from "./internal/completion.ts"
+import { readBody, sendJson, type Sender } from "./internal/http.ts"
+import { openAiModels, openAiProvider } from "./internal/openAiRoutes.ts"
+import type { ParsedPrompt, SimMessage } from "./PromptReader.ts"
+
+export interface LatencyOptions {
+  /** Added to every completion (not to auth, validation or rate-limit rejections, which real APIs answer fast). */
+  readonly fixedMs?: number
+  /** Uniform extra delay in [0, jitterMs], drawn from the seeded PRNG. */
+  readonly jitterMs?: number
+}
+
+/** What an `answers` hook sees: the request after the simulator has read it. */
+export interface SimRequest {
+  readonly provider: "openai" | "anthropic"
+  /** The model name without any `:fault=` suffix. */
+  readonly model: string
+  /** All turns as plain text, system prompt first. */
+  readonly messages: ReadonlyArray<SimMessage>
+  readonly prompt: ParsedPrompt
+  readonly body: Readonly<Record<string, unknown>>
+  readonly headers: IncomingHttpHeaders
+  /** Which of the `n` choices is being generated. */
+  readonly choiceIndex: number
+}
+
+export interface SimulatorOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string
+  /** Default 0 (a free port). */
+  readonly port?: number
+  readonly latency?: LatencyOptions
+  readonly faults?: FaultRates
+  /** Seeds the PRNG behind fault rates and jitter, so a run's fault sequence is reproducible. Default 1. */
+  readonly seed?: number
+  /** If set, only these keys authenticate; otherwise any non-empty key not starting with `sk-invalid`. */
+  readonly apiKeys?: ReadonlyArray<string>
+  /** Prompts estimated (chars/4) above this get the provider's context-length error. Default 128000. */
+  readonly contextWindowTokens?: number
+  /**
+   * Custom answers: return the assistant text for a request, or undefined to use the built-in solver.
+   * Consulted once per choice for text replies (not when the simulator decides to call a tool, nor for
+   * `empty` faults); stop sequences, max tokens and `truncated` still apply to what it returns.
+   */
+  readonly answers?: (request: SimRequest) => string | undefined
+}
+
+/** Counters since start or the last `resetStats()`. */
+export interface SimulatorStats {
+  /** Requests to provider routes (everything except `/_sim/*`). */
+  readonly totalRequests: number
+  /** Keyed by `METHOD /path`, e.g. `POST /v1/chat/completions`. */
+  readonly byRoute: Readonly<Record<string, number>>
+  /** Keyed by model name without the `:fault=` suffix. */
+  readonly byModel: Readonly<Record<string, number>>
+  /** Keyed by HTTP status sent (hung requests have none). */
+  readonly byStatus: Readonly<Record<string, number>>
+  /** Injected faults (header, model suffix, once-header or random), by kind. */
+  readonly faults: Readonly<Record<FaultKind, number>>
+  readonly inFlight: number
+  readonly maxInFlight: number
+}
+
 
 /** Options to change at run time; an explicit `undefined` clears an option (e.g. `apiKeys`). */
 export type SimulatorPatch = { readonly [K in keyof SimulatorOptions]?: SimulatorOptions[K] | undefined }
@@ -78,8 +137,15 @@ const bump = (record: Record<string, number>, key: string) => {
   record[key] = (record[key] ?? 0) + 1
 }
 
-/** Starts a simulator; resolves once it is listening. */
-export const startSimulator = async (initial: SimulatorOptions = {}): Promise<Simulator> => {
+/**
+ * Starts a simulator; resolves once it is listening.
+ *
+ * @example
+ * const sim = await Simulator.start({ latency: { fixedMs: 50 } })
+ * const client = new OpenAI({ apiKey: "sk-test", baseURL: sim.openaiBaseUrl })
+ * await sim.close()
+ */
+export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> => {
   let options: SimulatorPatch = { ...initial }
   let faultState: FaultState = createFaultState(options.seed ?? 1)
   let jitter = createPrng(((options.seed ?? 1) ^ 0x9e3779b9) >>> 0)

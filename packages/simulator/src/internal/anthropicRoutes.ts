@@ -4,11 +4,11 @@
  * requires (it skips events without a name).
  */
 import type { IncomingMessage } from "node:http"
-import { isObj, type ErrorInfo, type ErrorKind, type Json, type Outcome, type ProviderSpec, type RequestContext } from "./Completion.ts"
-import { sendText, splitDeltas, startSse } from "./Http.ts"
-import type { SimMessage } from "./PromptReader.ts"
-import type { Choice, ToolMode } from "./Responder.ts"
-import type { ToolSpec } from "./Tasks.ts"
+import { isObj, type ErrorInfo, type ErrorKind, type Json, type Outcome, type ProviderSpec, type RequestContext } from "./completion.ts"
+import { sendText, splitDeltas, startSse } from "./http.ts"
+import type { SimMessage } from "../PromptReader.ts"
+import type { ToolSpec } from "../Tasks.ts"
+import type { Choice, ToolMode } from "./responder.ts"
 
 const errorBody = (type: string, message: string, requestId: string) => ({
   type: "error",
