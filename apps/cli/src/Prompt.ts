@@ -2,9 +2,9 @@
  * `dspex prompt format|parse`: show exactly what an adapter sends for a signature, demos and inputs, and
  * what it makes of a completion. Thin front ends over the library's adapters.
  */
-import { type Adapter, ChatAdapter, JSONAdapter, Signature, XMLAdapter } from "@dspex/core"
+import { type Adapter, ChatAdapter, type Errors, JSONAdapter, type Message, Signature, XMLAdapter } from "@dspex/core"
 import { Effect, Schema } from "effect"
-import { readObject, readObjects, readText } from "./Input.ts"
+import { type CliInputError, readObject, readObjects, readText } from "./Input.ts"
 
 export type AdapterName = "chat" | "json" | "xml"
 
@@ -22,13 +22,23 @@ export interface FormatArgs {
   readonly inputs: string
 }
 
+/** What `formatPrompt` prints. */
+export interface FormattedPrompt {
+  readonly adapter: string
+  /** The signature in its typed string form. */
+  readonly signature: string
+  readonly messages: ReadonlyArray<Message.Message>
+}
+
 /**
  * The messages an adapter renders, as JSON-ready data.
  *
  * @example
  * formatPrompt({ adapter: "chat", signature: "question -> answer", inputs: "inputs.json" })
  */
-export const formatPrompt = (args: FormatArgs) =>
+export const formatPrompt = (
+  args: FormatArgs
+): Effect.Effect<FormattedPrompt, CliInputError | InputMismatch | Errors.SignatureParseError> =>
   Effect.gen(function*() {
     const signature = yield* Signature.parse(args.signature, args.instructions)
     const demos = args.demos === undefined ? [] : yield* readObjects("demos", args.demos)
@@ -53,8 +63,16 @@ export interface ParseArgs {
   readonly completion: string
 }
 
+/** What `parsePrompt` prints. */
+export interface ParsedCompletion {
+  readonly adapter: string
+  readonly outputs: Record<string, unknown>
+}
+
 /** The outputs an adapter parses out of a completion (or its typed AdapterParseError). */
-export const parsePrompt = (args: ParseArgs) =>
+export const parsePrompt = (
+  args: ParseArgs
+): Effect.Effect<ParsedCompletion, CliInputError | Errors.SignatureParseError | Errors.AdapterParseError> =>
   Effect.gen(function*() {
     const signature = yield* Signature.parse(args.signature, args.instructions)
     const completion = yield* readText("completion", args.completion)

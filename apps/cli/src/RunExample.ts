@@ -3,7 +3,7 @@
  * built-in dataset. With no API key it starts the simulated provider in-process and runs against it
  * over HTTP; with OPENAI_API_KEY, ANTHROPIC_API_KEY or OPENAI_BASE_URL set it runs against that provider.
  */
-import { Cache, ChainOfThought, Evaluate, Example, Executor, LanguageModel, LM, Metrics, Providers } from "@dspex/core"
+import { Cache, ChainOfThought, type Errors, Evaluate, Example, Executor, LanguageModel, LM, Metrics, Providers } from "@dspex/core"
 import { Anthropic, OpenAi } from "@dspex/providers"
 import { Facts, Simulator } from "@dspex/simulator"
 import { Config, Effect, Layer, Option, Redacted, Stream } from "effect"
@@ -55,13 +55,30 @@ const chooseTarget = (model: string | undefined) =>
     } satisfies Target
   })
 
+/** What `runExample` prints: the run's score and LM usage, and each example's outcome. */
+export interface RunExampleResult {
+  readonly model: string
+  readonly provider: string
+  readonly examples: number
+  readonly score: number
+  readonly failed: number
+  readonly usage: ReturnType<LanguageModel.LanguageModelShape["usage"]>
+  readonly results: ReadonlyArray<{
+    readonly question: unknown
+    readonly gold: unknown
+    readonly answer: unknown
+    readonly reasoning: unknown
+    readonly score: number
+  }>
+}
+
 /**
  * Runs the example evaluation and returns its summary.
  *
  * @example
  * runExample({ limit: 20, threads: 8, cache: false })
  */
-export const runExample = (args: RunExampleArgs) =>
+export const runExample = (args: RunExampleArgs): Effect.Effect<RunExampleResult, Config.ConfigError | Errors.ErrorBudgetExceeded> =>
   Effect.scoped(
     Effect.gen(function*() {
       const target = yield* chooseTarget(args.model)
