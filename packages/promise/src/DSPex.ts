@@ -187,7 +187,9 @@ export const evaluate = <M extends Module.Module>(options: EvaluateOptions<M>): 
       devset: options.devset,
       metric: (example, prediction) => {
         const value = options.metric(example, prediction)
-        return isPromise(value) ? Effect.tryPromise({ try: () => value, catch: (e) => e }) : value
+        return isPromise(value)
+          ? Effect.tryPromise({ try: () => value, catch: (e) => e instanceof Error ? e : new UnexpectedError({ detail: `the metric rejected with ${String(e)}` }) })
+          : value
       },
       ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }),
       ...(options.maxErrors === undefined ? {} : { maxErrors: options.maxErrors }),
