@@ -62,8 +62,8 @@ describe("remote monitors", () => {
       // two monitors share one exit subscription; it goes with their scope
       yield* Effect.scoped(
         Effect.gen(function*() {
-          yield* counter.monitor()
-          yield* counter.monitor()
+          yield* Effect.asVoid(counter.monitor())
+          yield* Effect.asVoid(counter.monitor())
           expect(yield* isSubscribed(exitSubject)).toBe(true)
         })
       )
@@ -84,8 +84,8 @@ describe("remote monitors", () => {
       const baseline = node.stats().watchers
       yield* Effect.scoped(
         Effect.gen(function*() {
-          yield* counter.monitor()
-          yield* counter.monitor()
+          yield* Effect.asVoid(counter.monitor())
+          yield* Effect.asVoid(counter.monitor())
           yield* until(() => node.stats().watchers === baseline + 2 && node.stats().probes === 0, 3_000, "both monitors watch the node")
         })
       )

@@ -1,6 +1,8 @@
 /**
- * Compile-time checks of the typed API (checked by `tsc`); the runtime part only keeps vitest happy.
+ * Compile-time checks of the typed API (checked by `tsc`); the runtime part only keeps vitest happy. The
+ * deliberate type errors below (`@ts-expect-error`) would also be reported by Effect's language service.
  */
+// @effect-diagnostics missingEffectError:off
 import { assert, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import type { ActorGone, ActorUnreachable, AskTimeout, MailboxFull, MessageRejected } from "../src/ActorError.ts"

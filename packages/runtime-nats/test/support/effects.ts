@@ -1,5 +1,5 @@
 /** Helpers the runtime-nats tests share: this process as a client node, timing, typed failures, polling. */
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Data, Effect, Exit, Layer } from "effect"
 import * as NatsConnection from "../../src/NatsConnection.ts"
 import * as Node from "../../src/Node.ts"
 
@@ -38,12 +38,19 @@ export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, withinMs: nu
     }
   })
 
+/** `until` ran out of time: what did not happen. */
+export class NotWithin extends Data.TaggedError("NotWithin")<{ readonly what: string; readonly withinMs: number }> {
+  override get message() {
+    return `not within ${this.withinMs} ms: ${this.what}`
+  }
+}
+
 /** Succeeds once `predicate()` holds (polled every 20 ms), fails with `what` after `withinMs`. */
 export const until = (predicate: () => boolean, withinMs: number, what: string) =>
   Effect.gen(function*() {
     const deadline = Date.now() + withinMs
     while (!predicate()) {
-      if (Date.now() > deadline) return yield* Effect.fail(new Error(`not within ${withinMs} ms: ${what}`))
+      if (Date.now() > deadline) return yield* new NotWithin({ what, withinMs })
       yield* Effect.sleep("20 millis")
     }
   })
