@@ -1,7 +1,8 @@
 /**
  * The type of a signature field, as a small AST that can be rendered three ways: the Python type name
- * DSPy shows in prompts (`list[str]`, `Union[int, NoneType]`), the pydantic-style JSON schema DSPy puts in
- * type notes and structured-output requests, and an Effect Schema that decodes parsed outputs.
+ * DSPy shows in prompts (`list[str]`, `Union[int, NoneType]`, `tuple[int, str]`), the pydantic-style JSON
+ * schema DSPy puts in type notes and structured-output requests, and an Effect Schema that decodes parsed
+ * outputs.
  *
  * Keeping our own AST (instead of rendering from Effect's SchemaAST directly) is what lets the prompts
  * match DSPy byte for byte: Effect's JSON schema output differs from pydantic's (integer bounds, NaN
@@ -27,11 +28,25 @@ export type FieldType =
   | { readonly _tag: "any" }
   | { readonly _tag: "none" }
   | { readonly _tag: "list"; readonly item: FieldType }
+  | TupleType
   | { readonly _tag: "dict"; readonly key: FieldType; readonly value: FieldType }
   | { readonly _tag: "literal"; readonly values: ReadonlyArray<LiteralValue> }
   | { readonly _tag: "optional"; readonly inner: FieldType }
   | { readonly _tag: "union"; readonly members: ReadonlyArray<FieldType> }
   | { readonly _tag: "object"; readonly name: string; readonly properties: ReadonlyArray<ObjectProperty> }
+
+/**
+ * Python's `tuple[...]`: `items` are the positions of a fixed-length tuple (`tuple[int, str]`; none for
+ * `tuple[()]`); `rest` makes it variadic (`tuple[int, ...]` has no items and rest int). `bare` marks the
+ * unsubscripted `tuple` (any items), which DSPy names `tuple` rather than `tuple[Any, Ellipsis]`.
+ * Parsed values are arrays (pydantic returns a Python tuple).
+ */
+export interface TupleType {
+  readonly _tag: "tuple"
+  readonly items: ReadonlyArray<FieldType>
+  readonly rest?: FieldType | undefined
+  readonly bare?: boolean | undefined
+}
 
 export const str: FieldType = { _tag: "str" }
 export const int: FieldType = { _tag: "int" }
@@ -44,6 +59,22 @@ export const literal = (...values: ReadonlyArray<LiteralValue>): FieldType => ({
 export const optional = (inner: FieldType): FieldType => ({ _tag: "optional", inner })
 
 /**
+ * A fixed-length tuple, Python's `tuple[int, str]` (`tuple()` is `tuple[()]`).
+ *
+ * @example
+ * typeName(tuple(int, str)) // "tuple[int, str]"
+ */
+export const tuple = (...items: ReadonlyArray<FieldType>): FieldType => ({ _tag: "tuple", items })
+
+/**
+ * A variadic tuple, Python's `tuple[int, ...]` (DSPy names it `tuple[int, Ellipsis]`).
+ *
+ * @example
+ * jsonSchema(tupleOf(int)) // { items: { type: "integer" }, type: "array" }
+ */
+export const tupleOf = (item: FieldType): FieldType => ({ _tag: "tuple", items: [], rest: item })
+
+/**
  * The annotation name DSPy prints in `1. \`answer\` (float):` and in the output reminder.
  *
  * @example
@@ -51,6 +82,15 @@ export const optional = (inner: FieldType): FieldType => ({ _tag: "optional", in
  * typeName(optional(int)) // "Union[int, NoneType]"
  */
 export const typeName = (t: FieldType): string => annotationName(t)
+
+/**
+ * The type as a signature string writes it, which `Signature.make` (and DSPy) parse back: `typeName`
+ * except for tuples (`tuple[int, ...]` and `tuple[()]`, where DSPy's names read `Ellipsis` and `tuple[]`).
+ *
+ * @example
+ * sourceName(tupleOf(int)) // "tuple[int, ...]"
+ */
+export const sourceName = (t: FieldType): string => annotationName(t, true)
 
 /** True when the field is rendered verbatim (no type note, no JSON parsing). */
 export const isString = (t: FieldType): boolean => t._tag === "str"
@@ -83,6 +123,9 @@ export const toSchema = (t: FieldType): Schema.Top => {
       return Schema.Null
     case "list":
       return Schema.Array(toSchema(t.item))
+    case "tuple":
+      // Effect has no separate variadic tuple: `tuple[int, ...]` decodes as an array of ints.
+      return t.rest === undefined ? Schema.Tuple(t.items.map(toSchema)) : Schema.Array(toSchema(t.rest))
     case "dict":
       return Schema.Record(Schema.String, toSchema(t.value))
     case "literal":
@@ -124,6 +167,7 @@ export const constraintsOf = (ast: SchemaAST.AST): string | undefined => {
  *
  * @example
  * fromSchema(Schema.Array(Schema.String)) // list(str)
+ * fromSchema(Schema.Tuple([Schema.Int, Schema.String])) // tuple(int, str)
  */
 export const fromSchema = (schema: Schema.Top, path = "field"): FieldType => fromAst(schema.ast, path)
 
@@ -161,6 +205,11 @@ const fromAst = (ast: SchemaAST.AST, path: string): FieldType => {
     }
     case "Arrays":
       if (ast.elements.length === 0 && ast.rest.length === 1) return list(fromAst(ast.rest[0]!, `${path}[]`))
+      // Schema.Tuple: a fixed-length tuple. Optional elements and a rest after elements have no
+      // counterpart among DSPy's string types, so they are refused below.
+      if (ast.rest.length === 0 && ast.elements.every((e) => !SchemaAST.isOptional(e))) {
+        return tuple(...ast.elements.map((e, i) => fromAst(e, `${path}[${i}]`)))
+      }
       break
     case "Objects": {
       if (ast.propertySignatures.length === 0 && ast.indexSignatures.length === 1) {
@@ -192,6 +241,6 @@ const fromAst = (ast: SchemaAST.AST, path: string): FieldType => {
   throw new UnsupportedSchemaError({
     path,
     astTag: ast._tag,
-    message: `Schema at ${path} (${ast._tag}) has no prompt-level type; use String, Number, Int, Boolean, Literals, Array, Record, NullOr, Union or Struct`
+    message: `Schema at ${path} (${ast._tag}) has no prompt-level type; use String, Number, Int, Boolean, Literals, Array, Tuple (without optional or rest elements), Record, NullOr, Union or Struct`
   })
 }

@@ -94,6 +94,8 @@ const openEnded = (t: FieldType): boolean => {
       return true
     case "list":
       return openEnded(t.item)
+    case "tuple":
+      return t.items.some(openEnded) || (t.rest !== undefined && openEnded(t.rest))
     case "optional":
       return openEnded(t.inner)
     case "union":
@@ -121,8 +123,10 @@ const enforceStrict = (s: JsonSchema): void => {
     s.additionalProperties = false
   }
   if (s.type === "array" && typeof s.items === "object" && s.items !== null) enforceStrict(s.items as JsonSchema)
-  // DSPy stops at arrays and $defs; objects inside anyOf need the same treatment or OpenAI rejects them.
+  // DSPy stops at arrays and $defs; objects inside anyOf (and a tuple's prefixItems) need the same
+  // treatment or OpenAI rejects them.
   if (Array.isArray(s.anyOf)) for (const m of s.anyOf as Array<JsonSchema>) enforceStrict(m)
+  if (Array.isArray(s.prefixItems)) for (const m of s.prefixItems as Array<JsonSchema>) enforceStrict(m)
   if (typeof s.$defs === "object" && s.$defs !== null) for (const d of Object.values(s.$defs as Record<string, JsonSchema>)) enforceStrict(d)
 }
 

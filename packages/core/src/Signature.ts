@@ -204,7 +204,7 @@ export class Signature {
   }
 }
 
-const stringTypeName = (t: T.FieldType): string => (t._tag === "optional" ? `Optional[${stringTypeName(t.inner)}]` : T.typeName(t))
+const stringTypeName = (t: T.FieldType): string => (t._tag === "optional" ? `Optional[${stringTypeName(t.inner)}]` : T.sourceName(t))
 
 const checkNames = (inputs: ReadonlyArray<Field>, outputs: ReadonlyArray<Field>, operation: string) => {
   const seen = new Set<string>()

@@ -45,10 +45,11 @@ const quoteAttr = (s: string): string => {
 const validTag = (name: string): boolean =>
   /^[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*$/u.test(name.slice(0, 1) + name.slice(1).replace(/[-.]/g, "_"))
 
-const childType = (t: FieldType | undefined, key?: string): FieldType | undefined => {
+const childType = (t: FieldType | undefined, key?: string, index = 0): FieldType | undefined => {
   if (t === undefined) return undefined
-  if (t._tag === "optional") return childType(t.inner, key)
+  if (t._tag === "optional") return childType(t.inner, key, index)
   if (t._tag === "list") return key === undefined ? t.item : undefined
+  if (t._tag === "tuple") return key === undefined ? (t.items[index] ?? t.rest) : undefined
   if (t._tag === "dict") return key === undefined ? undefined : t.value
   if (t._tag === "object") return key === undefined ? undefined : t.properties.find((p) => p.name === key)?.type
   return undefined
@@ -59,7 +60,7 @@ const valueToXml = (raw: unknown, tag: string, t: FieldType | undefined, key?: s
   const value = toJsonable(raw)
   const attrs = key === undefined ? "" : ` key=${quoteAttr(key)}`
   if (Array.isArray(value)) {
-    const children = value.map((v) => valueToXml(v, "item", childType(t))).join("")
+    const children = value.map((v, i) => valueToXml(v, "item", childType(t, undefined, i))).join("")
     return children === "" ? `<${tag}${attrs} />` : `<${tag}${attrs}>${children}</${tag}>`
   }
   if (typeof value === "object" && value !== null) {
@@ -81,6 +82,9 @@ const xmlSchema = (tag: string, t: FieldType): string => {
       return xmlSchema(tag, t.members.find((m) => m._tag !== "none") ?? t.members[0]!)
     case "list":
       return `<${tag}>${xmlSchema("item", t.item)}</${tag}>`
+    case "tuple":
+      // DSPy reads the schema's `items`, which only a variadic tuple has (a fixed one has prefixItems).
+      return `<${tag}>${xmlSchema("item", t.rest ?? anyType)}</${tag}>`
     case "object": {
       const children = t.properties.map((p) => xmlSchema(p.name, p.type)).join("")
       return children === "" ? `<${tag}>...</${tag}>` : `<${tag}>${children}</${tag}>`
@@ -316,7 +320,7 @@ const elementsToValue = (elements: ReadonlyArray<XmlElement>, type: FieldType): 
     t = union.choices[0] ?? { _tag: "none" }
     if (first.children.length > 0) t = union.choices.find((c) => !stringTyped(c)) ?? t
   }
-  if (t._tag === "list") {
+  if (t._tag === "list" || t._tag === "tuple") {
     if (els.length === 1 && first.children.length === 0) {
       const text = pyStrip(first.text)
       if (text === "" || text.startsWith("[")) return text === "" ? [] : text
@@ -325,7 +329,8 @@ const elementsToValue = (elements: ReadonlyArray<XmlElement>, type: FieldType): 
       const items = groupChildren(first).get("item")
       if (items !== undefined) els = items
     }
-    const item = t.item
+    // As DSPy, each element is read with the schema's `items`: a fixed tuple has none (any value).
+    const item = t._tag === "list" ? t.item : (t.rest ?? anyType)
     return els.map((e) => elementsToValue([e], item))
   }
   if (stringTyped(t) && first.children.length > 0) return first.text + first.children.map(serialize).join("")

@@ -47,10 +47,15 @@ const literalName = (v: LiteralValue): string =>
 /**
  * DSPy's `get_annotation_name`: the type shown in `1. \`answer\` (float):` and in output reminders.
  *
+ * `asSource` writes tuples as a signature string spells them (`tuple[int, ...]`, `tuple[()]`), which
+ * DSPy parses back, where DSPy's own name (`tuple[int, Ellipsis]`, `tuple[]`) does not parse.
+ *
  * @example
  * annotationName(T.optional(T.int)) // "Union[int, NoneType]"
+ * annotationName(T.tupleOf(T.int)) // "tuple[int, Ellipsis]"
  */
-export const annotationName = (t: FieldType): string => {
+export const annotationName = (t: FieldType, asSource = false): string => {
+  const name = (u: FieldType) => annotationName(u, asSource)
   switch (t._tag) {
     case "str":
     case "int":
@@ -62,15 +67,22 @@ export const annotationName = (t: FieldType): string => {
     case "none":
       return "NoneType"
     case "list":
-      return `list[${annotationName(t.item)}]`
+      return `list[${name(t.item)}]`
+    case "tuple": {
+      // Python prints `...` in tuple[int, ...] as its repr-less name: get_annotation_name(Ellipsis) is "Ellipsis".
+      if (t.bare === true) return "tuple"
+      const args = t.items.map(name)
+      if (t.rest !== undefined) args.push(name(t.rest), asSource ? "..." : "Ellipsis")
+      return args.length === 0 && asSource ? "tuple[()]" : `tuple[${args.join(", ")}]`
+    }
     case "dict":
-      return `dict[${annotationName(t.key)}, ${annotationName(t.value)}]`
+      return `dict[${name(t.key)}, ${name(t.value)}]`
     case "literal":
       return `Literal[${t.values.map(literalName).join(", ")}]`
     case "optional":
-      return `Union[${annotationName(t.inner)}, NoneType]`
+      return `Union[${name(t.inner)}, NoneType]`
     case "union":
-      return `Union[${t.members.map(annotationName).join(", ")}]`
+      return `Union[${t.members.map(name).join(", ")}]`
     case "object":
       return t.name
   }
@@ -108,6 +120,19 @@ const schemaOf = (t: FieldType, defs: Record<string, JsonSchema>, top: boolean):
       return { type: "null" }
     case "list":
       return { items: schemaOf(t.item, defs, false), type: "array" }
+    case "tuple": {
+      // pydantic's tuple_schema, keys in pydantic's (sorted) order: a fixed tuple has prefixItems and
+      // minItems = maxItems; a variadic one `items` (after minItems/prefixItems for positions before it).
+      const prefix = t.items.map((m) => schemaOf(m, defs, false))
+      if (t.rest !== undefined) {
+        return {
+          items: schemaOf(t.rest, defs, false),
+          ...(prefix.length > 0 ? { minItems: prefix.length, prefixItems: prefix } : {}),
+          type: "array"
+        }
+      }
+      return { maxItems: prefix.length, minItems: prefix.length, ...(prefix.length > 0 ? { prefixItems: prefix } : {}), type: "array" }
+    }
     case "dict": {
       // pydantic (2.13) writes no key schema, whatever the key type.
       return { additionalProperties: t.value._tag === "any" ? true : schemaOf(t.value, defs, false), type: "object" }

@@ -240,6 +240,17 @@ export const coerce = (value: unknown, t: FieldType, lax = true, path = ""): unk
     case "list":
       if (!Array.isArray(value)) return invalid("Input should be a valid list", value, path)
       return value.map((v, i) => coerce(v, t.item, lax, `${path}[${i}]`))
+    case "tuple": {
+      // JSON and XML give Python lists, which pydantic's strict mode does not take for a tuple; lax mode
+      // does. The value stays an array (pydantic returns a tuple).
+      if (!Array.isArray(value) || !lax) return invalid("Input should be a valid tuple", value, path)
+      const fixed = t.items.length
+      if (t.rest === undefined && value.length > fixed) {
+        return invalid(`Tuple should have at most ${fixed} item${fixed === 1 ? "" : "s"} after validation, not ${value.length}`, value, path)
+      }
+      if (value.length < fixed) invalid("Field required", value, `${path}[${value.length}]`)
+      return value.map((v, i) => coerce(v, t.items[i] ?? t.rest!, lax, `${path}[${i}]`))
+    }
     case "dict": {
       if (!isPlainObject(value)) return invalid("Input should be a valid dictionary", value, path)
       const out: Record<string, unknown> = {}
@@ -296,6 +307,7 @@ const allowsStrAndNone = (t: FieldType): boolean =>
  *
  * @example
  * parseValue("['a', 'b']", T.list(T.str)) // ["a", "b"]
+ * parseValue("(1, 'x')", T.tuple(T.int, T.str)) // [1, "x"]
  * parseValue("\"6\"", T.int) // 6
  */
 export const parseValue = (value: unknown, t: FieldType): unknown => {

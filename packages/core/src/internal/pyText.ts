@@ -97,11 +97,12 @@ const jsonNumber = (n: number, t: FieldType | undefined): string => {
   return pyNumber(n, t)
 }
 
-/** Child types, so numbers deep inside a `list[float]` or a model still print as floats. */
-const itemType = (t: FieldType | undefined): FieldType | undefined => {
+/** Child types, so numbers deep inside a `list[float]`, a `tuple[float, int]` or a model still print as floats. */
+const itemType = (t: FieldType | undefined, index: number): FieldType | undefined => {
   if (t === undefined) return undefined
   if (t._tag === "list") return t.item
-  if (t._tag === "optional") return itemType(t.inner)
+  if (t._tag === "tuple") return t.items[index] ?? t.rest
+  if (t._tag === "optional") return itemType(t.inner, index)
   return undefined
 }
 
@@ -161,10 +162,9 @@ const dumps = (raw: unknown, t: FieldType | undefined, indent: number | undefine
   const close = indent === undefined ? "" : `\n${pad}`
   let out: string
   if (Array.isArray(value)) {
-    const it = itemType(t)
     out = value.length === 0
       ? "[]"
-      : `[${open}${value.map((v) => inner + dumps(v, it, indent, inner, seen)).join(sep)}${close}]`
+      : `[${open}${value.map((v, i) => inner + dumps(v, itemType(t, i), indent, inner, seen)).join(sep)}${close}]`
   } else {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined)
     out = entries.length === 0
@@ -199,7 +199,7 @@ export const pyRepr = (raw: unknown, t?: FieldType): string => {
   if (typeof value === "string") return pyReprString(value)
   if (typeof value === "number") return pyNumber(value, t)
   if (typeof value === "boolean") return value ? "True" : "False"
-  if (Array.isArray(value)) return `[${value.map((v) => pyRepr(v, itemType(t))).join(", ")}]`
+  if (Array.isArray(value)) return `[${value.map((v, i) => pyRepr(v, itemType(t, i))).join(", ")}]`
   if (isContainer(value)) {
     return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${pyReprString(k)}: ${pyRepr(v, memberType(t, k))}`).join(", ")}}`
   }

@@ -70,7 +70,12 @@ const tokenize = (source: string): Array<Tok> => {
       i = j + 1
       continue
     }
-    if ("[],:|".includes(c)) {
+    if (source.startsWith("...", i)) {
+      toks.push({ kind: "punct", text: "...", pos: i })
+      i += 3
+      continue
+    }
+    if ("[],:|()".includes(c)) {
       toks.push({ kind: "punct", text: c, pos: i })
       i++
       continue
@@ -135,6 +140,43 @@ export const parseSignatureString = (source: string): ParsedSignature => {
     return args
   }
 
+  const isPunct = (tok: Tok, text: string) => tok.kind === "punct" && tok.text === text
+
+  /**
+   * `tuple[int, str]`, `tuple[int, ...]`, `tuple[()]` and bare `tuple`, accepted and refused as DSPy
+   * 3.3.1 (typing and pydantic) accept and refuse them.
+   */
+  const parseTuple = (t: Tok, name: string, hasArgs: boolean): T.FieldType => {
+    if (!hasArgs) {
+      // DSPy refuses the bare typing alias: "Field types must be types, but received: typing.Tuple".
+      if (name === "Tuple") return fail(t, "bare Tuple is not a type DSPy accepts; write tuple, tuple[int, str] or tuple[int, ...]")
+      return { _tag: "tuple", items: [], rest: T.any, bare: true }
+    }
+    next()
+    if (isPunct(peek(), "(")) {
+      next()
+      expect(")", "')' in tuple[()]")
+      expect("]", "']' after tuple[()]")
+      return T.tuple()
+    }
+    const items: Array<T.FieldType> = []
+    for (;;) {
+      const tok = peek()
+      if (isPunct(tok, "...")) {
+        next()
+        if (items.length !== 1 || !isPunct(peek(), "]")) {
+          return fail(tok, "'...' goes only in tuple[T, ...] (one type, then '...'): variable tuples can only have one type")
+        }
+        next()
+        return T.tupleOf(items[0]!)
+      }
+      items.push(parseUnion())
+      const sep = next()
+      if (isPunct(sep, "]")) return T.tuple(...items)
+      if (!isPunct(sep, ",")) fail(sep, "expected ',' or ']' in tuple[...]")
+    }
+  }
+
   const parsePrimary = (): T.FieldType => {
     const t = next()
     if (t.kind !== "ident") return fail(t, "expected a type name")
@@ -173,6 +215,9 @@ export const parseSignatureString = (source: string): ParsedSignature => {
         if (args.length !== 1) fail(t, "list takes exactly one type argument")
         return T.list(args[0]!)
       }
+      case "tuple":
+      case "Tuple":
+        return parseTuple(t, name, hasArgs)
       case "dict":
       case "Dict": {
         if (!hasArgs) return T.dict(T.any)
@@ -183,7 +228,7 @@ export const parseSignatureString = (source: string): ParsedSignature => {
     }
     const simple = SIMPLE[name]
     if (simple === undefined) {
-      return fail(t, `unknown type "${t.text}" (supported: str, int, float, bool, list[T], dict[str, T], Literal[...], Optional[T], T | None, Any)`)
+      return fail(t, `unknown type "${t.text}" (supported: str, int, float, bool, list[T], dict[str, T], tuple[T, ...], Literal[...], Optional[T], T | None, Any)`)
     }
     if (hasArgs) fail(peek(), `type "${name}" takes no type arguments`)
     return simple
