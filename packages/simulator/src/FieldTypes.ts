@@ -14,6 +14,8 @@ export type TypeSpec =
   | { readonly kind: "any" }
   | { readonly kind: "none" }
   | { readonly kind: "list"; readonly item: TypeSpec }
+  /** A fixed-length tuple (`tuple[int, str]`, a schema's `prefixItems`); variadic tuples are lists. */
+  | { readonly kind: "tuple"; readonly items: ReadonlyArray<TypeSpec> }
   | { readonly kind: "dict"; readonly value: TypeSpec }
   | { readonly kind: "literal"; readonly options: ReadonlyArray<LiteralOption> }
   | { readonly kind: "optional"; readonly inner: TypeSpec }
@@ -91,7 +93,12 @@ export const parseTypeName = (src: string | undefined): TypeSpec => {
     pos++
     while (pos < toks.length && peek()?.v !== "]") {
       const tok = peek()!
-      if (tok.t === "str" || tok.t === "num") {
+      if (tok.v === "." || tok.v === "Ellipsis") {
+        // `tuple[int, ...]` (DSPy prints it `tuple[int, Ellipsis]`): the tuple is variadic.
+        while (peek()?.v === ".") pos++
+        if (tok.v === "Ellipsis") pos++
+        list.push(tok)
+      } else if (tok.t === "str" || tok.t === "num") {
         list.push(tok)
         pos++
       } else if (tok.t === "id" && (tok.v === "True" || tok.v === "False")) {
@@ -131,10 +138,13 @@ export const parseTypeName = (src: string | undefined): TypeSpec => {
       case "List":
       case "set":
       case "Set":
-      case "tuple":
-      case "Tuple":
       case "Sequence":
         return { kind: "list", item: types[0] ?? ANY }
+      case "tuple":
+      case "Tuple": {
+        const variadic = a.some((x) => !isType(x) && (x.v === "." || x.v === "Ellipsis"))
+        return variadic || a.length === 0 ? { kind: "list", item: types[0] ?? ANY } : { kind: "tuple", items: types }
+      }
       case "dict":
       case "Dict":
       case "Mapping":
@@ -210,8 +220,14 @@ export const typeFromSchema = (schema: unknown, root: unknown = schema, depth = 
       return { kind: "bool" }
     case "null":
       return { kind: "none" }
-    case "array":
+    case "array": {
+      // pydantic's fixed-length tuple: `prefixItems` and no `items`.
+      const prefix = schema["prefixItems"]
+      if (Array.isArray(prefix) && schema["items"] === undefined) {
+        return { kind: "tuple", items: prefix.map((s) => typeFromSchema(s, root, depth + 1)) }
+      }
       return { kind: "list", item: typeFromSchema(schema["items"], root, depth + 1) }
+    }
     case "object": {
       const props = schema["properties"]
       if (isObj(props) && Object.keys(props).length > 0) {

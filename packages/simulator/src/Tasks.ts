@@ -255,6 +255,9 @@ const valueFor = (name: string, type: TypeSpec, a: Analysis): unknown => {
       return numberFor(name, a) ?? 0
     case "list":
       return listFor(name, type.item, a)
+    case "tuple":
+      // Each position gets a value of its own type (`tuple[int, str]` for "What is 12 + 30?": [42, "42"]).
+      return type.items.map((item) => valueFor(name, item, a))
     case "dict":
       if (/tool_args|args|arguments/i.test(name)) return reactArgs(a)
       if (type.value.kind === "int" || type.value.kind === "float") return keywordCounts(a.question)
@@ -285,6 +288,7 @@ const listFor = (name: string, item: TypeSpec, a: Analysis): Array<unknown> => {
       return [chooseOption(name, base.options, a)]
     case "object":
     case "dict":
+    case "tuple":
     case "bool":
       return [valueFor(name, base, a)]
     default:
