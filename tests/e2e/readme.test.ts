@@ -6,8 +6,10 @@ import { Cache, ChainOfThought, Evaluate, Example, Executor, LanguageModel, LM, 
 import { OpenAi } from "@dspex/providers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { readFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { simulator, tempDir } from "./support.ts"
 
 class MathQA extends Module.Module {
@@ -55,4 +57,37 @@ describe("README example", () => {
       expect(Object.keys(saved)).toEqual(["solve.predict", "metadata"])
       expect(saved["solve.predict"].signature.fields.map((f: { prefix: string }) => f.prefix)).toEqual(["Question:", "Reasoning:", "Answer:"])
     }).pipe(Effect.scoped))
+})
+
+/** The README's Effect example, exactly as the README shows it (the first ts block under its heading). */
+const readmeExample = (): string => {
+  const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8")
+  const section = readme.indexOf("## A program in Effect")
+  const start = readme.indexOf("```ts\n", section)
+  const end = readme.indexOf("\n```", start + 6)
+  return readme.slice(start + 6, end) + "\n"
+}
+
+describe("README example without OPENAI_API_KEY", () => {
+  it("dies with DSPex's LMConfigurationError, printed by Node as a readable Error naming the variable", () => {
+    // Next to this test, so that @dspex/* resolve as they do for any file of the repository.
+    const script = fileURLToPath(new URL(`./.readme-example-${process.pid}.ts`, import.meta.url))
+    writeFileSync(script, readmeExample())
+    try {
+      const { OPENAI_API_KEY: _, OPENAI_BASE_URL: __, ...env } = process.env
+      const r = spawnSync(process.execPath, ["--conditions=@dspex/source", script], {
+        cwd: tempDir("dspex-readme-nokey-"),
+        env: { ...env, DSPEX_CACHE: "memory" },
+        encoding: "utf8",
+        timeout: 60_000
+      })
+      expect(r.status).not.toBe(0)
+      expect(r.stderr).not.toContain("[object Object]")
+      expect(r.stderr).toContain("LMConfigurationError: LM configuration error for provider \"openai\": OPENAI_API_KEY is not set")
+      expect(r.stderr).toContain("export OPENAI_API_KEY=")
+      expect(r.stderr).toContain("variable: 'OPENAI_API_KEY'")
+    } finally {
+      rmSync(script, { force: true })
+    }
+  })
 })

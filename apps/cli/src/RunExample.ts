@@ -3,7 +3,7 @@
  * built-in dataset. With no API key it starts the simulated provider in-process and runs against it
  * over HTTP; with OPENAI_API_KEY, ANTHROPIC_API_KEY or OPENAI_BASE_URL set it runs against that provider.
  */
-import { Cache, ChainOfThought, type Errors, Evaluate, Example, Executor, LanguageModel, LM, Metrics, Providers } from "@dspex/core"
+import { Cache, ChainOfThought, type Errors, Evaluate, Example, Executor, LanguageModel, LM, type LMError, Metrics, Providers } from "@dspex/core"
 import { Anthropic, OpenAi } from "@dspex/providers"
 import { Facts, Simulator } from "@dspex/simulator"
 import { Config, Effect, Layer, Option, Redacted, Stream } from "effect"
@@ -78,7 +78,9 @@ export interface RunExampleResult {
  * @example
  * runExample({ limit: 20, threads: 8, cache: false })
  */
-export const runExample = (args: RunExampleArgs): Effect.Effect<RunExampleResult, Config.ConfigError | Errors.ErrorBudgetExceeded> =>
+export const runExample = (
+  args: RunExampleArgs
+): Effect.Effect<RunExampleResult, Config.ConfigError | LMError.LMConfigurationError | Errors.ErrorBudgetExceeded> =>
   Effect.scoped(
     Effect.gen(function*() {
       const target = yield* chooseTarget(args.model)

@@ -10,9 +10,11 @@
  */
 import { homedir } from "node:os"
 import { join } from "node:path"
-import { Config, Context, Effect, Layer, Option, type Scope } from "effect"
+import { Context, Effect, Layer, Option, type Scope } from "effect"
 import type { LMRequest, LMResponse } from "./LanguageModel.ts"
 import { openDiskStore, type DiskStore } from "./internal/cacheDisk.ts"
+import { optionalChoice, optionalNumber, optionalString } from "./internal/envConfig.ts"
+import type { LMConfigurationError } from "./LMError.ts"
 import { cacheKeyOf, dspyKwargs } from "./internal/cacheKey.ts"
 import { Lru } from "./internal/lru.ts"
 
@@ -201,11 +203,15 @@ export const layerNone: Layer.Layer<Cache> = Layer.succeed(Cache, noneShape)
  * @example
  * LanguageModel.layer().pipe(Layer.provide([Cache.layerConfig, Providers.layer(OpenAi.provider())]))
  */
-export const layerConfig: Layer.Layer<Cache, Config.ConfigError> = Layer.unwrap(
+export const layerConfig: Layer.Layer<Cache, LMConfigurationError> = Layer.unwrap(
   Effect.gen(function*() {
-    const mode = yield* Config.Literals(["on", "off", "memory", "true", "false", "1", "0"], "DSPEX_CACHE").pipe(Config.withDefault("on"))
-    const directory = yield* Config.String("DSPEX_CACHE_DIR").pipe(Config.withDefault(""))
-    const maxEntries = yield* Config.Int("DSPEX_CACHE_MEMORY_ENTRIES").pipe(Config.withDefault(defaultMaxEntries))
+    const mode = (yield* optionalChoice("DSPEX_CACHE", ["on", "off", "memory", "true", "false", "1", "0"])) ?? "on"
+    const directory = (yield* optionalString("DSPEX_CACHE_DIR")) ?? ""
+    const maxEntries = (yield* optionalNumber("DSPEX_CACHE_MEMORY_ENTRIES", {
+      integer: true,
+      min: 1,
+      expected: "a whole number of entries of at least 1, e.g. 100000"
+    })) ?? defaultMaxEntries
     if (mode === "off" || mode === "false" || mode === "0") return layerNone
     if (mode === "memory") return layerMemory({ maxEntries })
     return layerTiered({ maxEntries }, { path: directory === "" ? defaultDirectory() : directory })

@@ -17,7 +17,9 @@
  * yet reported fails with the `SupervisorEscalation` as a defect: the batch still ends.
  */
 import { ChildSpec, Supervisor } from "@dspex/runtime"
-import { Cause, Config, Context, Effect, Exit, Layer, Queue, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Queue, Stream } from "effect"
+import { optionalNumber } from "./internal/envConfig.ts"
+import type { LMConfigurationError } from "./LMError.ts"
 import * as Tracing from "./Tracing.ts"
 
 /** What a task computes, as plain JSON-able data a remote worker can act on. */
@@ -163,9 +165,12 @@ export interface LocalOptions {
   readonly concurrency?: number | undefined
 }
 
-const layerLocalFromConfig: Layer.Layer<Executor, Config.ConfigError> = Layer.effect(
+const layerLocalFromConfig: Layer.Layer<Executor, LMConfigurationError> = Layer.effect(
   Executor,
-  Effect.map(Config.Int("DSPEX_NUM_THREADS").pipe(Config.withDefault(8)), makeLocal)
+  Effect.map(
+    optionalNumber("DSPEX_NUM_THREADS", { integer: true, min: 1, expected: "a whole number of threads of at least 1, e.g. 8" }),
+    (threads) => makeLocal(threads ?? 8)
+  )
 )
 
 /**
@@ -177,8 +182,8 @@ const layerLocalFromConfig: Layer.Layer<Executor, Config.ConfigError> = Layer.ef
  * Evaluate.run({ program, devset, metric }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 4 })))
  */
 export function layerLocal(options: LocalOptions & { readonly concurrency: number }): Layer.Layer<Executor>
-export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, Config.ConfigError>
-export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, Config.ConfigError> {
+export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, LMConfigurationError>
+export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, LMConfigurationError> {
   return options?.concurrency === undefined ? layerLocalFromConfig : Layer.succeed(Executor, makeLocal(options.concurrency))
 }
 

@@ -5,11 +5,11 @@
  * Providers are plain objects registered through `Providers`, so any provider (or an `effect/ai`
  * LanguageModel) can be plugged in as a Layer.
  */
-import { type Config, Context, type Effect, Layer, type Scope } from "effect"
+import { Context, type Effect, Layer, type Scope } from "effect"
 import type { Cache } from "./Cache.ts"
 import { makeRuntime } from "./internal/lmRuntime.ts"
 import type { LM } from "./LM.ts"
-import type { LMError } from "./LMError.ts"
+import type { LMConfigurationError, LMError } from "./LMError.ts"
 import type { Message, ToolCall } from "./Message.ts"
 import type { Providers } from "./Providers.ts"
 
@@ -164,7 +164,9 @@ export class LanguageModel extends Context.Service<LanguageModel, LanguageModelS
  * @example
  * const lm = yield* LanguageModel.make({ timeoutMs: 30_000 })
  */
-export const make = (options?: LanguageModelOptions): Effect.Effect<LanguageModelShape, Config.ConfigError, Providers | Cache | Scope.Scope> =>
+export const make = (
+  options?: LanguageModelOptions
+): Effect.Effect<LanguageModelShape, LMConfigurationError, Providers | Cache | Scope.Scope> =>
   makeRuntime(options)
 
 /**
@@ -176,5 +178,5 @@ export const make = (options?: LanguageModelOptions): Effect.Effect<LanguageMode
  * )
  * const answer = LanguageModel.LanguageModel.use((lm) => lm.generate(LM.make("openai/gpt-4o-mini"), { messages })).pipe(Effect.provide(LmLive))
  */
-export const layer = (options?: LanguageModelOptions): Layer.Layer<LanguageModel, Config.ConfigError, Providers | Cache> =>
+export const layer = (options?: LanguageModelOptions): Layer.Layer<LanguageModel, LMConfigurationError, Providers | Cache> =>
   Layer.effect(LanguageModel, makeRuntime(options))

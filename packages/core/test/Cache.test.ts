@@ -164,6 +164,15 @@ describe("Cache.layerConfig", () => {
     })
   })
 
+  it.effect("an invalid DSPEX_CACHE or DSPEX_CACHE_MEMORY_ENTRIES is an LMConfigurationError naming it", () =>
+    Effect.gen(function*() {
+      const mode = yield* Effect.flip(Layer.build(withEnv({ DSPEX_CACHE: "disk" })))
+      expect(mode).toMatchObject({ _tag: "LMConfigurationError", variable: "DSPEX_CACHE" })
+      expect(mode.message).toContain("expected one of on, off, memory")
+      const entries = yield* Effect.flip(Layer.build(withEnv({ DSPEX_CACHE_MEMORY_ENTRIES: "lots" })))
+      expect(entries).toMatchObject({ _tag: "LMConfigurationError", variable: "DSPEX_CACHE_MEMORY_ENTRIES" })
+    }).pipe(Effect.scoped))
+
   it.effect("DSPEX_CACHE=memory keeps entries in memory only", () => {
     const dir = tempDir()
     return Effect.gen(function*() {

@@ -86,6 +86,10 @@ describe("Executor.layerLocal()", () => {
         Executor.layerLocal().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
       )
       expect(unset.defaultConcurrency).toBe(8)
+      const invalid = yield* Effect.flip(
+        Effect.provide(Executor.Executor, Executor.layerLocal().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "many" })))))
+      )
+      expect(invalid).toMatchObject({ _tag: "LMConfigurationError", variable: "DSPEX_NUM_THREADS" })
     }))
 })
 

@@ -317,6 +317,22 @@ describe("LanguageModel accounting and configuration", () => {
     }).pipe(Effect.provide(lmLayer(t.provider).pipe(Layer.provide(env))))
   })
 
+  it.effect("an invalid setting fails the layer with an LMConfigurationError naming the variable and what it takes", () => {
+    const t = testProvider()
+    const build = (env: Record<string, string>) =>
+      Effect.flip(Layer.build(lmLayer(t.provider).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))))
+    return Effect.gen(function*() {
+      const timeout = yield* build({ DSPEX_LM_TIMEOUT_MS: "60s" })
+      expect(timeout).toBeInstanceOf(Error)
+      expect(timeout).toMatchObject({ _tag: "LMConfigurationError", variable: "DSPEX_LM_TIMEOUT_MS", fatal: true })
+      expect(timeout.message).toContain("DSPEX_LM_TIMEOUT_MS=\"60s\" is not valid: expected a timeout in milliseconds")
+      expect(timeout.suggestion).toContain("Set DSPEX_LM_TIMEOUT_MS to")
+      const perProvider = yield* build({ DSPEX_LM_TEST_MAX_CONCURRENCY: "0" })
+      expect(perProvider).toMatchObject({ variable: "DSPEX_LM_TEST_MAX_CONCURRENCY" })
+      expect((yield* build({ DSPEX_LM_NUM_RETRIES: "2.5" })).variable).toBe("DSPEX_LM_NUM_RETRIES")
+    }).pipe(Effect.scoped)
+  })
+
   it.effect("Providers.layer registers plain, effectful and scoped providers side by side", () => {
     const a = testProvider({ name: "alpha" })
     const b = testProvider({ name: "beta" })

@@ -5,8 +5,9 @@
  */
 import { type LanguageModel, LMError, Providers, Tracing } from "@dspex/core"
 import AnthropicSdk from "@anthropic-ai/sdk"
-import { Config, Effect, type Layer, Option, Redacted } from "effect"
+import { Effect, type Layer, Redacted } from "effect"
 import { describeAnthropicError, parseMessage, toAnthropicBody } from "./internal/anthropicRequest.ts"
+import { baseUrl, type Reader, requiredKey } from "./internal/env.ts"
 import { type CallContext, toLMError } from "./internal/errors.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
 import { abortWith, linkedFetch } from "./internal/abortLink.ts"
@@ -26,8 +27,6 @@ export interface Options {
   readonly capabilities?: Partial<LanguageModel.ModelCapabilities> | undefined
 }
 
-const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
-
 const addUsage = (a: LanguageModel.LMUsage, b: LanguageModel.LMUsage): LanguageModel.LMUsage => ({
   promptTokens: a.promptTokens + b.promptTokens,
   completionTokens: a.completionTokens + b.completionTokens,
@@ -35,17 +34,21 @@ const addUsage = (a: LanguageModel.LMUsage, b: LanguageModel.LMUsage): LanguageM
 })
 
 /**
- * The Anthropic provider, reading its key and base URL from config when not given.
+ * The Anthropic provider, reading its key and base URL from config when not given. A missing key or a
+ * base URL that is not an http(s) URL fails with `LMError.LMConfigurationError` naming the variable.
  *
  * @example
  * const anthropic = yield* Anthropic.provider()
  * const response = yield* anthropic.complete({ model: "claude-sonnet-4-5", messages, n: 1, timeoutMs: 30_000 })
  */
-export const provider = Effect.fn("Anthropic.provider")(function*(options: Options = {}) {
-  const apiKey = options.apiKey ?? (yield* Config.Redacted("ANTHROPIC_API_KEY"))
-  const baseURL = options.baseURL ?? (yield* optionalString("ANTHROPIC_BASE_URL")) ?? defaultBaseURL
-  const key = Redacted.value(apiKey)
+export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> = Effect.fn(
+  "Anthropic.provider"
+)(function*(options: Options = {}) {
   const name = options.name ?? "anthropic"
+  const reader: Reader = { provider: name, call: "Anthropic.layer" }
+  const apiKey = yield* requiredKey(options.apiKey, "ANTHROPIC_API_KEY", reader)
+  const baseURL = yield* baseUrl(options.baseURL, "ANTHROPIC_BASE_URL", defaultBaseURL, reader)
+  const key = Redacted.value(apiKey)
   const client = new AnthropicSdk({
     apiKey: key,
     baseURL,
@@ -120,4 +123,5 @@ export const provider = Effect.fn("Anthropic.provider")(function*(options: Optio
  * @example
  * const LmLive = LanguageModel.layer().pipe(Layer.provide([Anthropic.layer(), Cache.layerConfig]))
  */
-export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, Config.ConfigError> => Providers.layer(provider(options))
+export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, LMError.LMConfigurationError> =>
+  Providers.layer(provider(options))

@@ -3,9 +3,10 @@
  * (a `Redacted` config) unless passed in; `OPENAI_BASE_URL` overrides the endpoint. Reasoning models
  * (o1/o3/o4/gpt-5) get `max_completion_tokens` and temperature 1.0, as DSPy sends them.
  */
-import { type LanguageModel, Providers } from "@dspex/core"
-import { Config, Effect, type Layer, Option, Redacted } from "effect"
+import { type LanguageModel, type LMError, Providers } from "@dspex/core"
+import { Effect, type Layer, Redacted } from "effect"
 import OpenAI from "openai"
+import { baseUrl, optionalString, type Reader, requiredKey } from "./internal/env.ts"
 import { makeChatProvider } from "./internal/openaiChat.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
 import { linkedFetch } from "./internal/abortLink.ts"
@@ -29,24 +30,26 @@ export interface Options {
   readonly capabilities?: Partial<LanguageModel.ModelCapabilities> | undefined
 }
 
-const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
-
 /**
- * The OpenAI provider, reading its key and base URL from config when not given.
+ * The OpenAI provider, reading its key and base URL from config when not given. A missing key or a base
+ * URL that is not an http(s) URL fails with `LMError.LMConfigurationError` naming the variable.
  *
  * @example
  * const openai = yield* OpenAi.provider()
  * const custom = yield* OpenAi.provider({ apiKey: Redacted.make("sk-..."), baseURL: "http://localhost:8080/v1" })
  */
-export const provider = Effect.fn("OpenAi.provider")(function*(options: Options = {}) {
-  const apiKey = options.apiKey ?? (yield* Config.Redacted("OPENAI_API_KEY"))
-  const baseURL = options.baseURL ?? (yield* optionalString("OPENAI_BASE_URL")) ?? defaultBaseURL
+export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> = Effect.fn(
+  "OpenAi.provider"
+)(function*(options: Options = {}) {
+  const reader: Reader = { provider: options.name ?? "openai", call: "OpenAi.layer" }
+  const apiKey = yield* requiredKey(options.apiKey, "OPENAI_API_KEY", reader)
+  const baseURL = yield* baseUrl(options.baseURL, "OPENAI_BASE_URL", defaultBaseURL, reader)
   const key = Redacted.value(apiKey)
   const client = new OpenAI({
     apiKey: key,
     baseURL,
-    organization: options.organization ?? (yield* optionalString("OPENAI_ORG_ID")) ?? null,
-    project: options.project ?? (yield* optionalString("OPENAI_PROJECT_ID")) ?? null,
+    organization: options.organization ?? (yield* optionalString("OPENAI_ORG_ID", reader)) ?? null,
+    project: options.project ?? (yield* optionalString("OPENAI_PROJECT_ID", reader)) ?? null,
     maxRetries: 0,
     fetch: linkedFetch,
     ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
@@ -76,4 +79,5 @@ export const provider = Effect.fn("OpenAi.provider")(function*(options: Options 
  * @example
  * const LmLive = LanguageModel.layer().pipe(Layer.provide([OpenAi.layer(), Cache.layerConfig]))
  */
-export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, Config.ConfigError> => Providers.layer(provider(options))
+export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, LMError.LMConfigurationError> =>
+  Providers.layer(provider(options))

@@ -3,9 +3,10 @@
  * through the `openai` SDK pointed at its base URL. Presets read their base URL and key from config
  * (`OLLAMA_BASE_URL`, `VLLM_BASE_URL`, `LLAMACPP_BASE_URL`, `GEMINI_API_KEY`, …).
  */
-import { type LanguageModel, Providers } from "@dspex/core"
-import { Config, Effect, type Layer, Option, Redacted } from "effect"
+import { type LanguageModel, type LMError, Providers } from "@dspex/core"
+import { Effect, type Layer, Redacted } from "effect"
 import OpenAI from "openai"
+import { baseUrl, optionalKey, type Reader, requiredKey } from "./internal/env.ts"
 import { makeChatProvider } from "./internal/openaiChat.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
 import { linkedFetch } from "./internal/abortLink.ts"
@@ -26,13 +27,14 @@ export interface Options {
 const conservative: LanguageModel.ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: false }
 
 /**
- * A provider over an OpenAI-compatible server.
+ * A provider over an OpenAI-compatible server; a `baseURL` that is not an http(s) URL fails with
+ * `LMError.LMConfigurationError`.
  *
  * @example
  * const local = yield* OpenAiCompatible.provider({ name: "ollama", baseURL: "http://localhost:11434/v1" })
  */
-export const provider = (options: Options): Effect.Effect<LanguageModel.Provider> =>
-  Effect.sync(() => {
+export const provider = (options: Options): Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> =>
+  Effect.map(baseUrl(options.baseURL, undefined, undefined, { provider: options.name, call: "OpenAiCompatible.provider" }), () => {
     const key = options.apiKey === undefined ? undefined : Redacted.value(options.apiKey)
     const client = new OpenAI({
       // The SDK insists on a key; servers without auth ignore this placeholder.
@@ -68,7 +70,8 @@ export const provider = (options: Options): Effect.Effect<LanguageModel.Provider
  *   Layer.provide([OpenAiCompatible.layer({ name: "ollama", baseURL: "http://localhost:11434/v1" }), Cache.layerConfig])
  * )
  */
-export const layer = (options: Options): Layer.Layer<Providers.Providers> => Providers.layer(provider(options))
+export const layer = (options: Options): Layer.Layer<Providers.Providers, LMError.LMConfigurationError> =>
+  Providers.layer(provider(options))
 
 export interface PresetOptions {
   readonly baseURL?: string | undefined
@@ -78,9 +81,6 @@ export interface PresetOptions {
   /** Overrides the preset's provider prefix. */
   readonly name?: string | undefined
 }
-
-const optionalString = (name: string) => Config.option(Config.String(name)).pipe(Config.map(Option.getOrUndefined))
-const optionalRedacted = (name: string) => Config.option(Config.Redacted(name)).pipe(Config.map(Option.getOrUndefined))
 
 interface Preset {
   readonly name: string
@@ -92,11 +92,13 @@ interface Preset {
   readonly pricing?: string | undefined
 }
 
-const fromPreset = (preset: Preset) =>
+const fromPreset = (preset: Preset): (options?: PresetOptions) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> =>
   Effect.fn(`OpenAiCompatible.${preset.name}`)(function*(options: PresetOptions = {}) {
-    const baseURL = options.baseURL ?? (yield* optionalString(preset.baseURLConfig)) ?? preset.defaultBaseURL
-    const apiKey = options.apiKey ??
-      (preset.keyRequired ? yield* Config.Redacted(preset.keyConfig) : yield* optionalRedacted(preset.keyConfig))
+    const reader: Reader = { provider: options.name ?? preset.name, call: `OpenAiCompatible.${preset.name}` }
+    const baseURL = yield* baseUrl(options.baseURL, preset.baseURLConfig, preset.defaultBaseURL, reader)
+    const apiKey = preset.keyRequired
+      ? yield* requiredKey(options.apiKey, preset.keyConfig, reader)
+      : options.apiKey ?? (yield* optionalKey(preset.keyConfig, reader))
     return yield* provider({
       name: options.name ?? preset.name,
       baseURL,

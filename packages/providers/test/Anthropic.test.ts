@@ -97,13 +97,15 @@ describe("Anthropic.provider", () => {
       expect(p.capabilities(model)).toMatchObject({ structuredOutputs: false, jsonObject: false, tools: true })
     }))
 
-  it.effect("reads ANTHROPIC_API_KEY from config and fails with ConfigError without it", () =>
+  it.effect("reads ANTHROPIC_API_KEY from config and fails with an LMConfigurationError naming it without it", () =>
     Effect.gen(function*() {
       const withEnv = (env: Record<string, string>) => Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
       const p = yield* Anthropic.provider().pipe(withEnv({ ANTHROPIC_API_KEY: goodKey }))
       expect(p.name).toBe("anthropic")
       const missing = yield* failureOf(Anthropic.provider().pipe(withEnv({})))
-      expect(missing._tag).toBe("ConfigError")
+      expect(missing).toMatchObject({ _tag: "LMConfigurationError", provider: "anthropic", variable: "ANTHROPIC_API_KEY" })
+      expect(missing.message).toContain("ANTHROPIC_API_KEY is not set")
+      expect(missing.suggestion).toContain("Anthropic.layer")
     }))
 })
 

@@ -1,4 +1,4 @@
-import type { LanguageModel, LMError } from "@dspex/core"
+import { type LanguageModel, LMError } from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { OpenAi } from "../src/index.ts"
@@ -109,7 +109,7 @@ describe("OpenAi.provider", () => {
     expect(p.cost?.("no-such-model-xyz", { promptTokens: 10, completionTokens: 10, totalTokens: 20 })).toBeUndefined()
   })
 
-  it.effect("reads OPENAI_API_KEY and OPENAI_BASE_URL from config, and fails with ConfigError without a key", () =>
+  it.effect("reads OPENAI_API_KEY and OPENAI_BASE_URL from config; a missing key or a bad URL is an LMConfigurationError naming the variable", () =>
     Effect.gen(function*() {
       const withEnv = (env: Record<string, string>) =>
         Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
@@ -118,7 +118,16 @@ describe("OpenAi.provider", () => {
       expect(e._tag).toBe("LMProviderError")
       expect((e as LMError.LMError & { detail: string }).detail).toContain("http://127.0.0.1:9/v1")
       const missing = yield* failureOf(OpenAi.provider().pipe(withEnv({})))
-      expect(missing._tag).toBe("ConfigError")
+      expect(missing).toBeInstanceOf(LMError.LMConfigurationError)
+      expect(missing).toBeInstanceOf(Error)
+      expect(missing).toMatchObject({ provider: "openai", variable: "OPENAI_API_KEY", fatal: true, retryable: false })
+      expect(missing.message).toContain("OPENAI_API_KEY is not set")
+      expect(missing.suggestion).toContain("export OPENAI_API_KEY=")
+      // An empty variable is as good as none.
+      expect((yield* failureOf(OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: "" }))))._tag).toBe("LMConfigurationError")
+      const badUrl = yield* failureOf(OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: goodKey, OPENAI_BASE_URL: "localhost:11434" })))
+      expect(badUrl).toMatchObject({ _tag: "LMConfigurationError", variable: "OPENAI_BASE_URL" })
+      expect(badUrl.message).toContain("\"localhost:11434\" is not an http(s) URL")
     }))
 })
 

@@ -87,7 +87,10 @@ describe("OpenAiCompatible presets", () => {
   it.live("gemini needs GEMINI_API_KEY, sends it as the bearer key and prices with Google's catalogue", () =>
     Effect.gen(function*() {
       const missing = yield* failureOf(OpenAiCompatible.gemini().pipe(withEnv({})))
-      expect(missing._tag).toBe("ConfigError")
+      expect(missing).toMatchObject({ _tag: "LMConfigurationError", provider: "gemini", variable: "GEMINI_API_KEY" })
+      expect(missing.suggestion).toContain("OpenAiCompatible.gemini")
+      const badUrl = yield* failureOf(OpenAiCompatible.provider({ name: "local", baseURL: "not a url" }))
+      expect(badUrl).toMatchObject({ _tag: "LMConfigurationError", provider: "local" })
       auth.length = 0
       const g = yield* OpenAiCompatible.gemini().pipe(withEnv({ GEMINI_API_KEY: "AIza-gemini-test", GEMINI_BASE_URL: sim.openaiBaseUrl }))
       const r = yield* g.complete(request("gemini-2.5-flash"))

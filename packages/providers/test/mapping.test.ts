@@ -10,6 +10,7 @@ import { type CallContext, retryAfterMs, scrub, toLMError } from "../src/interna
 import { describeOpenAiError } from "../src/internal/openaiChat.ts"
 import { isReasoningModel, parseCompletion, toChatBody } from "../src/internal/openaiRequest.ts"
 import { errorText, secretKey } from "./support.ts"
+import { LMError } from "@dspex/core"
 
 const ctx: CallContext = { provider: "openai", model: "gpt-4o-mini", baseURL: "http://127.0.0.1:1/v1", timeoutMs: 1234, secrets: [secretKey] }
 const http = (status: number, extra: Partial<{ code: string; type: string; message: string; headers: Headers; param: string }> = {}) =>
@@ -97,7 +98,44 @@ describe("status classification", () => {
     expect(e._tag).toBe("LMProviderError")
     expect((e as { transport?: boolean }).transport).toBe(true)
     expect((e as { detail: string }).detail).toContain("http://127.0.0.1:1/v1 (ECONNREFUSED)")
+    // The code is kept, so the runtime can tell "nobody is there" (retried only briefly) from a reset.
+    expect((e as { code?: string }).code).toBe("ECONNREFUSED")
+    expect(LMError.isUnreachable(e)).toBe(true)
+    const reset = toLMError({ kind: "connection", message: "socket hang up", cause: { code: "ECONNRESET" } }, ctx)
+    expect(LMError.isUnreachable(reset)).toBe(false)
     expect(toLMError(describeOpenAiError(new SyntaxError("Unexpected end of JSON input")), ctx)._tag).toBe("LMMalformedResponse")
+  })
+})
+
+describe("unknown models", () => {
+  it("are LMModelNotFound, fatal, for each provider's way of saying so", () => {
+    const openai = OpenAI.APIError.generate(
+      404,
+      { error: { message: "The model `gpt-9` does not exist or you do not have access to it.", type: "invalid_request_error", code: "model_not_found" } },
+      undefined,
+      new Headers()
+    )
+    const anthropic = AnthropicSdk.APIError.generate(
+      404,
+      { type: "error", error: { type: "not_found_error", message: "model: claude-9" } },
+      undefined,
+      new Headers()
+    )
+    const ollama = OpenAI.APIError.generate(404, { error: { message: "model \"llama9\" not found, try pulling it first", type: "api_error" } }, undefined, new Headers())
+    for (
+      const e of [
+        toLMError(describeOpenAiError(openai), ctx),
+        toLMError(describeAnthropicError(anthropic), { ...ctx, provider: "anthropic" }),
+        toLMError(describeOpenAiError(ollama), { ...ctx, provider: "ollama" })
+      ]
+    ) {
+      expect(e._tag).toBe("LMModelNotFound")
+      expect(e.fatal).toBe(true)
+      expect(e.retryable).toBe(false)
+      expect(LMError.isFatal(e)).toBe(true)
+    }
+    // A 404 that is not about a model (a wrong path) stays a bad request.
+    expect(http(404, { message: "Not Found" })._tag).toBe("LMBadRequest")
   })
 })
 

@@ -3,8 +3,10 @@
  * defaults. Per-provider limits may also come from `DSPEX_LM_<PROVIDER>_MAX_CONCURRENCY`,
  * `..._REQUESTS_PER_MINUTE` and `..._TIMEOUT_MS` (provider name upper-cased, non-alphanumerics as `_`).
  */
-import { Config, Effect, Option } from "effect"
+import { Effect } from "effect"
 import type { LanguageModelOptions, ProviderOptions } from "../LanguageModel.ts"
+import type { LMConfigurationError } from "../LMError.ts"
+import { type NumberRule, optionalNumber } from "./envConfig.ts"
 import type { ProviderLimits } from "./lmLimits.ts"
 
 export interface ResolvedSettings {
@@ -24,27 +26,36 @@ export const defaults = {
   historySize: 1000
 } as const
 
-const optionalNumber = (name: string) => Effect.map(Config.option(Config.Number(name)), Option.getOrUndefined)
+const rules = {
+  timeoutMs: { min: 1, expected: "a timeout in milliseconds, e.g. 60000" },
+  maxConcurrency: { integer: true, min: 1, expected: "a whole number of requests of at least 1, e.g. 64" },
+  requestsPerMinute: { min: 0, expected: "requests per minute (0 for unlimited), e.g. 500" },
+  numRetries: { integer: true, min: 0, expected: "a whole number of retries, e.g. 3" },
+  historySize: { integer: true, min: 0, expected: "a whole number of history entries, e.g. 1000" }
+} satisfies Record<string, NumberRule>
 
 const envName = (provider: string) => provider.toUpperCase().replace(/[^A-Z0-9]/g, "_")
 
 /** Reads the settings for a runtime over `providerNames`. */
-export const resolveSettings = (options: LanguageModelOptions, providerNames: ReadonlyArray<string>) =>
+export const resolveSettings = (
+  options: LanguageModelOptions,
+  providerNames: ReadonlyArray<string>
+): Effect.Effect<ResolvedSettings, LMConfigurationError> =>
   Effect.gen(function*() {
     const env = {
-      timeoutMs: yield* optionalNumber("DSPEX_LM_TIMEOUT_MS"),
-      maxConcurrency: yield* optionalNumber("DSPEX_LM_MAX_CONCURRENCY"),
-      requestsPerMinute: yield* optionalNumber("DSPEX_LM_REQUESTS_PER_MINUTE"),
-      numRetries: yield* optionalNumber("DSPEX_LM_NUM_RETRIES"),
-      historySize: yield* optionalNumber("DSPEX_LM_HISTORY_SIZE")
+      timeoutMs: yield* optionalNumber("DSPEX_LM_TIMEOUT_MS", rules.timeoutMs),
+      maxConcurrency: yield* optionalNumber("DSPEX_LM_MAX_CONCURRENCY", rules.maxConcurrency),
+      requestsPerMinute: yield* optionalNumber("DSPEX_LM_REQUESTS_PER_MINUTE", rules.requestsPerMinute),
+      numRetries: yield* optionalNumber("DSPEX_LM_NUM_RETRIES", rules.numRetries),
+      historySize: yield* optionalNumber("DSPEX_LM_HISTORY_SIZE", rules.historySize)
     }
     const perProviderEnv = new Map<string, ProviderOptions>()
     for (const name of providerNames) {
       const prefix = `DSPEX_LM_${envName(name)}_`
       perProviderEnv.set(name, {
-        maxConcurrency: yield* optionalNumber(`${prefix}MAX_CONCURRENCY`),
-        requestsPerMinute: yield* optionalNumber(`${prefix}REQUESTS_PER_MINUTE`),
-        timeoutMs: yield* optionalNumber(`${prefix}TIMEOUT_MS`)
+        maxConcurrency: yield* optionalNumber(`${prefix}MAX_CONCURRENCY`, rules.maxConcurrency),
+        requestsPerMinute: yield* optionalNumber(`${prefix}REQUESTS_PER_MINUTE`, rules.requestsPerMinute),
+        timeoutMs: yield* optionalNumber(`${prefix}TIMEOUT_MS`, rules.timeoutMs)
       })
     }
     const base = {

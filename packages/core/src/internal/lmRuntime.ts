@@ -8,7 +8,7 @@
  *       → provider.complete
  *   → usage/cost accounting, cache write, history entry, span attributes and LMStart/LMEnd callbacks.
  */
-import { Clock, type Config, Effect, type Fiber, Option, type Scope, type Tracer } from "effect"
+import { Clock, Effect, type Fiber, Option, type Scope, type Tracer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { Cache, immutableCopy } from "../Cache.ts"
 import { CurrentCallbacks, fire, nextCallId } from "../Callbacks.ts"
@@ -85,7 +85,7 @@ const merge = (lm: LM, request: LMRequest) => ({
  */
 export const makeRuntime = (
   options: LanguageModelOptions = {}
-): Effect.Effect<LanguageModelShape, Config.ConfigError, Providers | Cache | Scope.Scope> =>
+): Effect.Effect<LanguageModelShape, LMConfigurationError, Providers | Cache | Scope.Scope> =>
   Effect.gen(function*() {
     const providers = yield* Providers
     const cache = yield* Cache

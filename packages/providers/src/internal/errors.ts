@@ -74,19 +74,27 @@ const isQuota = (code: string | undefined, type: string | undefined, message: st
   code === "insufficient_quota" || type === "insufficient_quota" || code === "billing_error" ||
   type === "billing_error" || /credit balance is too low|exceeded your current quota/i.test(message)
 
-/** The deepest `code` (ECONNREFUSED, ENOTFOUND, …) or message along an error's cause chain. */
-const transportReason = (cause: unknown): string | undefined => {
+/** The deepest `code` (ECONNREFUSED, ENOTFOUND, …) along an error's cause chain, and else its message. */
+const transportReason = (cause: unknown): { readonly code?: string; readonly reason?: string } => {
   let current: unknown = cause
-  let reason: string | undefined
+  let code: string | undefined
+  let message: string | undefined
   for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
     const c = current as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown }
-    if (typeof c.code === "string") reason = c.code
-    else if (reason === undefined && typeof c.message === "string" && c.message !== "fetch failed") reason = c.message
+    if (typeof c.code === "string") code = c.code
+    else if (message === undefined && typeof c.message === "string" && c.message !== "fetch failed") message = c.message
     if (Array.isArray(c.errors) && c.errors.length > 0) current = c.errors[0]
     else current = c.cause
   }
-  return reason
+  const reason = code ?? message
+  return { ...(code === undefined ? {} : { code }), ...(reason === undefined ? {} : { reason }) }
 }
+
+// A 404 (or any status) that says the model does not exist: OpenAI's code, Anthropic's not_found_error on
+// the model, Ollama's "model ... not found".
+const isUnknownModel = (status: number, code: string | undefined, type: string | undefined, message: string): boolean =>
+  code === "model_not_found" ||
+  (status === 404 && (type === "not_found_error" || code === "not_found" || /\bmodel\b/i.test(message)))
 
 /** Classifies a failure into the LM error a caller acts on. */
 export const toLMError = (failure: CallFailure, ctx: CallContext): LMError.LMError => {
@@ -100,10 +108,11 @@ export const toLMError = (failure: CallFailure, ctx: CallContext): LMError.LMErr
         detail: clean(`no response from ${ctx.baseURL} within ${ctx.timeoutMs} ms`)
       })
     case "connection": {
-      const reason = transportReason(failure.cause)
+      const { code, reason } = transportReason(failure.cause)
       return new LMError.LMProviderError({
         ...base,
         transport: true,
+        ...(code === undefined ? {} : { code }),
         detail: clean(`could not connect to ${ctx.baseURL}${reason === undefined ? "" : ` (${reason})`}: ${failure.message}`)
       })
     }
@@ -140,6 +149,7 @@ const fromHttp = (
   }
   if (status === 402) return new LMError.LMQuotaExceeded({ ...fields, detail })
   if (status === 401 || status === 403) return new LMError.LMAuthError({ ...fields, detail })
+  if (isUnknownModel(status, code, type, message)) return new LMError.LMModelNotFound({ ...fields, detail })
   if (status === 529 || status >= 500) return new LMError.LMProviderError({ ...fields, detail })
   if (status === 408) return new LMError.LMProviderError({ ...fields, detail: `${detail} (the server timed out the request)` })
   if (status >= 400 && status < 500) {
