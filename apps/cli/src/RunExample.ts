@@ -80,7 +80,7 @@ export interface RunExampleResult {
  */
 export const runExample = (
   args: RunExampleArgs
-): Effect.Effect<RunExampleResult, Config.ConfigError | LMError.LMConfigurationError | Errors.ErrorBudgetExceeded> =>
+): Effect.Effect<RunExampleResult, Config.ConfigError | LMError.LMConfigurationError | Evaluate.EvaluateError> =>
   Effect.scoped(
     Effect.gen(function*() {
       const target = yield* chooseTarget(args.model)

@@ -3,6 +3,8 @@
  * can help (`retryable`), and a `suggestion` for the user, after the model of `effect/ai`'s AiError.
  */
 import { Schema } from "effect"
+import type { ExampleResult } from "./Evaluate.ts"
+import { describeError } from "./internal/describeError.ts"
 
 /** A DSPy signature string that does not parse; `position` is a 0-based offset into `source`. */
 export class SignatureParseError extends Schema.TaggedError<SignatureParseError>()("SignatureParseError", {
@@ -30,6 +32,9 @@ export class SignatureEditError extends Schema.TaggedError<SignatureEditError>()
   readonly retryable = false
   override get message(): string {
     return `Cannot ${this.operation} field "${this.field}": ${this.reason}`
+  }
+  get suggestion(): string {
+    return "Check the field names with signature.inputNames / signature.outputNames and the index against the field count."
   }
 }
 
@@ -94,16 +99,51 @@ export class StateLoadError extends Schema.TaggedError<StateLoadError>()("StateL
   }
 }
 
-/** Evaluate stopped because more examples failed than its error budget allows. */
+/** An example Evaluate finished before it stopped (its score, prediction, and error when it failed). */
+const FinishedResult = Schema.declare((u: unknown): u is ExampleResult => typeof u === "object" && u !== null, {
+  identifier: "ExampleResult"
+})
+
+/**
+ * Evaluate stopped because more examples failed than its error budget allows. `results` holds the examples
+ * finished by then (in devset order), so the work already paid for is not lost.
+ */
 export class ErrorBudgetExceeded extends Schema.TaggedError<ErrorBudgetExceeded>()("ErrorBudgetExceeded", {
   maxErrors: Schema.Number,
   errors: Schema.Number,
   completed: Schema.Number,
   total: Schema.Number,
-  lastError: Schema.String
+  lastError: Schema.String,
+  results: Schema.Array(FinishedResult)
 }) {
   readonly retryable = false
   override get message(): string {
     return `Execution cancelled: ${this.errors} errors reached the budget of ${this.maxErrors} after ${this.completed}/${this.total} examples. Last error: ${this.lastError}`
+  }
+  get suggestion(): string {
+    return "Look at the examples' errors (results[].error): fix what they share, or raise maxErrors if some failures are expected."
+  }
+}
+
+/**
+ * Evaluate stopped at the first error that no other example can get past (`fatal`: a bad API key, an
+ * unknown model or provider, missing configuration, no quota). `error` is that error; `results` holds the
+ * examples finished by then, that one included (in devset order).
+ */
+export class EvaluationAborted extends Schema.TaggedError<EvaluationAborted>()("EvaluationAborted", {
+  /** The devset index of the example that hit the error. */
+  index: Schema.Number,
+  completed: Schema.Number,
+  total: Schema.Number,
+  error: Schema.Unknown,
+  results: Schema.Array(FinishedResult)
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return `Evaluation stopped at example ${this.index} (${this.completed}/${this.total} finished): ${describeError(this.error)}`
+  }
+  get suggestion(): string {
+    const inner = (this.error as { suggestion?: unknown } | null)?.suggestion
+    return typeof inner === "string" ? inner : "Fix the error above: no other example can succeed until then."
   }
 }

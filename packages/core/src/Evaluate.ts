@@ -2,18 +2,22 @@
  * Evaluate: runs a program over a devset through the Executor, scores each prediction with a metric,
  * and reports DSPy's percentage score. A failing example (program, adapter, LM or metric error) scores
  * `failureScore` and counts against the error budget; reaching `maxErrors` stops the run, cancels the
- * pending examples and fails with ErrorBudgetExceeded.
+ * pending examples and fails with ErrorBudgetExceeded. An error no other example can get past (`fatal`:
+ * a bad API key, an unknown model or provider, missing configuration) stops the run at once with
+ * EvaluationAborted. Both keep the results finished by then.
  */
 import { randomUUID } from "node:crypto"
 import { Cause, Effect, Exit, Option, Stream } from "effect"
-import { ErrorBudgetExceeded } from "./Errors.ts"
+import { ErrorBudgetExceeded, EvaluationAborted } from "./Errors.ts"
 import type { Example } from "./Example.ts"
 import * as Executor from "./Executor.ts"
 import type { ContextOf, Module } from "./Module.ts"
 import { Prediction } from "./Prediction.ts"
 import { hashState } from "./ProgramState.ts"
 import type { TraceStep } from "./Trace.ts"
+import { describeError as describe } from "./internal/describeError.ts"
 import { pyRound } from "./internal/evalRound.ts"
+import { isFatal } from "./LMError.ts"
 import { dumpModule } from "./internal/stateCodec.ts"
 import * as Tracing from "./Tracing.ts"
 
@@ -44,6 +48,8 @@ export interface EvaluateOptions<P extends Module, R = never> {
 }
 
 export interface ExampleResult {
+  /** The example's position in the devset. */
+  readonly index: number
   readonly example: Example
   /** An empty Prediction when the example failed. */
   readonly prediction: Prediction
@@ -91,15 +97,14 @@ export const runMetric = <R>(metric: Metric<R>, example: Example, prediction: Pr
     return Effect.isEffect(out) ? Effect.flatMap(out, toScore) : toScore(out)
   })
 
-/** A short description of a failure, for logs and ErrorBudgetExceeded. */
-export const describeError = (error: unknown): string => {
-  if (error instanceof Error || (typeof error === "object" && error !== null && "message" in error)) {
-    const tag = (error as { _tag?: unknown })._tag
-    const message = String((error as { message: unknown }).message)
-    return typeof tag === "string" ? `${tag}: ${message}` : message
-  }
-  return String(error)
-}
+/**
+ * A short description of a failure (`Tag: message`), for logs and ErrorBudgetExceeded.
+ *
+ * @example
+ * Evaluate.describeError(new Errors.StateLoadError({ key: "predict", reason: "no such predictor" }))
+ * // => 'StateLoadError: Cannot load program state at key "predict": no such predictor'
+ */
+export const describeError = (error: unknown): string => describe(error)
 
 const errorOf = <E>(cause: Cause.Cause<E>): unknown => {
   if (Cause.hasInterruptsOnly(cause)) return new Error("the example was interrupted")
@@ -115,18 +120,24 @@ interface Scored {
 }
 
 /**
- * Evaluates with progress: `Started`, one `ExampleDone` per example as it completes, then `Finished`
- * with the result. Fails with ErrorBudgetExceeded when the error budget runs out (pending examples are
- * interrupted).
- *
- * @example
- * Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch }).pipe(
- *   Stream.runForEach((e) => e._tag === "ExampleDone" ? Console.log(`${e.completed}/${e.total}: ${e.runningScore}%`) : Effect.void)
- * )
+ * Keeps a stop error's `results` out of its enumerable fields (still readable as `error.results`): Node
+ * prints an escaped error's enumerable fields in full, and a run's results would bury its message.
  */
-export const stream = <P extends Module, R = never>(
-  options: EvaluateOptions<P, R>
-): Stream.Stream<EvaluateEvent, ErrorBudgetExceeded, ContextOf<P> | R | Executor.Executor> =>
+const withHiddenResults = <E extends { readonly results: ReadonlyArray<ExampleResult> }>(error: E): E =>
+  Object.defineProperty(error, "results", { value: error.results, enumerable: false, writable: false, configurable: true })
+
+/** Why a run stopped early. */
+export type EvaluateError = ErrorBudgetExceeded | EvaluationAborted
+
+/**
+ * The run's events; with `log`, each failure is logged as a warning and the final score as info, as
+ * DSPy's Evaluate does (`run` logs; `stream` leaves reporting to its consumer, which sees every error in
+ * the events, so nothing is reported twice).
+ */
+const events = <P extends Module, R>(
+  options: EvaluateOptions<P, R>,
+  log: boolean
+): Stream.Stream<EvaluateEvent, EvaluateError, ContextOf<P> | R | Executor.Executor> =>
   Stream.suspend(() => {
     const { program, devset, metric } = options
     const total = devset.length
@@ -164,15 +175,20 @@ export const stream = <P extends Module, R = never>(
     let completed = 0
     let errors = 0
     let sum = 0
+    // The event after which the run stops, and the error it stops with.
+    let stopAt: EvaluateEvent | undefined
+    let stop: EvaluateError | undefined
+    // A sparse array's filter skips the holes: the finished results, in devset order.
+    const finished = () => results.filter(() => true)
 
-    const onResult = (r: Executor.TaskResult<Scored, unknown>): Effect.Effect<EvaluateEvent, ErrorBudgetExceeded> => {
+    const onResult = (r: Executor.TaskResult<Scored, unknown>): EvaluateEvent => {
       const example = devset[r.index]!
       let entry: ExampleResult
       if (Exit.isSuccess(r.exit)) {
-        entry = { example, prediction: r.exit.value.prediction, score: r.exit.value.score }
+        entry = { index: r.index, example, prediction: r.exit.value.prediction, score: r.exit.value.score }
       } else {
         errors++
-        entry = { example, prediction: new Prediction({}), score: failureScore, error: errorOf(r.exit.cause) }
+        entry = { index: r.index, example, prediction: new Prediction({}), score: failureScore, error: errorOf(r.exit.cause) }
       }
       results[r.index] = entry
       completed++
@@ -188,29 +204,66 @@ export const stream = <P extends Module, R = never>(
         runningAverage: sum / completed,
         runningScore: pyRound((100 * sum) / completed, 2)
       }
-      if (entry.error === undefined) return Effect.succeed(event)
-      const lastError = describeError(entry.error)
-      const log = Effect.logWarning(`Error for example ${r.index}: ${lastError}`)
-      return errors >= maxErrors
-        ? Effect.andThen(log, Effect.fail(new ErrorBudgetExceeded({ maxErrors, errors, completed, total, lastError })))
-        : Effect.as(log, event)
+      // Results of the same chunk after the stopping one are dropped with their events.
+      if (entry.error !== undefined && stop === undefined) {
+        if (isFatal(entry.error)) {
+          stop = withHiddenResults(new EvaluationAborted({ index: r.index, completed, total, error: entry.error, results: finished() }))
+        } else if (errors >= maxErrors) {
+          stop = withHiddenResults(
+            new ErrorBudgetExceeded({ maxErrors, errors, completed, total, lastError: describe(entry.error), results: finished() })
+          )
+        }
+        if (stop !== undefined) stopAt = event
+      }
+      return event
     }
 
-    const finished = Stream.suspend(() => {
+    const logged = (r: Executor.TaskResult<Scored, unknown>): Effect.Effect<EvaluateEvent> => {
+      const event = onResult(r)
+      return event._tag === "ExampleDone" && event.error !== undefined
+        ? Effect.as(Effect.logWarning(`Error for example ${event.index}: ${describe(event.error)}`), event)
+        : Effect.succeed(event)
+    }
+
+    const end = Stream.suspend((): Stream.Stream<EvaluateEvent, EvaluateError> => {
+      if (stop !== undefined) return Stream.fail(stop)
       const score = total === 0 ? 0 : pyRound((100 * sum) / total, 2)
-      return Stream.fromEffect(
-        Effect.as(Effect.logInfo(`Average Metric: ${sum} / ${total} (${score}%)`), { _tag: "Finished", result: { score, results } } as EvaluateEvent)
-      )
+      const done: EvaluateEvent = { _tag: "Finished", result: { score, results } }
+      return log
+        ? Stream.fromEffect(Effect.as(Effect.logInfo(`Average Metric: ${sum} / ${total} (${score}%)`), done))
+        : Stream.succeed(done)
     })
 
+    const batchResults = Executor.runBatch(tasks, { concurrency: options.numThreads })
     return Stream.succeed<EvaluateEvent>({ _tag: "Started", total }).pipe(
-      Stream.concat(Executor.runBatch(tasks, { concurrency: options.numThreads }).pipe(Stream.mapEffect(onResult))),
-      Stream.concat(finished)
+      Stream.concat(
+        // Ending the stream at the stopping event interrupts the examples still running.
+        (log ? Stream.mapEffect(batchResults, logged) : Stream.map(batchResults, onResult)).pipe(
+          Stream.takeUntil((event) => event === stopAt)
+        )
+      ),
+      Stream.concat(end)
     )
   })
 
 /**
- * Evaluates a program on a devset.
+ * Evaluates with progress: `Started`, one `ExampleDone` per example as it completes (its error included
+ * when it failed), then `Finished` with the result. Fails with ErrorBudgetExceeded when the error budget
+ * runs out, or EvaluationAborted at the first fatal error, after the event of the example that stopped it
+ * (pending examples are interrupted). Logs nothing: the consumer reports what it likes from the events.
+ *
+ * @example
+ * Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch }).pipe(
+ *   Stream.runForEach((e) => e._tag === "ExampleDone" ? Console.log(`${e.completed}/${e.total}: ${e.runningScore}%`) : Effect.void)
+ * )
+ */
+export const stream = <P extends Module, R = never>(
+  options: EvaluateOptions<P, R>
+): Stream.Stream<EvaluateEvent, EvaluateError, ContextOf<P> | R | Executor.Executor> => events(options, false)
+
+/**
+ * Evaluates a program on a devset, logging each failure and the final score as DSPy does. Fails with
+ * ErrorBudgetExceeded or EvaluationAborted (see `stream`), each holding the results finished by then.
  *
  * @example
  * const { score, results } = yield* Evaluate.run({
@@ -222,8 +275,8 @@ export const stream = <P extends Module, R = never>(
  */
 export const run = <P extends Module, R = never>(
   options: EvaluateOptions<P, R>
-): Effect.Effect<EvaluationResult, ErrorBudgetExceeded, ContextOf<P> | R | Executor.Executor> =>
-  stream(options).pipe(
+): Effect.Effect<EvaluationResult, EvaluateError, ContextOf<P> | R | Executor.Executor> =>
+  events(options, true).pipe(
     Stream.runFold(
       (): EvaluationResult | undefined => undefined,
       (acc, event) => (event._tag === "Finished" ? event.result : acc)

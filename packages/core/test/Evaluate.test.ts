@@ -1,13 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Stream } from "effect"
+import { Effect, Exit, Logger, Stream } from "effect"
+import { inspect } from "node:util"
 import { CurrentAdapter } from "../src/Adapter.ts"
-import { ErrorBudgetExceeded } from "../src/Errors.ts"
+import { ErrorBudgetExceeded, EvaluationAborted } from "../src/Errors.ts"
 import * as Evaluate from "../src/Evaluate.ts"
 import * as Example from "../src/Example.ts"
 import type { Prediction } from "../src/Prediction.ts"
 import * as Executor from "../src/Executor.ts"
 import * as LM from "../src/LM.ts"
-import { LMProviderError } from "../src/LMError.ts"
+import { LMAuthError, LMConfigurationError, LMProviderError } from "../src/LMError.ts"
 import * as Predict from "../src/Predict.ts"
 import * as ProgramState from "../src/ProgramState.ts"
 import { pyRound, pyRoundExact } from "../src/internal/evalRound.ts"
@@ -32,6 +33,7 @@ const arithmeticLM = () => {
       for (let i = 0; i < 20 - (a ?? 0); i++) yield* Effect.yieldNow
       inFlight--
       if (q.startsWith("down:")) return yield* Effect.fail(new LMProviderError({ provider: "test", model: "m", detail: "503" }))
+      if (q.startsWith("badkey:")) return yield* Effect.fail(new LMAuthError({ provider: "test", model: "m", status: 401, detail: "invalid key" }))
       if (q.startsWith("bad:")) return "no fields"
       return reply({ answer: String((a ?? 0) + (b ?? 0)) })
     })
@@ -104,17 +106,82 @@ describe("Evaluate.run", () => {
         provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, maxErrors: 3, numThreads: 1 }), lm)
       )
       const error = failureOf(exit)
-      expect(error).toBeInstanceOf(ErrorBudgetExceeded)
+      if (!(error instanceof ErrorBudgetExceeded)) throw new Error("expected ErrorBudgetExceeded")
       expect(error).toMatchObject({ maxErrors: 3, errors: 3, completed: 3, total: 10 })
       expect(error.lastError).toContain("AdapterParseError")
+      expect(error.suggestion).toContain("maxErrors")
       expect(lm.calls).toHaveLength(3)
 
       const parallel = arithmeticLM()
       const exit2 = yield* Effect.exit(
         provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, maxErrors: 3, numThreads: 2 }), parallel)
       )
-      expect(failureOf(exit2).errors).toBe(3)
+      expect(failureOf(exit2)).toMatchObject({ _tag: "ErrorBudgetExceeded", errors: 3 })
       expect(parallel.calls.length).toBeLessThanOrEqual(4)
+    }))
+
+  it.effect("ErrorBudgetExceeded keeps the results finished before the budget ran out", () =>
+    Effect.gen(function*() {
+      const devset = [ex("1+1?", "2"), ex("2+2?", "4"), ex("bad:3+3?", "6"), ex("down:4+4?", "8"), ex("5+5?", "10")]
+      const error = failureOf(
+        yield* Effect.exit(
+          provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, maxErrors: 2, numThreads: 1 }), arithmeticLM())
+        )
+      )
+      if (!(error instanceof ErrorBudgetExceeded)) throw new Error("expected ErrorBudgetExceeded")
+      expect(error.results.map((r) => [r.index, r.score, (r.error as { _tag?: string } | undefined)?._tag])).toEqual([
+        [0, 1, undefined],
+        [1, 1, undefined],
+        [2, 0, "AdapterParseError"],
+        [3, 0, "LMProviderError"]
+      ])
+      expect(error.results[1]!.prediction.get("answer")).toBe("4")
+    }))
+
+  it.effect("stops at the first fatal error (bad key, configuration) with EvaluationAborted carrying it and the finished results", () =>
+    Effect.gen(function*() {
+      const lm = arithmeticLM()
+      const devset = [ex("1+1?", "2"), ex("badkey:2+2?", "4"), ...Array.from({ length: 20 }, (_, i) => ex(`badkey:${i}+1?`, "x"))]
+      const error = failureOf(
+        yield* Effect.exit(provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }), lm))
+      )
+      if (!(error instanceof EvaluationAborted)) throw new Error(`expected EvaluationAborted, got ${String(error)}`)
+      expect(error).toMatchObject({ index: 1, completed: 2, total: 22, retryable: false })
+      expect(error.error).toBeInstanceOf(LMAuthError)
+      expect(error.message).toContain("Evaluation stopped at example 1 (2/22 finished): LMAuthError")
+      expect(error.suggestion).toBe((error.error as LMAuthError).suggestion)
+      expect(error.results.map((r) => r.index)).toEqual([0, 1])
+      expect(error.results[0]!.score).toBe(1)
+      // Node prints an escaped error's enumerable fields, without custom inspection: the results stay
+      // readable but out of that print.
+      expect(Object.keys(error)).not.toContain("results")
+      const printed = inspect(error, { customInspect: false })
+      expect(printed).toContain("EvaluationAborted: Evaluation stopped at example 1")
+      expect(printed).not.toContain("Prediction")
+      // Only the first failing call was made: nothing after it is worth paying for.
+      expect(lm.calls).toHaveLength(2)
+
+      // With several examples in flight, the first fatal error still ends the run; no budget of 10 is spent.
+      const parallel = arithmeticLM()
+      const many = Array.from({ length: 30 }, (_, i) => ex(`badkey:${i}+1?`, "x"))
+      const aborted = failureOf(
+        yield* Effect.exit(provide(Evaluate.run({ program: Predict.make("question -> answer"), devset: many, metric: exact, numThreads: 4 }), parallel))
+      )
+      expect(aborted._tag).toBe("EvaluationAborted")
+      expect(parallel.calls.length).toBeLessThanOrEqual(4)
+
+      // A missing LM (a configuration error) stops the run too.
+      const noLm = failureOf(
+        yield* Effect.exit(
+          Evaluate.run({ program: Predict.make("question -> answer"), devset: many, metric: exact }).pipe(
+            Effect.provideService(CurrentAdapter, testAdapter),
+            Effect.provide(arithmeticLM().layer),
+            Effect.provide(Executor.layerLocal({ concurrency: 1 }))
+          )
+        )
+      )
+      expect(noLm).toBeInstanceOf(EvaluationAborted)
+      expect((noLm as EvaluationAborted).error).toBeInstanceOf(LMConfigurationError)
     }))
 
   it.effect("defaults to a budget of 10 errors", () =>
@@ -122,8 +189,7 @@ describe("Evaluate.run", () => {
       const lm = arithmeticLM()
       const devset = Array.from({ length: 12 }, (_, i) => ex(`down:${i}+0?`, "x"))
       const error = failureOf(yield* Effect.exit(provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }), lm)))
-      expect(error.maxErrors).toBe(10)
-      expect(error.errors).toBe(10)
+      expect(error).toMatchObject({ _tag: "ErrorBudgetExceeded", maxErrors: 10, errors: 10 })
       const ok = yield* provide(
         Evaluate.run({ program: Predict.make("question -> answer"), devset: devset.slice(0, 9), metric: exact, numThreads: 1 }),
         arithmeticLM()
@@ -222,6 +288,33 @@ describe("Evaluate.stream", () => {
       expect((done[2]!.error as { _tag: string })._tag).toBe("AdapterParseError")
       const finished = events.at(-1)!
       expect(finished._tag === "Finished" && finished.result.score).toBe(50)
+    }))
+
+  it.effect("logs nothing (its consumer reports the errors it sees in the events); run logs each failure once", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const logger = Logger.make(({ message }) => logs.push(String(Array.isArray(message) ? message.join(" ") : message)))
+      const devset = [ex("1+1?", "2"), ex("bad:3+3?", "6")]
+      const options = { program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }
+      const withLogger = Logger.layer([logger])
+      yield* provide(Stream.runDrain(Evaluate.stream(options)), arithmeticLM()).pipe(Effect.provide(withLogger))
+      expect(logs).toEqual([])
+      yield* provide(Evaluate.run(options), arithmeticLM()).pipe(Effect.provide(withLogger))
+      expect(logs.filter((l) => l.startsWith("Error for example 1"))).toHaveLength(1)
+      expect(logs.some((l) => l.startsWith("Average Metric: 1 / 2"))).toBe(true)
+    }))
+
+  it.effect("emits the event of the example that hit a fatal error, then fails", () =>
+    Effect.gen(function*() {
+      const devset = [ex("1+1?", "2"), ex("badkey:2+2?", "4"), ex("3+3?", "6")]
+      const seen: Array<Evaluate.EvaluateEvent> = []
+      const exit = yield* provide(
+        Effect.exit(Stream.runForEach(Evaluate.stream({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }), (e) =>
+          Effect.sync(() => seen.push(e)))),
+        arithmeticLM()
+      )
+      expect(seen.map((e) => e._tag)).toEqual(["Started", "ExampleDone", "ExampleDone"])
+      expect(failureOf(exit)._tag).toBe("EvaluationAborted")
     }))
 })
 
