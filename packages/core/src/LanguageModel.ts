@@ -127,6 +127,20 @@ export interface Provider {
   readonly handlesTimeout?: boolean | undefined
 }
 
+/** What `usage()` reports for one model. */
+export interface ModelUsage extends LMUsage {
+  /** USD, summed exactly (round it for display). */
+  readonly cost: number
+  /** Provider calls that succeeded. */
+  readonly calls: number
+  /** Attempts after the first, over all calls (the faults retries absorbed, and those they did not). */
+  readonly retries: number
+  /** Calls that failed after their retries. */
+  readonly errors: number
+  /** Answers served without a provider call: from the cache, or shared with an identical call in flight. */
+  readonly cacheHits: number
+}
+
 /** An entry of the LM call history (DSPy's `lm.history`). */
 export interface HistoryEntry {
   readonly id: string
@@ -148,8 +162,12 @@ export interface LanguageModelShape {
   readonly capabilities: (lm: LM) => ModelCapabilities
   /** The most recent calls, newest last. */
   readonly history: (n?: number) => ReadonlyArray<HistoryEntry>
-  /** Tokens and cost per model since the service started (cache hits excluded). */
-  readonly usage: () => Readonly<Record<string, LMUsage & { readonly cost: number; readonly calls: number }>>
+  /**
+   * Per model since the service started: tokens, cost and successful provider `calls` (cache hits add
+   * none), the `retries` those and the failed calls needed, the calls that failed after their retries
+   * (`errors`), and the answers served without a provider call (`cacheHits`).
+   */
+  readonly usage: () => Readonly<Record<string, ModelUsage>>
 }
 
 export class LanguageModel extends Context.Service<LanguageModel, LanguageModelShape>()("@dspex/core/LanguageModel") {}

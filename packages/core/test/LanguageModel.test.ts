@@ -226,6 +226,34 @@ describe("LanguageModel retries and timeouts", () => {
     }).pipe(Effect.provide(lmLayer(t.provider)))
   })
 
+  it.effect("usage counts the retries of every call and the calls that failed after theirs", () => {
+    const e500 = fail(new LMProviderError({ ...common, status: 500, detail: "boom" }))
+    // First call: two faults absorbed. Second: fails after its 3 retries. Third: fails at once (auth).
+    const t = testProvider({ script: [e500, e500, () => Effect.succeed({ outputs: [{ text: "ok" }], usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 } }), e500, e500, e500, e500, fail(new LMAuthError({ ...common, status: 401, detail: "bad" }))] })
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(
+        Effect.all([generate(model, ask("a")), Effect.flip(generate(model, ask("b"))), Effect.flip(generate(model, ask("c")))])
+      )
+      yield* TestClock.adjust("10 minutes")
+      yield* Fiber.join(fiber)
+      const usage = (yield* LanguageModel.LanguageModel.useSync((s) => s.usage()))["test/small"]
+      expect(usage).toMatchObject({ calls: 1, retries: 5, errors: 2, cacheHits: 0, totalTokens: 2 })
+    }).pipe(Effect.provide(lmLayer(t.provider)))
+  })
+
+  it.effect("an unreachable endpoint (connection refused) is retried at most twice, quickly, and stays a retryable transport error", () => {
+    const refused = fail(new LMProviderError({ ...common, transport: true, code: "ECONNREFUSED", detail: "could not connect" }))
+    const t = testProvider({ script: Array.from({ length: 10 }, () => refused) })
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(Effect.flip(generate(model, ask("q"))))
+      // Two retries of at most 100 ms each: all over within a quarter of a second.
+      yield* TestClock.adjust("250 millis")
+      const error = yield* Fiber.join(fiber)
+      expect(error).toMatchObject({ _tag: "LMProviderError", transport: true, code: "ECONNREFUSED", retryable: true })
+      expect(t.calls.length).toBe(3)
+    }).pipe(Effect.provide(lmLayer(t.provider, { retryBaseDelayMs: 500, numRetries: 5 })))
+  })
+
   it.effect("a non-retryable error (auth) fails at once", () => {
     const t = testProvider({ script: [fail(new LMAuthError({ ...common, status: 401, detail: "bad key" }))] })
     return Effect.gen(function*() {
@@ -289,7 +317,16 @@ describe("LanguageModel accounting and configuration", () => {
       yield* generate(other, ask("a"))
       const svc = yield* LanguageModel.LanguageModel
       const usage = svc.usage()
-      expect(usage["test/small"]).toEqual({ promptTokens: 20, completionTokens: 10, totalTokens: 30, cost: expect.closeTo(0.04, 10), calls: 2 })
+      expect(usage["test/small"]).toEqual({
+        promptTokens: 20,
+        completionTokens: 10,
+        totalTokens: 30,
+        cost: expect.closeTo(0.04, 10),
+        calls: 2,
+        retries: 0,
+        errors: 0,
+        cacheHits: 1
+      })
       expect(usage["test/large"]?.calls).toBe(1)
       const history = svc.history()
       expect(history.length).toBe(3)

@@ -3,7 +3,7 @@
  * without its unbounded growth) and per-model usage and cost totals.
  */
 import { randomUUID } from "node:crypto"
-import type { HistoryEntry, LMResponse, LMUsage } from "../LanguageModel.ts"
+import type { HistoryEntry, LMResponse, LMUsage, ModelUsage } from "../LanguageModel.ts"
 
 /**
  * A history entry as recorded on the call path: the id, timestamp and DSPy kwargs are made only when
@@ -87,23 +87,46 @@ export class Ring<A> {
   }
 }
 
-export type ModelUsage = LMUsage & { readonly cost: number; readonly calls: number }
+type Totals = { -readonly [K in keyof ModelUsage]: ModelUsage[K] }
 
-/** Tokens, cost and provider calls per "provider/model"; cache hits are never added. */
+/**
+ * Per "provider/model": tokens, cost and successful provider calls (cache hits never add tokens or cost),
+ * plus the retries every call needed (the faults the retry policy absorbed), the calls that failed after
+ * their retries, and the answers served without a provider call (cache hits, shared in-flight calls).
+ */
 export class UsageLedger {
-  private readonly byModel = new Map<string, { promptTokens: number; completionTokens: number; totalTokens: number; cost: number; calls: number }>()
+  private readonly byModel = new Map<string, Totals>()
 
-  add(model: string, usage: LMUsage, cost: number | undefined): void {
+  private of(model: string): Totals {
     let u = this.byModel.get(model)
     if (u === undefined) {
-      u = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cost: 0, calls: 0 }
+      u = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cost: 0, calls: 0, retries: 0, errors: 0, cacheHits: 0 }
       this.byModel.set(model, u)
     }
+    return u
+  }
+
+  /** A successful provider call after `retries` failed attempts. */
+  add(model: string, usage: LMUsage, cost: number | undefined, retries: number): void {
+    const u = this.of(model)
     u.promptTokens += usage.promptTokens
     u.completionTokens += usage.completionTokens
     u.totalTokens += usage.totalTokens
     u.cost += cost ?? 0
     u.calls += 1
+    u.retries += retries
+  }
+
+  /** A call that failed after `retries` retries. */
+  failed(model: string, retries: number): void {
+    const u = this.of(model)
+    u.errors += 1
+    u.retries += retries
+  }
+
+  /** An answer served without a provider call. */
+  hit(model: string): void {
+    this.of(model).cacheHits += 1
   }
 
   /** A snapshot (later calls do not change it). */
@@ -113,4 +136,3 @@ export class UsageLedger {
     return out
   }
 }
-

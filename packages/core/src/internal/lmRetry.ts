@@ -1,9 +1,16 @@
 /**
  * Retry policy for LM calls: only errors that say a retry can help (`retryable`), exponential backoff
- * with jitter, capped, and never sooner than the provider's retry-after.
+ * with jitter, capped, and never sooner than the provider's retry-after. An endpoint that is not there at
+ * all (connection refused, unknown host) gets at most `unreachableRetries` quick retries: a server that is
+ * starting up gets a moment, a dead port is reported in well under a second rather than after the full
+ * backoff (seconds per call, times every example of a run).
  */
 import { Duration, Effect, Schedule } from "effect"
-import type { LMError } from "../LMError.ts"
+import { isUnreachable, type LMError } from "../LMError.ts"
+
+/** Retries of an unreachable endpoint, and the delay before each. */
+export const unreachableRetries = 2
+export const unreachableDelayMs = 100
 
 export interface RetryPolicy {
   /** Retries after the first attempt (DSPy's num_retries). */
@@ -23,7 +30,13 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.D
     Schedule.jittered,
     Schedule.setInputType<LMError>(),
     Schedule.modifyDelay(({ duration, input }) =>
-      Effect.succeed(Duration.millis(Math.max(Math.min(Duration.toMillis(duration), policy.maxDelayMs), retryAfterMs(input)))))
+      Effect.succeed(
+        Duration.millis(
+          isUnreachable(input)
+            ? Math.min(Duration.toMillis(duration), unreachableDelayMs)
+            : Math.max(Math.min(Duration.toMillis(duration), policy.maxDelayMs), retryAfterMs(input))
+        )
+      ))
   )
 
 /**
@@ -45,19 +58,20 @@ export const withRetries = <A, R>(attempt: Effect.Effect<A, LMError, R>, policy:
       replayed = true
       return Effect.fail(first)
     })
-    return Effect.retry(again, retryOptionsOf(policy))
+    // Counted per call: `while` sees each failure once, before the schedule decides the delay.
+    let unreachable = 0
+    const shouldRetry = (e: LMError): boolean => e.retryable && (!isUnreachable(e) || unreachable++ < unreachableRetries)
+    return Effect.retry(again, { schedule: scheduleOf(policy), times: policy.times, while: shouldRetry })
   })
 }
 
-const isRetryable = (e: LMError): boolean => e.retryable
-
 // A schedule is a description (each run keeps its own state), so one per policy serves every call.
-const retryOptions = new WeakMap<RetryPolicy, { readonly schedule: Schedule.Schedule<Duration.Duration, LMError>; readonly times: number; readonly while: (e: LMError) => boolean }>()
-const retryOptionsOf = (policy: RetryPolicy) => {
-  let options = retryOptions.get(policy)
-  if (options === undefined) {
-    options = { schedule: retrySchedule(policy), times: policy.times, while: isRetryable }
-    retryOptions.set(policy, options)
+const schedules = new WeakMap<RetryPolicy, Schedule.Schedule<Duration.Duration, LMError>>()
+const scheduleOf = (policy: RetryPolicy) => {
+  let schedule = schedules.get(policy)
+  if (schedule === undefined) {
+    schedule = retrySchedule(policy)
+    schedules.set(policy, schedule)
   }
-  return options
+  return schedule
 }

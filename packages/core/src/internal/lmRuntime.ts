@@ -141,10 +141,11 @@ export const makeRuntime = (
         const recorded = (raw: Omit<LMResponse, "cacheHit" | "model">): Flight => {
           const cost = raw.cost ?? provider.cost?.(request.model, raw.usage)
           const response: LMResponse = { ...raw, model: lm.model, ...(cost === undefined ? {} : { cost }), cacheHit: false }
-          ledger.add(lm.model, raw.usage, cost)
+          ledger.add(lm.model, raw.usage, cost, attempts - 1)
           return { response, shared: key === undefined ? response : immutableCopy(response), fresh: true, retries: attempts - 1 }
         }
-        const retried = withRetries(attempt, retryPolicy(lm.numRetries ?? settings.numRetries))
+        const retried = Effect.tapError(withRetries(attempt, retryPolicy(lm.numRetries ?? settings.numRetries)), () =>
+          Effect.sync(() => ledger.failed(lm.model, Math.max(0, attempts - 1))))
         if (key === undefined) return Effect.map(retried, (raw) => then(recorded(raw)))
         return Effect.flatMap(retried, (raw) => {
           const flight = recorded(raw)
@@ -220,14 +221,18 @@ export const makeRuntime = (
             if (callbacks.length > 0) fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
             return response
           }
+          const hit = (response: LMResponse): LMResponse => {
+            ledger.hit(lm.model)
+            return finish(asHit(response), 0)
+          }
           const finished: Effect.Effect<LMResponse, LMError> = key === undefined
             ? call(lm, provider, providerRequest, undefined, (f) => finish(f.response, f.retries))
             : Effect.flatMap(cache.get(key), (cached) =>
               Option.isSome(cached)
-                ? Effect.sync(() => finish(asHit(cached.value), 0))
+                ? Effect.sync(() => hit(cached.value))
                 : Effect.map(flights.run(key, call(lm, provider, providerRequest, key, (f) => f)), ({ leader, value }) =>
                   // Only the caller whose call reached the provider is charged; the others got a shared answer.
-                  leader && value.fresh ? finish(value.response, value.retries) : finish(asHit(value.shared), 0)))
+                  leader && value.fresh ? finish(value.response, value.retries) : hit(value.shared)))
           return callbacks.length === 0
             ? finished
             : Effect.tapError(finished, (error) => Effect.sync(() => fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, error })))
