@@ -50,11 +50,17 @@ export interface Definition<P extends Protocol.Any, S, R = never, EI = never> {
  * Defines an actor (nothing runs yet).
  *
  * @example
+ * ```ts
+ * import { Actor, Protocol } from "@dspex/runtime"
+ * import { Effect, Schema } from "effect"
+ *
  * const Counter = Actor.make({
  *   protocol: Protocol.make({ Add: { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number } }),
  *   initialState: 0,
+ *   // a handler returns [reply, nextState]
  *   handlers: { Add: ({ n }, s) => Effect.succeed([s + n, s + n] as const) }
  * })
+ * ```
  */
 export const make = <P extends Protocol.Any, S, R = never, EI = never>(definition: Definition<P, S, R, EI>): Definition<P, S, R, EI> =>
   definition
@@ -133,9 +139,22 @@ export interface ActorSpec<P extends Protocol.Any, R> extends ChildSpec.ChildSpe
  * A supervisor child running this actor. The ref exists (and queues messages) before the child starts.
  *
  * @example
+ * ```ts
+ * import { Actor, Protocol, Supervisor } from "@dspex/runtime"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Counter = Actor.make({
+ *   protocol: Protocol.make({ Add: { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number } }),
+ *   initialState: 0,
+ *   handlers: { Add: ({ n }, s) => Effect.succeed([s + n, s + n] as const) }
+ * })
  * const counter = Actor.spec(Counter, { id: "counter", restart: "permanent" })
- * yield* Supervisor.make({ children: [counter] })
- * yield* counter.ref.ask({ _tag: "Add", n: 1 })
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   yield* Supervisor.make({ children: [counter] })
+ *   return yield* counter.ref.ask({ _tag: "Add", n: 1 }) // 1
+ * }))
+ * ```
  */
 export const spec = <P extends Protocol.Any, S, R, EI>(
   definition: Definition<P, S, R, EI>,
@@ -162,7 +181,23 @@ export const spec = <P extends Protocol.Any, S, R, EI>(
  * Starts an unsupervised actor in the current Scope; closing the scope stops it (asks then fail with ActorGone).
  *
  * @example
- * const ref = yield* Actor.start(Counter)
+ * ```ts
+ * import { Actor, Protocol } from "@dspex/runtime"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Counter = Actor.make({
+ *   protocol: Protocol.make({ Add: { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number } }),
+ *   initialState: 0,
+ *   handlers: { Add: ({ n }, s) => Effect.succeed([s + n, s + n] as const) }
+ * })
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const ref = yield* Actor.start(Counter) // stops when the scope closes
+ *   yield* ref.tell({ _tag: "Add", n: 2 })
+ *   return yield* ref.ask({ _tag: "Add", n: 1 }) // 3
+ * }))
+ * console.log(await Effect.runPromise(program))
+ * ```
  */
 export const start = <P extends Protocol.Any, S, R, EI>(
   definition: Definition<P, S, R, EI>
@@ -190,7 +225,22 @@ export const stats = <P extends Protocol.Any>(ref: ActorRef<P>): ActorStats | un
  * the scope; remote refs are watched but cannot be terminated from here.
  *
  * @example
- * yield* Actor.link(cache.ref, writer.ref)
+ * ```ts
+ * import { Actor, Protocol } from "@dspex/runtime"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Worker = Actor.make({
+ *   protocol: Protocol.make({ Ping: { success: Schema.Literal("pong") } }),
+ *   initialState: null,
+ *   handlers: { Ping: (_, s) => Effect.succeed(["pong", s] as const) }
+ * })
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const cache = yield* Actor.start(Worker)
+ *   const writer = yield* Actor.start(Worker)
+ *   yield* Actor.link(cache, writer) // a crash of either now terminates the other
+ * }))
+ * ```
  */
 export const link = <A extends Protocol.Any, B extends Protocol.Any>(a: ActorRef<A>, b: ActorRef<B>): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -220,7 +270,23 @@ export const link = <A extends Protocol.Any, B extends Protocol.Any>(a: ActorRef
  * does not propagate.
  *
  * @example
- * yield* Actor.linked(worker.ref, pollForever)
+ * ```ts
+ * import { Actor, Protocol } from "@dspex/runtime"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Worker = Actor.make({
+ *   protocol: Protocol.make({ Ping: { success: Schema.Literal("pong") } }),
+ *   initialState: null,
+ *   handlers: { Ping: (_, s) => Effect.succeed(["pong", s] as const) }
+ * })
+ * const pollForever = Effect.log("polling").pipe(Effect.delay("1 second"), Effect.forever)
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const worker = yield* Actor.start(Worker)
+ *   // fails with LinkedExit if the worker crashes; a failure of the poll kills the worker
+ *   yield* Actor.linked(worker, pollForever)
+ * }))
+ * ```
  */
 export const linked = <P extends Protocol.Any, A, E, R>(ref: ActorRef<P>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LinkedExit, R> =>
   Effect.scoped(Effect.gen(function*() {

@@ -59,7 +59,12 @@ export const DEFAULT_SHUTDOWN: Shutdown = "5 seconds"
  * A child running `run` (a process effect; it may use `Scope`).
  *
  * @example
- * const ticker = ChildSpec.make("ticker", Effect.forever(Effect.sleep("1 second")), { restart: "permanent" })
+ * ```ts
+ * import { ChildSpec } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ *
+ * const ticker = ChildSpec.make("ticker", Effect.log("tick").pipe(Effect.delay("1 second"), Effect.forever), { restart: "permanent" })
+ * ```
  */
 export const make = <A, E, R>(id: string, run: Effect.Effect<A, E, R>, options?: Options): ChildSpec<Exclude<R, Scope.Scope>> => ({
   id,
@@ -72,7 +77,18 @@ export const make = <A, E, R>(id: string, run: Effect.Effect<A, E, R>, options?:
  * A child with an explicit start phase: `init` runs first (failures are start failures) and returns the process.
  *
  * @example
- * const conn = ChildSpec.withInit("db", openConnection, (c) => serve(c))
+ * ```ts
+ * import { ChildSpec } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ * import { open } from "node:fs/promises"
+ *
+ * const auditLog = ChildSpec.withInit(
+ *   "audit-log",
+ *   // start phase: failing to open the file is a start failure; the file is closed when the child stops
+ *   Effect.acquireRelease(Effect.tryPromise(() => open("audit.log", "a")), (file) => Effect.promise(() => file.close())),
+ *   (file) => Effect.promise(() => file.appendFile("tick\n")).pipe(Effect.delay("1 second"), Effect.forever)
+ * )
+ * ```
  */
 export const withInit = <I, E1, R1, A, E2, R2>(
   id: string,
@@ -90,7 +106,16 @@ export const withInit = <I, E1, R1, A, E2, R2>(
  * A child that builds a Layer (its start phase) and holds it until stopped; stopping releases the layer.
  *
  * @example
+ * ```ts
+ * import { ChildSpec } from "@dspex/runtime"
+ * import { Context, Effect, Layer } from "effect"
+ *
+ * class Pool extends Context.Service<Pool, { readonly size: number }>()("app/Pool") {}
+ * const PoolLive = Layer.effect(Pool, Effect.acquireRelease(Effect.succeed({ size: 4 }), () => Effect.log("pool closed")))
+ *
+ * // the child builds the layer and holds it; stopping the child releases it
  * const pool = ChildSpec.fromLayer("pool", PoolLive, { shutdown: "10 seconds" })
+ * ```
  */
 export const fromLayer = <ROut, E, RIn>(id: string, layer: Layer.Layer<ROut, E, RIn>, options?: Options): ChildSpec<RIn> => ({
   id,
@@ -105,7 +130,18 @@ export const fromLayer = <ROut, E, RIn>(id: string, layer: Layer.Layer<ROut, E, 
  * supervisor.
  *
  * @example
- * const server = ChildSpec.withInit("http", Effect.andThen(ChildSpec.awaitPreviousRelease, listen(8080)), serve)
+ * ```ts
+ * import { ChildSpec } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ * import { open, unlink } from "node:fs/promises"
+ *
+ * const lockFile = Effect.acquireRelease(
+ *   Effect.tryPromise(() => open("worker.lock", "wx")), // fails if the file exists
+ *   (file) => Effect.promise(() => file.close().then(() => unlink("worker.lock")))
+ * )
+ * // a restarted incarnation takes the lock only once the previous one has released it
+ * const worker = ChildSpec.withInit("worker", Effect.andThen(ChildSpec.awaitPreviousRelease, lockFile), () => Effect.never)
+ * ```
  */
 export const awaitPreviousRelease: Effect.Effect<void> = Effect.gen(function*() {
   const slot = yield* CurrentChildSlot

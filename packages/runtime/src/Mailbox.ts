@@ -118,6 +118,13 @@ export class Mailbox<A> {
  * Creates a mailbox.
  *
  * @example
+ * ```ts
+ * import { Mailbox } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ *
  * const box = Mailbox.make<string>({ capacity: 16, overflow: "drop" })
+ * box.offerUnsafe("hello") // true (false once 16 messages wait)
+ * const next = await Effect.runPromise(box.take) // "hello"
+ * ```
  */
 export const make = <A>(options?: Options): Mailbox<A> => new Mailbox<A>(options)

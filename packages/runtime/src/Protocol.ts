@@ -7,11 +7,16 @@
  * put messages, replies and handler errors on the wire as JSON.
  *
  * @example
+ * ```ts
+ * import { Protocol } from "@dspex/runtime"
+ * import { Schema } from "effect"
+ *
  * const Counter = Protocol.make({
  *   Get: { payload: Schema.Struct({ key: Schema.String }), success: Schema.Number },
  *   Put: { payload: Schema.Struct({ key: Schema.String, value: Schema.Number }) }
  * })
- * type Msg = Protocol.Message<typeof Counter> // { _tag: "Get"; key: string } | { _tag: "Put"; ... }
+ * type Msg = Protocol.Message<typeof Counter> // { _tag: "Get"; key: string } | { _tag: "Put"; key: string; value: number }
+ * ```
  */
 import { Exit, Schema, SchemaIssue } from "effect"
 
@@ -103,7 +108,12 @@ const compile = (schema: AnyCodec): Compiled => ({
  * Builds a protocol from per-tag definitions.
  *
  * @example
- * const P = Protocol.make({ Ping: { success: Schema.Literal("pong") } })
+ * ```ts
+ * import { Protocol } from "@dspex/runtime"
+ * import { Schema } from "effect"
+ *
+ * const Ping = Protocol.make({ Ping: { success: Schema.Literal("pong") } }) // no payload: the message is { _tag: "Ping" }
+ * ```
  */
 export const make = <const Defs extends Definitions>(definitions: Defs): Protocol<Defs> => {
   const tags = Object.keys(definitions) as Array<Tags<Protocol<Defs>>>

@@ -31,7 +31,15 @@ export class Registry extends Context.Service<Registry, RegistryShape>()("@dspex
  * A fresh in-memory registry whose watchers live in the given scope.
  *
  * @example
- * const registry = yield* Registry.make
+ * ```ts
+ * import { Registry } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const registry = yield* Registry.make // its watchers live in this scope
+ *   return yield* registry.names // []
+ * }))
+ * ```
  */
 export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen(function*() {
   const names = new Map<string, ActorRef<Protocol.Any>>()
@@ -99,9 +107,44 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
 /** The registry as a service (one per layer build). */
 export const layer: Layer.Layer<Registry> = Layer.effect(Registry, make)
 
-/** @example yield* Registry.register("cache", ref) */
+/**
+ * Registers `ref` under `name` in the `Registry` service.
+ *
+ * @example
+ * ```ts
+ * import { Actor, Protocol, Registry } from "@dspex/runtime"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Cache = Actor.make({
+ *   protocol: Protocol.make({ Size: { success: Schema.Number } }),
+ *   initialState: new Map<string, string>(),
+ *   handlers: { Size: (_, s) => Effect.succeed([s.size, s] as const) }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const ref = yield* Actor.start(Cache)
+ *   yield* Registry.register("cache", ref) // fails with NameTaken if another live actor holds the name
+ * }).pipe(Effect.scoped, Effect.provide(Registry.layer))
+ * ```
+ */
 export const register = <P extends Protocol.Any>(name: string, ref: ActorRef<P>) => Effect.flatMap(Effect.service(Registry), (r) => r.register(name, ref))
-/** @example const ref = yield* Registry.whereis("cache", CacheProtocol) */
+/**
+ * The ref registered under `name` in the `Registry` service; pass the protocol to get a typed ref.
+ *
+ * @example
+ * ```ts
+ * import { Protocol, Registry } from "@dspex/runtime"
+ * import { Effect, Option, Schema } from "effect"
+ *
+ * const CacheProtocol = Protocol.make({ Size: { success: Schema.Number } })
+ *
+ * const program = Effect.gen(function*() {
+ *   const ref = yield* Registry.whereis("cache", CacheProtocol) // Option<ActorRef<typeof CacheProtocol>>
+ *   if (Option.isNone(ref)) return 0
+ *   return yield* ref.value.ask({ _tag: "Size" }) // number
+ * }).pipe(Effect.provide(Registry.layer))
+ * ```
+ */
 export const whereis = <P extends Protocol.Any = Protocol.Any>(name: string, protocol?: P) =>
   Effect.flatMap(Effect.service(Registry), (r) => r.whereis(name, protocol))
 export const unregister = (name: string) => Effect.flatMap(Effect.service(Registry), (r) => r.unregister(name))

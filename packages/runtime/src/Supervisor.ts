@@ -69,7 +69,15 @@ export interface Supervisor {
  * Counters every supervisor updates, with a `supervisor` attribute (its name).
  *
  * @example
- * const restarts = yield* Metric.value(Metric.withAttributes(Supervisor.metrics.restarts, { supervisor: "root" }))
+ * ```ts
+ * import { Supervisor } from "@dspex/runtime"
+ * import { Effect, Metric } from "effect"
+ *
+ * const restarts = Effect.gen(function*() {
+ *   const state = yield* Metric.value(Metric.withAttributes(Supervisor.metrics.restarts, { supervisor: "root" }))
+ *   return state.count // restarts so far under the supervisor named "root"
+ * })
+ * ```
  */
 export const metrics = {
   restarts: internal.restartsCounter,
@@ -90,10 +98,17 @@ const config = (options: Options<unknown>): internal.Config => ({
  * Starts a supervisor and its children (in order) in the current Scope.
  *
  * @example
+ * ```ts
+ * import { ChildSpec, Supervisor } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ *
+ * const work = Effect.log("working").pipe(Effect.delay("1 second"), Effect.forever)
+ *
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const sup = yield* Supervisor.make({ strategy: "oneForOne", children: [ChildSpec.make("worker", work)] })
- *   yield* sup.join
+ *   yield* sup.join // fails with SupervisorEscalation if the tree gives up
  * }))
+ * ```
  */
 export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Supervisor, ChildStartFailed, R | Scope.Scope> =>
   Effect.gen(function*() {
@@ -120,7 +135,16 @@ const fromState = (s: internal.SupervisorState): Supervisor => ({
  * `SupervisorEscalation` if it gives up.
  *
  * @example
- * yield* Supervisor.run({ children: [a, b] }) // never returns unless escalated or interrupted
+ * ```ts
+ * import { ChildSpec, Supervisor } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ *
+ * const work = Effect.log("working").pipe(Effect.delay("1 second"), Effect.forever)
+ * const a = ChildSpec.make("a", work)
+ * const b = ChildSpec.make("b", work)
+ *
+ * const program = Supervisor.run({ children: [a, b] }) // never returns unless escalated or interrupted
+ * ```
  */
 export const run = <R = never>(options: Options<R> = {}): Effect.Effect<void, ChildStartFailed | SupervisorEscalation, R> =>
   Effect.scoped(Effect.flatMap(make(options), (s) => s.join))
@@ -132,7 +156,16 @@ export const run = <R = never>(options: Options<R> = {}): Effect.Effect<void, Ch
  * shutdowns (each bounded by its own).
  *
  * @example
+ * ```ts
+ * import { ChildSpec, Supervisor } from "@dspex/runtime"
+ * import { Effect } from "effect"
+ *
+ * const work = Effect.log("working").pipe(Effect.delay("1 second"), Effect.forever)
+ * const children = [ChildSpec.make("fetcher", work), ChildSpec.make("parser", work)]
+ *
+ * // a nested supervisor: if it gives up, the root sees its child "workers" exit with reason Escalated
  * const tree = Supervisor.make({ children: [Supervisor.spec("workers", { strategy: "oneForAll", children })] })
+ * ```
  */
 export const spec = <R = never>(id: string, options: Options<R> = {}, childOptions?: ChildSpec.Options): ChildSpec.ChildSpec<R> =>
   ChildSpec.withInit(id, make({ name: id, ...options }), (s) => s.join, {
