@@ -59,8 +59,16 @@ const serversOf = (options: NatsConnectionOptions): Effect.Effect<ReadonlyArray<
  * Connects to NATS for the lifetime of the current scope.
  *
  * @example
- * const nats = yield* NatsConnection.make({ servers: "nats://127.0.0.1:4222" })
- * nats.client.publish("greetings", "hello")
+ * ```ts
+ * import { NatsConnection } from "@dspex/runtime-nats"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   // fails with NatsUnavailable when no server answers within connectTimeout (default 2 s)
+ *   const nats = yield* NatsConnection.make({ servers: "nats://127.0.0.1:4222" })
+ *   nats.client.publish("greetings", "hello")
+ * })) // the connection drains when the scope closes
+ * ```
  */
 export const make = Effect.fn("NatsConnection.make")(function*(options: NatsConnectionOptions = {}) {
   const servers = (yield* serversOf(options)).map((s) => s.trim()).filter((s) => s !== "")
@@ -152,8 +160,14 @@ export const make = Effect.fn("NatsConnection.make")(function*(options: NatsConn
  * The NatsConnection layer; connects when built, drains when released.
  *
  * @example
+ * ```ts
+ * import { NatsConnection, Node } from "@dspex/runtime-nats"
+ * import { Effect, Layer } from "effect"
+ *
  * const NatsLive = NatsConnection.layer({ servers: "nats://127.0.0.1:4222", name: "worker-1" })
- * program.pipe(Effect.provide(Node.layer({ name: "worker-1" }).pipe(Layer.provideMerge(NatsLive))))
+ * const program = Node.members() // needs a Node, which needs a NatsConnection
+ * const runnable = program.pipe(Effect.provide(Node.layer({ name: "worker-1" }).pipe(Layer.provideMerge(NatsLive))))
+ * ```
  */
 export const layer = (options?: NatsConnectionOptions): Layer.Layer<NatsConnection, NatsUnavailable | Config.ConfigError> =>
   Layer.effect(NatsConnection, make(options))

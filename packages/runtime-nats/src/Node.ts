@@ -119,7 +119,15 @@ export interface NodeShape {
    * cheap enough to call per remote ask.
    *
    * @example
-   * node.servers("counter") // ["NODEID1", "NODEID2"]: asks to "counter" alternate between them
+   * ```ts
+   * import { Node } from "@dspex/runtime-nats"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const node = yield* Node.Node
+   *   return node.servers("counter") // ["NODEID1", "NODEID2"]: asks to "counter" alternate between them
+   * })
+   * ```
    */
   readonly servers: (actor: string) => ReadonlyArray<string>
   /**
@@ -136,10 +144,18 @@ export interface NodeShape {
    * and for a liveness timeout after that "no responders" is re-checked rather than believed.
    *
    * @example
-   * const cancel = node.probe("counter", {
-   *   server: (nodeId) => console.log(`${nodeId} serves counter`),
-   *   end: (outcome) => console.log(outcome) // "none": nothing subscribes; "answered"; "silent": nobody answered in time
+   * ```ts
+   * import { Node } from "@dspex/runtime-nats"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const node = yield* Node.Node
+   *   const cancel = node.probe("counter", {
+   *     server: (nodeId) => console.log(`${nodeId} serves counter`),
+   *     end: (outcome) => console.log(outcome) // "none": nothing subscribes; "answered"; "silent": nobody answered in time
+   *   })
    * })
+   * ```
    */
   readonly probe: (actor: string, handlers: ProbeHandlers) => () => void
   /** The remote asks in flight from this node, by serving node; failed when that node goes down. */
@@ -154,7 +170,15 @@ export interface NodeShape {
    * Live counters: members, watches, asks in flight, probes, dropped events.
    *
    * @example
-   * const { pendingAsks, droppedEvents } = node.stats()
+   * ```ts
+   * import { Node } from "@dspex/runtime-nats"
+   * import { Effect } from "effect"
+   *
+   * const program = Effect.gen(function*() {
+   *   const node = yield* Node.Node
+   *   const { pendingAsks, droppedEvents } = node.stats()
+   * })
+   * ```
    */
   readonly stats: () => NodeStats
 }
@@ -183,9 +207,18 @@ const configOf = (options: NodeOptions) =>
  * and leaves gracefully when the scope closes.
  *
  * @example
- * const node = yield* Node.make({ name: "worker-1", heartbeatInterval: "1 second", livenessTimeout: "3 seconds" })
- * const down = yield* node.watch(otherNodeId)
- * yield* down // completes when that node stops heartbeating or leaves
+ * ```ts
+ * import { NatsConnection, Node } from "@dspex/runtime-nats"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const node = yield* Node.make({ name: "worker-1", heartbeatInterval: "1 second", livenessTimeout: "3 seconds" })
+ *   const [peer] = node.servers("counter") // the id of a node that serves "counter"
+ *   if (peer === undefined) return
+ *   const down = yield* node.watch(peer)
+ *   yield* down // completes when that node stops heartbeating or leaves
+ * }).pipe(Effect.scoped, Effect.provide(NatsConnection.layer()))
+ * ```
  */
 export const make = Effect.fn("Node.make")(function*(options: NodeOptions = {}) {
   const nats = yield* NatsConnection
@@ -208,8 +241,15 @@ export const make = Effect.fn("Node.make")(function*(options: NodeOptions = {}) 
  * The Node layer (needs a NatsConnection).
  *
  * @example
+ * ```ts
+ * import { NatsConnection, Node } from "@dspex/runtime-nats"
+ * import { Effect, Layer } from "effect"
+ *
  * const Live = Node.layer({ name: "worker-1" }).pipe(Layer.provideMerge(NatsConnection.layer()))
- * const nodes = yield* Node.members() // [{ name: "worker-1", actors: [...], ... }, ...]
+ * const program = Effect.gen(function*() {
+ *   const nodes = yield* Node.members() // [{ name: "worker-1", actors: [...], self: true, ... }, ...]
+ * }).pipe(Effect.provide(Live))
+ * ```
  */
 export const layer = (options?: NodeOptions): Layer.Layer<Node, Config.ConfigError, NatsConnection> => Layer.effect(Node, make(options))
 
@@ -217,7 +257,15 @@ export const layer = (options?: NodeOptions): Layer.Layer<Node, Config.ConfigErr
  * The live nodes, this one included.
  *
  * @example
- * const nodes = yield* Node.members() // [{ name: "worker-1", actors: ["counter"], self: true, ... }, ...]
+ * ```ts
+ * import { Node } from "@dspex/runtime-nats"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const nodes = yield* Node.members() // [{ name: "worker-1", actors: ["counter"], self: true, ... }, ...]
+ *   return nodes.filter((n) => n.actors.includes("counter")).map((n) => n.name)
+ * })
+ * ```
  */
 export const members = (): Effect.Effect<ReadonlyArray<NodeInfo>, never, Node> => Node.use((node) => node.members)
 
@@ -226,7 +274,16 @@ export const members = (): Effect.Effect<ReadonlyArray<NodeInfo>, never, Node> =
  * (see `NodeShape.watch`).
  *
  * @example
- * const down = yield* Node.watch(otherNodeId)
- * const why = yield* down // NodeDown { reason: "left" | "timeout" | "unknown", ... }
+ * ```ts
+ * import { Node } from "@dspex/runtime-nats"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const other = (yield* Node.members()).find((n) => !n.self)
+ *   if (other === undefined) return
+ *   const down = yield* Node.watch(other.id)
+ *   const why = yield* down // NodeDown { reason: "left" | "timeout" | "unknown", ... }
+ * })
+ * ```
  */
 export const watch = (nodeId: string): Effect.Effect<Effect.Effect<NodeDown>, never, Node> => Node.use((node) => node.watch(nodeId))

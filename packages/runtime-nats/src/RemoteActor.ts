@@ -75,8 +75,12 @@ const forwarding = { scheduler: new Scheduler.MixedScheduler("sync") }
  * `detail` its message, and it is retryable exactly when the transport error is.
  *
  * @example
- * RemoteActor.toActorUnreachable("counter", new NoResponders({ actor: "counter", subject: "dspex.actor.counter" }))
+ * ```ts
+ * import { Errors, RemoteActor } from "@dspex/runtime-nats"
+ *
+ * RemoteActor.toActorUnreachable("counter", new Errors.NoResponders({ actor: "counter", subject: "dspex.actor.counter" }))
  * // ActorUnreachable { actor: "counter", transport: "NoResponders", detail: "no node serves actor counter ...", retryable: true }
+ * ```
  */
 export const toActorUnreachable = (actor: string, error: RemoteError): ActorError.ActorUnreachable =>
   new ActorError.ActorUnreachable({ actor, transport: error._tag, detail: error.message, retryable: error.retryable })
@@ -90,8 +94,23 @@ export const toActorUnreachable = (actor: string, error: RemoteError): ActorErro
  * remote monitors.
  *
  * @example
- * const counter = yield* Actor.start(CounterActor) // or an Actor.spec ref under a supervisor
- * yield* RemoteActor.serve("counter", counter) // until the scope closes
+ * ```ts
+ * import { Actor, Protocol } from "@dspex/runtime"
+ * import { NatsConnection, Node, RemoteActor } from "@dspex/runtime-nats"
+ * import { Effect, Layer, Schema } from "effect"
+ *
+ * const CounterActor = Actor.make({
+ *   protocol: Protocol.make({ Add: { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number } }),
+ *   initialState: 0,
+ *   handlers: { Add: ({ n }, s) => Effect.succeed([s + n, s + n] as const) }
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const counter = yield* Actor.start(CounterActor) // or an Actor.spec ref under a supervisor
+ *   yield* RemoteActor.serve("counter", counter) // until the scope closes
+ *   yield* Effect.never
+ * }).pipe(Effect.scoped, Effect.provide(Node.layer({ name: "worker-1" }).pipe(Layer.provideMerge(NatsConnection.layer()))))
+ * ```
  */
 export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol.Any>(
   clusterName: string,
@@ -189,9 +208,19 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
  * `Shutdown`); it holds its watches until its Scope closes.
  *
  * @example
- * const counter = yield* RemoteActor.ref("counter", Counter, { timeout: "2 seconds" })
- * yield* counter.tell({ _tag: "Add", n: 2 })
- * const n = yield* counter.ask({ _tag: "Get" }) // typed by the protocol's reply Schema
+ * ```ts
+ * import { Protocol } from "@dspex/runtime"
+ * import { NatsConnection, Node, RemoteActor } from "@dspex/runtime-nats"
+ * import { Effect, Layer, Schema } from "effect"
+ *
+ * const Counter = Protocol.make({ Add: { payload: Schema.Struct({ n: Schema.Number }) }, Get: { success: Schema.Number } })
+ *
+ * const program = Effect.gen(function*() {
+ *   const counter = yield* RemoteActor.ref("counter", Counter, { timeout: "2 seconds" })
+ *   yield* counter.tell({ _tag: "Add", n: 2 })
+ *   return yield* counter.ask({ _tag: "Get" }) // a number, decoded with the protocol's reply Schema
+ * }).pipe(Effect.provide(Node.layer().pipe(Layer.provideMerge(NatsConnection.layer()))))
+ * ```
  */
 export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any>(
   clusterName: string,
