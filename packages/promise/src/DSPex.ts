@@ -9,12 +9,14 @@
  * and `e instanceof LMError.LMRateLimited` both work.
  *
  * @example
- * import { ChainOfThought, DSPex, Example } from "@dspex/promise"
+ * ```ts
+ * import { ChainOfThought, DSPex } from "@dspex/promise"
  *
  * DSPex.configure({ model: "openai/gpt-4o-mini", temperature: 0 }) // key from OPENAI_API_KEY
  * const qa = DSPex.program(ChainOfThought.make("question -> answer: float"))
  * const prediction = await qa.call({ question: "What is 2 + 2?" })
  * prediction.get("answer") // 4
+ * ```
  */
 import { Cache, Evaluate, type Example, Executor, LanguageModel, LM, Module, type Prediction, ProgramState } from "@dspex/core"
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
@@ -83,7 +85,11 @@ const servicesFor = (config: Config): Layer.Layer<Services, unknown> =>
  * services; calls already running finish on the old ones, which are then released.
  *
  * @example
+ * ```ts
+ * import { DSPex } from "@dspex/promise"
+ *
  * DSPex.configure({ model: "anthropic/claude-haiku-4-5", apiKey: process.env.MY_KEY, cache: "memory" })
+ * ```
  */
 export const configure = (config: Config): void => {
   const previous = current
@@ -102,7 +108,13 @@ export const configure = (config: Config): void => {
  * `configure` works again afterwards.
  *
  * @example
- * await DSPex.dispose()
+ * ```ts
+ * import { DSPex, Predict } from "@dspex/promise"
+ *
+ * DSPex.configure({ model: "openai/gpt-4o-mini" })
+ * await DSPex.program(Predict.make("question -> answer")).call({ question: "What is 2 + 2?" })
+ * await DSPex.dispose() // releases the disk cache's database and pooled connections
+ * ```
  */
 export const dispose = async (): Promise<void> => {
   const previous = current
@@ -142,8 +154,13 @@ export interface Program<M extends Module.Module> {
  * services) for Promise code.
  *
  * @example
+ * ```ts
+ * import { DSPex, Predict } from "@dspex/promise"
+ *
+ * DSPex.configure({ model: "openai/gpt-4o-mini" })
  * const classify = DSPex.program(Predict.make("text -> sentiment: Literal['positive', 'negative']"))
- * const { sentiment } = (await classify.call({ text: "I loved it" })).toJSON()
+ * const { sentiment } = (await classify.call({ text: "I loved it" })).toJSON() // "positive"
+ * ```
  */
 export const program = <M extends Module.Module>(module: M): Program<M> => ({
   module,
@@ -176,7 +193,15 @@ const isPromise = (u: unknown): u is Promise<number | boolean> => typeof (u as {
  * Evaluates a program on a devset, as `Evaluate.run` does (DSPy's percentage score, a result per example).
  *
  * @example
+ * ```ts
+ * import { ChainOfThought, DSPex, Example } from "@dspex/promise"
+ *
+ * DSPex.configure({ model: "openai/gpt-4o-mini" })
+ * const qa = DSPex.program(ChainOfThought.make("question -> answer: float"))
+ * const devset = [Example.make({ question: "What is 12 + 30?", answer: 42 }).withInputs("question")]
  * const { score, results } = await DSPex.evaluate({ program: qa, devset, metric: (ex, pred) => pred.get("answer") === ex.get("answer") })
+ * // score: the percentage of examples the metric accepted (100 when all do); results: one per example
+ * ```
  */
 export const evaluate = <M extends Module.Module>(options: EvaluateOptions<M>): Promise<Evaluate.EvaluationResult> => {
   const module = Module.isModule(options.program) ? options.program : options.program.module
