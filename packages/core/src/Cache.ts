@@ -6,7 +6,9 @@
  * cluster-wide store (NATS KV) can later take the disk layer's place, or sit behind it with `tiered`.
  *
  * Entries are immutable: the cache stores a frozen copy, so neither the writer nor any reader can change
- * what later callers get. A cache never fails a call: storage errors are logged and count as misses.
+ * what later callers get. A cache never fails a call because of its storage: storage errors are logged and
+ * count as misses. The one exception is a disk cache on a Node without node:sqlite, which fails every call
+ * with an LMConfigurationError saying so (no cache was asked for silently turning into none).
  */
 import { homedir } from "node:os"
 import { join } from "node:path"
@@ -14,13 +16,13 @@ import { Context, Effect, Layer, Option, type Scope } from "effect"
 import type { LMRequest, LMResponse } from "./LanguageModel.ts"
 import { openDiskStore, type DiskStore } from "./internal/cacheDisk.ts"
 import { optionalChoice, optionalNumber, optionalString } from "./internal/envConfig.ts"
-import type { LMConfigurationError } from "./LMError.ts"
-import { cacheKeyOf, dspyKwargs } from "./internal/cacheKey.ts"
+import { LMConfigurationError } from "./LMError.ts"
+import { cacheKeyOf, dspyKwargs, namespacedKey as namespaced } from "./internal/cacheKey.ts"
 import { Lru } from "./internal/lru.ts"
 
 export interface CacheShape {
-  readonly get: (key: string) => Effect.Effect<Option.Option<LMResponse>>
-  readonly set: (key: string, value: LMResponse) => Effect.Effect<void>
+  readonly get: (key: string) => Effect.Effect<Option.Option<LMResponse>, LMConfigurationError>
+  readonly set: (key: string, value: LMResponse) => Effect.Effect<void, LMConfigurationError>
 }
 
 /** A request with its model, the unit the cache key is computed over. */
@@ -97,23 +99,33 @@ export const tiered = (front: CacheShape, back: CacheShape): CacheShape => ({
 /**
  * A SQLite store under `options.path`, opened on first use and closed with the scope. When the path is
  * unusable (read-only, not a directory), a warning is logged once and `fallback` serves instead, as DSPy
- * falls back to memory-only.
+ * falls back to memory-only. On a Node without node:sqlite, every use fails with an LMConfigurationError
+ * naming the requirement.
  */
 export const makeDisk = (options: DiskOptions, fallback: CacheShape): Effect.Effect<CacheShape, never, Scope.Scope> =>
   Effect.gen(function*() {
-    let state: { readonly _tag: "closed" } | { readonly _tag: "open"; readonly store: DiskStore } | { readonly _tag: "failed" } = { _tag: "closed" }
+    let state:
+      | { readonly _tag: "closed" }
+      | { readonly _tag: "open"; readonly store: DiskStore }
+      | { readonly _tag: "failed" }
+      | { readonly _tag: "unavailable"; readonly error: LMConfigurationError } = { _tag: "closed" }
     yield* Effect.addFinalizer(() => Effect.sync(() => {
       if (state._tag === "open") state.store.close()
       state = { _tag: "failed" }
     }))
-    const store = Effect.suspend(() => {
+    const store = Effect.suspend((): Effect.Effect<DiskStore | undefined, LMConfigurationError> => {
       if (state._tag === "open") return Effect.succeed(state.store)
       if (state._tag === "failed") return Effect.succeed(undefined)
+      if (state._tag === "unavailable") return Effect.fail(state.error)
       try {
         const opened = openDiskStore(options.path)
         state = { _tag: "open", store: opened }
         return Effect.succeed(opened)
       } catch (e) {
+        if (e instanceof LMConfigurationError) {
+          state = { _tag: "unavailable", error: e }
+          return Effect.fail(e)
+        }
         state = { _tag: "failed" }
         return Effect.as(
           Effect.logWarning(`DSPex disk cache unusable at ${options.path} (${String(e)}); using the memory cache only.`),
@@ -151,13 +163,25 @@ export class Cache extends Context.Service<Cache, CacheShape>()("@dspex/core/Cac
 /**
  * The cache key of a request, as DSPy computes it: same request, same key, whatever the order of object
  * keys; any change to messages or settings gives another key. The API key, base URL, num_retries and the
- * cache flag are never part of it; `rolloutId` is.
+ * cache flag are never part of it; `rolloutId` is. The LanguageModel runtime stores an answer under this
+ * key namespaced by the endpoint that gave it (see `namespacedKey`).
  *
  * @example
  * Cache.cacheKey({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }], temperature: 0 })
  * // => "3f1c…" (64 hex chars)
  */
 export const cacheKey = (request: CacheKeyRequest): string => cacheKeyOf(request.model, request.messages, dspyKwargs(request))
+
+/**
+ * The key the LanguageModel runtime stores an answer under: DSPy's key (`cacheKey`) prefixed by the
+ * provider's endpoint (`Provider.endpoint`, its base URL), so the same model name served by two endpoints
+ * (a local vLLM and OpenAI, two Ollama hosts) never shares answers. DSPy keys by the request alone.
+ *
+ * @example
+ * const stored = Cache.namespacedKey("https://api.openai.com/v1", Cache.cacheKey(request))
+ * const entry = yield* Cache.Cache.use((cache) => cache.get(stored))
+ */
+export const namespacedKey = (endpoint: string | undefined, key: string): string => namespaced(endpoint, key)
 
 /**
  * An in-memory LRU cache (default 100_000 entries), lost when the process ends.

@@ -116,6 +116,12 @@ export interface ModelCapabilities {
 /** One provider: the raw call, no cache/retry/limits (the LanguageModel service adds those). */
 export interface Provider {
   readonly name: string
+  /**
+   * Where requests go (the base URL). Cache entries are namespaced by it: DSPy's key leaves the endpoint out,
+   * so without it an answer cached from one server (a local model) would be served for the same model name
+   * from another. Undefined: entries are keyed by DSPy's key alone.
+   */
+  readonly endpoint?: string | undefined
   readonly complete: (request: ProviderRequest) => Effect.Effect<Omit<LMResponse, "cacheHit" | "model">, LMError>
   readonly capabilities: (model: string) => ModelCapabilities
   /** Cost in USD of a call, when the price is known. */

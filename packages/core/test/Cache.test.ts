@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
+import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Logger, Option } from "effect"
 import * as Cache from "../src/Cache.ts"
@@ -180,5 +182,29 @@ describe("Cache.layerConfig", () => {
       expect(Option.isSome(yield* get("k"))).toBe(true)
       expect(existsSync(join(dir, "dspex-cache.sqlite"))).toBe(false)
     }).pipe(Effect.provide(withEnv({ DSPEX_CACHE: "memory", DSPEX_CACHE_DIR: dir })))
+  })
+})
+
+describe("node:sqlite", () => {
+  const script = fileURLToPath(new URL("./scripts/diskCache.ts", import.meta.url))
+  const run = (args: ReadonlyArray<string>) => {
+    const r = spawnSync(process.execPath, [...args, script, tempDir()], { encoding: "utf8", timeout: 30_000 })
+    return { ...r, lines: r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>) }
+  }
+
+  it("its ExperimentalWarning is not printed; other warnings are", () => {
+    const r = run([])
+    expect(r.lines).toEqual([{ step: "imported" }, { step: "used", hit: true }, { step: "used", hit: true }])
+    expect(r.stderr).not.toContain("SQLite")
+    expect(r.stderr).toContain("ExperimentalWarning: Another feature is experimental")
+  })
+
+  it("without it, importing works and the first use of the disk cache fails with an LMConfigurationError naming the requirement", () => {
+    const r = run(["--import", fileURLToPath(new URL("./scripts/noSqlite.mjs", import.meta.url))])
+    expect(r.lines[0]).toEqual({ step: "imported" })
+    expect(r.lines[1]).toMatchObject({ step: "failed", _tag: "LMConfigurationError", variable: "DSPEX_CACHE" })
+    expect(r.lines[1]!.message).toContain("the disk cache needs node:sqlite")
+    expect(r.lines[1]!.message).toContain("Node 22.13 or later")
+    expect(r.lines[1]!.suggestion).toContain("DSPEX_CACHE=memory")
   })
 })

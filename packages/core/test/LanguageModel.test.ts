@@ -150,6 +150,27 @@ describe("LanguageModel cache", () => {
   })
 })
 
+describe("LanguageModel cache namespaces", () => {
+  it.effect("answers are kept per endpoint: the same model name at another base URL is asked again", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dspex-lm-ns-"))
+    const local = testProvider()
+    const remote = testProvider()
+    const again = testProvider()
+    const at = (t: ReturnType<typeof testProvider>, endpoint: string) =>
+      lmLayer({ ...t.provider, endpoint }, {}, Cache.layerDisk({ path: dir }))
+    return Effect.gen(function*() {
+      yield* generate(model, ask("same prompt")).pipe(Effect.provide(at(local, "http://localhost:8000/v1")))
+      const fromRemote = yield* generate(model, ask("same prompt")).pipe(Effect.provide(at(remote, "https://api.example.com/v1")))
+      expect(remote.calls.length).toBe(1)
+      expect(fromRemote.cacheHit).toBe(false)
+      // The same endpoint (a trailing slash aside) still hits.
+      const fromLocal = yield* generate(model, ask("same prompt")).pipe(Effect.provide(at(again, "http://localhost:8000/v1/")))
+      expect(again.calls.length).toBe(0)
+      expect(fromLocal.cacheHit).toBe(true)
+    }).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
+  })
+})
+
 describe("LanguageModel concurrency", () => {
   it.effect("10 concurrent identical calls make one provider call; only one caller is charged", () => {
     const t = testProvider({ latency: "1 second" })

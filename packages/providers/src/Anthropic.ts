@@ -104,6 +104,7 @@ export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provid
   const overrides = options.capabilities ?? {}
   return {
     name,
+    endpoint: baseURL,
     complete,
     handlesTimeout: true,
     capabilities: (model: string): LanguageModel.ModelCapabilities => ({

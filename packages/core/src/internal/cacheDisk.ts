@@ -7,11 +7,49 @@ import { mkdirSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import type * as Sqlite from "node:sqlite"
+import { LMConfigurationError } from "../LMError.ts"
 
-// Loaded on first use: importing node:sqlite prints an ExperimentalWarning, which programs that never
-// touch the disk cache should not see.
+/** True for the ExperimentalWarning Node emits when node:sqlite is loaded, and nothing else. */
+const isSqliteWarning = (warning: unknown, rest: ReadonlyArray<unknown>): boolean => {
+  const text = typeof warning === "string" ? warning : warning instanceof Error ? warning.message : ""
+  const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: unknown } | undefined)?.type ??
+    (warning instanceof Error ? warning.name : undefined)
+  return type === "ExperimentalWarning" && /\bSQLite\b/.test(text)
+}
+
+/**
+ * The cache database needs node:sqlite: Node 22.13 / 23.4 and later have it without a flag. Named as a
+ * configuration error, raised when the disk cache is first used (never at import), so the fix is plain.
+ */
+const unavailable = (cause: unknown): LMConfigurationError =>
+  new LMConfigurationError({
+    variable: "DSPEX_CACHE",
+    detail: `the disk cache needs node:sqlite, which Node ${process.version} does not provide (${
+      cause instanceof Error ? cause.message : String(cause)
+    }); Node 22.13 or later has it without a flag`,
+    fix: "Run on Node 22.19+ or 24 (the versions DSPex supports), or keep the cache in memory: DSPEX_CACHE=memory or Cache.layerMemory()"
+  })
+
+// Loaded on first use, never at import. Loading it makes Node print "ExperimentalWarning: SQLite is an
+// experimental feature" on every run that caches; that one warning is dropped while the module loads
+// (once per process), every other warning goes through untouched.
 let sqlite: typeof Sqlite | undefined
-const loadSqlite = (): typeof Sqlite => (sqlite ??= createRequire(import.meta.url)("node:sqlite") as typeof Sqlite)
+const loadSqlite = (): typeof Sqlite => {
+  if (sqlite !== undefined) return sqlite
+  const emitWarning = process.emitWarning
+  process.emitWarning = function(this: unknown, warning: unknown, ...rest: Array<unknown>) {
+    if (isSqliteWarning(warning, rest)) return
+    return (emitWarning as (...args: Array<unknown>) => void).call(process, warning, ...rest)
+  } as typeof process.emitWarning
+  try {
+    sqlite = createRequire(import.meta.url)("node:sqlite") as typeof Sqlite
+  } catch (e) {
+    throw unavailable(e)
+  } finally {
+    process.emitWarning = emitWarning
+  }
+  return sqlite
+}
 
 export const diskCacheFile = "dspex-cache.sqlite"
 
@@ -21,10 +59,14 @@ export interface DiskStore {
   readonly close: () => void
 }
 
-/** Opens (creating when absent) the cache database under `directory`; throws when the path is unusable. */
+/**
+ * Opens (creating when absent) the cache database under `directory`; throws when the path is unusable, and
+ * throws an LMConfigurationError when this Node has no node:sqlite.
+ */
 export const openDiskStore = (directory: string): DiskStore => {
+  const { DatabaseSync } = loadSqlite()
   mkdirSync(directory, { recursive: true })
-  const db = new (loadSqlite().DatabaseSync)(join(directory, diskCacheFile), { timeout: 10_000 })
+  const db = new DatabaseSync(join(directory, diskCacheFile), { timeout: 10_000 })
   let select: Sqlite.StatementSync
   let upsert: Sqlite.StatementSync
   try {

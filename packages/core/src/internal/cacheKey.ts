@@ -1,8 +1,9 @@
 /**
  * The LM cache key, as DSPy computes it: SHA-256 hex over canonical (sorted-key, compact) JSON of the
  * request dict `{model, messages, temperature, max_tokens, n, stop, rollout_id, response_format, tools,
- * ...kwargs}`. Secrets, endpoints and client-side knobs (retries, the cache flag, headers) never enter it,
- * so the same prompt hits the cache whichever key or base URL served it.
+ * ...kwargs}`. Secrets, endpoints and client-side knobs (retries, the cache flag, headers) never enter it.
+ * The LanguageModel runtime stores entries under that key namespaced by the provider's endpoint
+ * (`namespacedKey`), so two servers answering to the same model name never share answers.
  */
 import { hash } from "node:crypto"
 import type { CacheKeyRequest } from "../Cache.ts"
@@ -102,3 +103,12 @@ const write = (v: unknown): string | undefined => {
 export const cacheKeyOf = (model: string, messages: ReadonlyArray<Message>, kwargs: Readonly<Record<string, unknown>>): string =>
   hash("sha256", canonicalJson({ ...kwargs, model, messages }), "hex")
 
+
+/**
+ * The key an answer is stored under: DSPy's key, prefixed by the endpoint (base URL) that gave it.
+ *
+ * @example
+ * namespacedKey("http://localhost:8000/v1/", key) // "http://localhost:8000/v1 3f1c…"
+ */
+export const namespacedKey = (endpoint: string | undefined, key: string): string =>
+  endpoint === undefined ? key : `${endpoint.replace(/\/+$/, "")} ${key}`

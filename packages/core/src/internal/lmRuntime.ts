@@ -25,7 +25,7 @@ import { CurrentLM, type LM, splitModel } from "../LM.ts"
 import { LMConfigurationError, type LMError, LMTimeout } from "../LMError.ts"
 import { Providers } from "../Providers.ts"
 import * as Tracing from "../Tracing.ts"
-import { cacheKeyOf, dspyKwargs } from "./cacheKey.ts"
+import { cacheKeyOf, dspyKwargs, namespacedKey } from "./cacheKey.ts"
 import { resolveSettings } from "./lmConfig.ts"
 import { PendingEntry, Ring, UsageLedger } from "./lmHistory.ts"
 import { makeGate } from "./lmLimits.ts"
@@ -189,7 +189,7 @@ export const makeRuntime = (
         const useCache = lm.cache !== false && request.cache !== false
         // DSPy's kwargs are needed up front only for the cache key and callbacks; history builds them when read.
         const kwargs = useCache || callbacks.length > 0 ? dspyKwargs(merged) : undefined
-        const key = useCache ? cacheKeyOf(lm.model, request.messages, kwargs!) : undefined
+        const key = useCache ? namespacedKey(provider.endpoint, cacheKeyOf(lm.model, request.messages, kwargs!)) : undefined
         const callId = callbacks.length > 0 ? nextCallId() : ""
         const main = (): Effect.Effect<LMResponse, LMError> => {
           if (callbacks.length > 0) fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs: kwargs! })

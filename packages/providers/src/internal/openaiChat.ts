@@ -112,6 +112,7 @@ export const makeChatProvider = (settings: ChatProviderSettings): LanguageModel.
   }
   return {
     name,
+    endpoint: settings.baseURL,
     complete,
     handlesTimeout: true,
     capabilities: settings.capabilities,
