@@ -15,7 +15,7 @@ import type { LoadOptions } from "./ProgramState.ts"
 import { ensure, type Signature } from "./Signature.ts"
 import * as Trace from "./Trace.ts"
 import { adapterFor } from "./internal/moduleAdapter.ts"
-import { validateInputs } from "./internal/moduleInputs.ts"
+import { validateInputs as validate } from "./internal/moduleInputs.ts"
 import { CurrentRunScope, CurrentUsage } from "./internal/moduleRun.ts"
 import { ParameterTypeId } from "./internal/moduleTree.ts"
 import * as State from "./internal/stateCodec.ts"
@@ -128,6 +128,24 @@ export class Predict extends Module {
 }
 
 /**
+ * Checks inputs against a signature exactly as a Predict call does before it pays for a prompt: no missing
+ * or unknown field, every value of its declared type (a `str` also takes numbers, booleans and lists of
+ * strings, as DSPy renders them). `predictor` names the predictor in the error ("" for none).
+ *
+ * @example
+ * yield* Predict.validateInputs(signature, { context: 5, question: "Why?" })
+ * // fails: InputValidationError 'Input field "context" has the wrong type: expected list[str], got number 5'
+ */
+export const validateInputs = (
+  signature: Signature,
+  inputs: unknown,
+  predictor: string = ""
+): Effect.Effect<void, InputValidationError> => {
+  const invalid = validate(signature, inputs, predictor)
+  return invalid === undefined ? Effect.void : Effect.fail(invalid)
+}
+
+/**
  * Builds a predictor from a Signature or DSPy's string syntax (a bad string throws SignatureParseError).
  *
  * @example
@@ -144,7 +162,7 @@ const forwardIn = (
 ): Effect.Effect<Prediction, PredictError, LanguageModel> => {
   const scope = fiber.getRef(CurrentRunScope)
   const path = scope?.predictorPath(self) ?? "self"
-  const invalid = validateInputs(self.signature, inputs, path)
+  const invalid = validate(self.signature, inputs, path)
   if (invalid !== undefined) return Effect.fail(invalid)
 
   const lm = options.lm ?? self.lm ?? fiber.getRef(CurrentLM)

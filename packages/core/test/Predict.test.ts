@@ -199,6 +199,18 @@ describe("input validation", () => {
     }))
 })
 
+describe("Predict.validateInputs", () => {
+  it.effect("applies a call's checks without a call", () =>
+    Effect.gen(function*() {
+      const signature = Signature.make("context: list[str], question -> answer")
+      yield* Predict.validateInputs(signature, { context: ["a"], question: "q" })
+      const e = yield* Effect.flip(Predict.validateInputs(signature, { context: 5, question: "q" }))
+      expect(e).toBeInstanceOf(InputValidationError)
+      expect(e).toMatchObject({ field: "context", problem: "wrong_type", predictor: "" })
+      expect(e.message).toBe("Input field \"context\" has the wrong type: expected list[str], got number 5")
+    }))
+})
+
 describe("default adapter", () => {
   it.effect.skipIf(chatAdapter === undefined)("uses ChatAdapter when no CurrentAdapter is set", () =>
     Effect.gen(function*() {
