@@ -35,7 +35,19 @@ const toolkitOf = (tools: ReadonlyArray<LanguageModel.ToolDefinition>) =>
  * A provider named `name` over an `effect/ai` LanguageModel layer.
  *
  * @example
- * const provider = yield* EffectAi.provider("myai", OpenAiLanguageModel.layer({ model: "gpt-4o-mini" }))
+ * ```ts
+ * import { Providers } from "@dspex/core"
+ * import { EffectAi } from "@dspex/providers"
+ * import { Effect, Layer, Stream } from "effect"
+ * import { LanguageModel } from "effect/ai"
+ *
+ * // any effect/ai LanguageModel layer: an Effect AI integration's, or one of your own
+ * const FixedModel = Layer.effect(LanguageModel.LanguageModel, LanguageModel.make({
+ *   generateText: () => Effect.succeed([{ type: "text", text: "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]" }]),
+ *   streamText: () => Stream.empty
+ * }))
+ * const ProvidersLive = Providers.layer(EffectAi.provider("fixed", FixedModel)) // models "fixed/<any name>"
+ * ```
  */
 export const provider = <E, R>(
   name: string,
@@ -126,9 +138,18 @@ export const provider = <E, R>(
  * as this layer.
  *
  * @example
- * const LmLive = LanguageModel.layer().pipe(
- *   Layer.provide([EffectAi.layer("myai", OpenAiLanguageModel.layer({ model: "gpt-4o-mini" })), Cache.layerConfig])
- * )
+ * ```ts
+ * import { Cache, LanguageModel } from "@dspex/core"
+ * import { EffectAi } from "@dspex/providers"
+ * import { Effect, Layer, Stream } from "effect"
+ * import { LanguageModel as AiLanguageModel } from "effect/ai"
+ *
+ * const FixedModel = Layer.effect(AiLanguageModel.LanguageModel, AiLanguageModel.make({
+ *   generateText: () => Effect.succeed([{ type: "text", text: "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]" }]),
+ *   streamText: () => Stream.empty
+ * }))
+ * const LmLive = LanguageModel.layer().pipe(Layer.provide([EffectAi.layer("fixed", FixedModel), Cache.layerConfig]))
+ * ```
  */
 export const layer = <E, R>(
   name: string,

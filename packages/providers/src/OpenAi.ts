@@ -35,8 +35,16 @@ export interface Options {
  * URL that is not an http(s) URL fails with `LMError.LMConfigurationError` naming the variable.
  *
  * @example
- * const openai = yield* OpenAi.provider()
- * const custom = yield* OpenAi.provider({ apiKey: Redacted.make("sk-..."), baseURL: "http://localhost:8080/v1" })
+ * ```ts
+ * import { Providers } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Redacted } from "effect"
+ *
+ * const openai = OpenAi.provider() // the key from OPENAI_API_KEY: models "openai/gpt-4o-mini", ...
+ * // another endpoint under its own name: models "local/<model>"
+ * const local = OpenAi.provider({ name: "local", apiKey: Redacted.make("sk-..."), baseURL: "http://localhost:8080/v1" })
+ * const ProvidersLive = Providers.layer(openai, local) // building it fails with LMConfigurationError if a key is missing
+ * ```
  */
 export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> = Effect.fn(
   "OpenAi.provider"
@@ -77,7 +85,18 @@ export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provid
  * effects in one `Providers.layer(...)` instead (two Providers layers replace, not merge).
  *
  * @example
+ * ```ts
+ * import { Cache, LanguageModel, LM, Predict } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Effect, Layer } from "effect"
+ *
  * const LmLive = LanguageModel.layer().pipe(Layer.provide([OpenAi.layer(), Cache.layerConfig]))
+ *
+ * const answer = Predict.make("question -> answer").call({ question: "What is 2 + 2?" }).pipe(
+ *   Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini")),
+ *   Effect.provide(LmLive)
+ * )
+ * ```
  */
 export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, LMError.LMConfigurationError> =>
   Providers.layer(provider(options))

@@ -31,7 +31,14 @@ const conservative: LanguageModel.ModelCapabilities = { structuredOutputs: false
  * `LMError.LMConfigurationError`.
  *
  * @example
- * const local = yield* OpenAiCompatible.provider({ name: "ollama", baseURL: "http://localhost:11434/v1" })
+ * ```ts
+ * import { Providers } from "@dspex/core"
+ * import { OpenAiCompatible } from "@dspex/providers"
+ *
+ * // models "ollama/llama3.2", ... (no key: local servers usually need none)
+ * const local = OpenAiCompatible.provider({ name: "ollama", baseURL: "http://localhost:11434/v1" })
+ * const ProvidersLive = Providers.layer(local)
+ * ```
  */
 export const provider = (options: Options): Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> =>
   Effect.map(baseUrl(options.baseURL, undefined, undefined, { provider: options.name, call: "OpenAiCompatible.provider" }), () => {
@@ -66,9 +73,15 @@ export const provider = (options: Options): Effect.Effect<LanguageModel.Provider
  * A `Providers` layer with one OpenAI-compatible server as its only provider.
  *
  * @example
+ * ```ts
+ * import { Cache, LanguageModel } from "@dspex/core"
+ * import { OpenAiCompatible } from "@dspex/providers"
+ * import { Layer } from "effect"
+ *
  * const LmLive = LanguageModel.layer().pipe(
  *   Layer.provide([OpenAiCompatible.layer({ name: "ollama", baseURL: "http://localhost:11434/v1" }), Cache.layerConfig])
  * )
+ * ```
  */
 export const layer = (options: Options): Layer.Layer<Providers.Providers, LMError.LMConfigurationError> =>
   Providers.layer(provider(options))
@@ -113,7 +126,12 @@ const fromPreset = (preset: Preset): (options?: PresetOptions) => Effect.Effect<
  * Ollama (`OLLAMA_BASE_URL`, default http://localhost:11434/v1; optional `OLLAMA_API_KEY`).
  *
  * @example
- * const ollama = yield* OpenAiCompatible.ollama()
+ * ```ts
+ * import { Providers } from "@dspex/core"
+ * import { OpenAiCompatible } from "@dspex/providers"
+ *
+ * const ProvidersLive = Providers.layer(OpenAiCompatible.ollama()) // models "ollama/llama3.2", ...
+ * ```
  */
 export const ollama = fromPreset({
   name: "ollama",
@@ -128,7 +146,12 @@ export const ollama = fromPreset({
  * vLLM's OpenAI server (`VLLM_BASE_URL`, default http://localhost:8000/v1; optional `VLLM_API_KEY`).
  *
  * @example
- * const vllm = yield* OpenAiCompatible.vllm({ baseURL: "http://gpu-box:8000/v1" })
+ * ```ts
+ * import { Providers } from "@dspex/core"
+ * import { OpenAiCompatible } from "@dspex/providers"
+ *
+ * const ProvidersLive = Providers.layer(OpenAiCompatible.vllm({ baseURL: "http://gpu-box:8000/v1" })) // models "vllm/<model>"
+ * ```
  */
 export const vllm = fromPreset({
   name: "vllm",
@@ -143,7 +166,12 @@ export const vllm = fromPreset({
  * llama.cpp's `llama-server` (`LLAMACPP_BASE_URL`, default http://localhost:8080/v1; optional `LLAMACPP_API_KEY`).
  *
  * @example
- * const llamacpp = yield* OpenAiCompatible.llamacpp()
+ * ```ts
+ * import { Providers } from "@dspex/core"
+ * import { OpenAiCompatible } from "@dspex/providers"
+ *
+ * const ProvidersLive = Providers.layer(OpenAiCompatible.llamacpp()) // models "llamacpp/<model>"
+ * ```
  */
 export const llamacpp = fromPreset({
   name: "llamacpp",
@@ -158,7 +186,13 @@ export const llamacpp = fromPreset({
  * Gemini through Google's OpenAI-compatible endpoint (`GEMINI_API_KEY` required; `GEMINI_BASE_URL` optional).
  *
  * @example
- * const gemini = yield* OpenAiCompatible.gemini()
+ * ```ts
+ * import { Providers } from "@dspex/core"
+ * import { OpenAiCompatible } from "@dspex/providers"
+ *
+ * // fails with LMConfigurationError when GEMINI_API_KEY is not set
+ * const ProvidersLive = Providers.layer(OpenAiCompatible.gemini()) // models "gemini/gemini-2.5-flash", ...
+ * ```
  */
 export const gemini = fromPreset({
   name: "gemini",
