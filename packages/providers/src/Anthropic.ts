@@ -38,8 +38,18 @@ const addUsage = (a: LanguageModel.LMUsage, b: LanguageModel.LMUsage): LanguageM
  * base URL that is not an http(s) URL fails with `LMError.LMConfigurationError` naming the variable.
  *
  * @example
- * const anthropic = yield* Anthropic.provider()
- * const response = yield* anthropic.complete({ model: "claude-sonnet-4-5", messages, n: 1, timeoutMs: 30_000 })
+ * ```ts
+ * import { Anthropic } from "@dspex/providers"
+ * import { Effect } from "effect"
+ *
+ * // the raw call: no cache, retries or limits (the LanguageModel service adds those)
+ * const program = Effect.gen(function*() {
+ *   const anthropic = yield* Anthropic.provider() // the key from ANTHROPIC_API_KEY
+ *   const messages = [{ role: "user" as const, content: "Say hello." }]
+ *   const response = yield* anthropic.complete({ model: "claude-sonnet-4-5", messages, n: 1, timeoutMs: 30_000 })
+ *   return response.outputs[0]?.text
+ * })
+ * ```
  */
 export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> = Effect.fn(
   "Anthropic.provider"
@@ -122,7 +132,14 @@ export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provid
  * A `Providers` layer with Anthropic as its only provider (combine several with one `Providers.layer(...)`).
  *
  * @example
+ * ```ts
+ * import { Cache, LanguageModel } from "@dspex/core"
+ * import { Anthropic } from "@dspex/providers"
+ * import { Layer } from "effect"
+ *
+ * // models "anthropic/claude-haiku-4-5", ...; building it fails with LMConfigurationError without ANTHROPIC_API_KEY
  * const LmLive = LanguageModel.layer().pipe(Layer.provide([Anthropic.layer(), Cache.layerConfig]))
+ * ```
  */
 export const layer = (options: Options = {}): Layer.Layer<Providers.Providers, LMError.LMConfigurationError> =>
   Providers.layer(provider(options))
