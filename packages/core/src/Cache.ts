@@ -57,7 +57,18 @@ const deepFreeze = <A>(value: A): A => {
  * what every store keeps, so no caller can change what later callers get.
  *
  * @example
- * const entry = Cache.immutableCopy(response) // Object.isFrozen(entry.outputs) === true
+ * ```ts
+ * import { Cache, type LanguageModel } from "@dspex/core"
+ *
+ * const response: LanguageModel.LMResponse = {
+ *   outputs: [{ text: "[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]" }],
+ *   usage: { promptTokens: 120, completionTokens: 12, totalTokens: 132 },
+ *   model: "openai/gpt-4o-mini",
+ *   cacheHit: false
+ * }
+ * const entry = Cache.immutableCopy(response)
+ * Object.isFrozen(entry.outputs[0]) // true (`response` itself is left as it was)
+ * ```
  */
 export const immutableCopy = (value: LMResponse): LMResponse => (Object.isFrozen(value) ? value : deepFreeze(structuredClone(value)))
 
@@ -65,7 +76,13 @@ export const immutableCopy = (value: LMResponse): LMResponse => (Object.isFrozen
  * An LRU memory store (synchronous; the building block of `layerMemory` and `layerTiered`).
  *
  * @example
- * const store = Cache.makeMemory({ maxEntries: 1000 })
+ * ```ts
+ * import { Cache } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const store = Cache.makeMemory({ maxEntries: 1000 }) // beyond 1000, the least recently used entry goes
+ * const entry = await Effect.runPromise(store.get("no-such-key")) // Option.none()
+ * ```
  */
 export const makeMemory = (options: MemoryOptions = {}): CacheShape => {
   const lru = new Lru<string, LMResponse>(options.maxEntries ?? defaultMaxEntries)
@@ -85,7 +102,14 @@ export const noneShape: CacheShape = {
  * `front` first, then `back`; a `back` hit is promoted into `front`; writes go to both.
  *
  * @example
- * const store = Cache.tiered(Cache.makeMemory(), clusterKvStore)
+ * ```ts
+ * import { Cache } from "@dspex/core"
+ * import { Layer } from "effect"
+ *
+ * const shared = Cache.makeMemory() // stands in for a cluster-wide store (a NATS KV, say)
+ * const store = Cache.tiered(Cache.makeMemory({ maxEntries: 1000 }), shared) // a hit in `shared` is copied in front
+ * const CacheLive = Layer.succeed(Cache.Cache, store)
+ * ```
  */
 export const tiered = (front: CacheShape, back: CacheShape): CacheShape => ({
   get: (key) =>
@@ -167,8 +191,12 @@ export class Cache extends Context.Service<Cache, CacheShape>()("@dspex/core/Cac
  * key namespaced by the endpoint that gave it (see `namespacedKey`).
  *
  * @example
+ * ```ts
+ * import { Cache } from "@dspex/core"
+ *
  * Cache.cacheKey({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }], temperature: 0 })
- * // => "3f1c…" (64 hex chars)
+ * // => a SHA-256 in 64 hex chars; the same for the same request, whatever the order of its object keys
+ * ```
  */
 export const cacheKey = (request: CacheKeyRequest): string => cacheKeyOf(request.model, request.messages, dspyKwargs(request))
 
@@ -178,8 +206,13 @@ export const cacheKey = (request: CacheKeyRequest): string => cacheKeyOf(request
  * (a local vLLM and OpenAI, two Ollama hosts) never shares answers. DSPy keys by the request alone.
  *
  * @example
- * const stored = Cache.namespacedKey("https://api.openai.com/v1", Cache.cacheKey(request))
- * const entry = yield* Cache.Cache.use((cache) => cache.get(stored))
+ * ```ts
+ * import { Cache } from "@dspex/core"
+ *
+ * const request = { model: "openai/gpt-4o-mini", messages: [{ role: "user" as const, content: "hi" }], temperature: 0 }
+ * const stored = Cache.namespacedKey("https://api.openai.com/v1", Cache.cacheKey(request)) // "https://api.openai.com/v1 <key>"
+ * const entry = Cache.Cache.use((cache) => cache.get(stored)) // an Effect of Option<LMResponse>, needing the Cache
+ * ```
  */
 export const namespacedKey = (endpoint: string | undefined, key: string): string => namespaced(endpoint, key)
 
@@ -187,7 +220,13 @@ export const namespacedKey = (endpoint: string | undefined, key: string): string
  * An in-memory LRU cache (default 100_000 entries), lost when the process ends.
  *
  * @example
- * program.pipe(Effect.provide(LanguageModel.layer().pipe(Layer.provide(Cache.layerMemory({ maxEntries: 10_000 })))))
+ * ```ts
+ * import { Cache, LanguageModel } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Layer } from "effect"
+ *
+ * const LmLive = LanguageModel.layer().pipe(Layer.provide([OpenAi.layer(), Cache.layerMemory({ maxEntries: 10_000 })]))
+ * ```
  */
 export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<Cache> => Layer.sync(Cache, () => makeMemory(options))
 
@@ -196,7 +235,11 @@ export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<Cache> => 
  * unusable.
  *
  * @example
- * Cache.layerDisk({ path: "/var/cache/dspex" })
+ * ```ts
+ * import { Cache } from "@dspex/core"
+ *
+ * const DiskCache = Cache.layerDisk({ path: "/var/cache/dspex" }) // /var/cache/dspex/dspex-cache.sqlite
+ * ```
  */
 export const layerDisk = (options: DiskOptions): Layer.Layer<Cache> =>
   Layer.effect(Cache, Effect.suspend(() => makeDisk(options, makeMemory())))
@@ -205,7 +248,12 @@ export const layerDisk = (options: DiskOptions): Layer.Layer<Cache> =>
  * DSPy's default: memory in front of disk, a disk hit promoted into memory, writes to both.
  *
  * @example
- * Cache.layerTiered({ maxEntries: 100_000 }, { path: `${os.homedir()}/.dspex/cache` })
+ * ```ts
+ * import { Cache } from "@dspex/core"
+ * import { homedir } from "node:os"
+ *
+ * const DspyDefault = Cache.layerTiered({ maxEntries: 100_000 }, { path: `${homedir()}/.dspex/cache` })
+ * ```
  */
 export const layerTiered = (memoryOptions: MemoryOptions, diskOptions: DiskOptions): Layer.Layer<Cache> =>
   Layer.effect(
@@ -225,7 +273,14 @@ export const layerNone: Layer.Layer<Cache> = Layer.succeed(Cache, noneShape)
  * `DSPEX_CACHE_DIR` (default `~/.dspex/cache`).
  *
  * @example
- * LanguageModel.layer().pipe(Layer.provide([Cache.layerConfig, Providers.layer(OpenAi.provider())]))
+ * ```ts
+ * import { Cache, LanguageModel, Providers } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Layer } from "effect"
+ *
+ * // an invalid DSPEX_CACHE or DSPEX_CACHE_MEMORY_ENTRIES fails the layer with LMConfigurationError
+ * const LmLive = LanguageModel.layer().pipe(Layer.provide([Cache.layerConfig, Providers.layer(OpenAi.provider())]))
+ * ```
  */
 export const layerConfig: Layer.Layer<Cache, LMConfigurationError> = Layer.unwrap(
   Effect.gen(function*() {

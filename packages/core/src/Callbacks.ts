@@ -28,7 +28,13 @@ export const nextCallId = (): string => `c${(++counter).toString(36)}`
  * that already hold the fiber's callbacks (`emit` is the Effect form).
  *
  * @example
- * fire(callbacks, { _tag: "LMEnd", callId, model, outputs })
+ * ```ts
+ * import { Callbacks } from "@dspex/core"
+ *
+ * const log: Callbacks.Callback = (e) => console.log(e._tag, e.callId)
+ * Callbacks.fire([log], { _tag: "LMEnd", callId: Callbacks.nextCallId(), model: "openai/gpt-4o-mini", outputs: ["4"] })
+ * // logs "LMEnd c1"; a callback that throws is ignored
+ * ```
  */
 export const fire = (callbacks: ReadonlyArray<Callback>, event: CallbackEvent): void => {
   for (const cb of callbacks) {
@@ -48,7 +54,14 @@ export const emit = (event: CallbackEvent): Effect.Effect<void> =>
  * Runs `effect` with extra callbacks.
  *
  * @example
- * program.pipe(Callbacks.withCallbacks([(e) => console.log(e._tag)]))
+ * ```ts
+ * import { Callbacks, Predict } from "@dspex/core"
+ *
+ * const qa = Predict.make("question -> answer")
+ * const program = qa.call({ question: "What is 2 + 2?" }).pipe(
+ *   Callbacks.withCallbacks([(e) => console.log(e._tag)]) // ModuleStart, AdapterFormatStart, ..., LMStart, LMEnd, ..., ModuleEnd
+ * )
+ * ```
  */
 export const withCallbacks = (callbacks: ReadonlyArray<Callback>) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

@@ -21,9 +21,16 @@ export const extendSignature = (signature: Signature, rationaleField?: FieldInit
 
 /**
  * @example
+ * ```ts
+ * import { ChainOfThought } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
  * const cot = ChainOfThought.make("question -> answer")
- * const pred = yield* cot.call({ question: "What is 7*6?" })
- * pred.get("reasoning"); pred.get("answer")
+ * const program = Effect.gen(function*() {
+ *   const pred = yield* cot.call({ question: "What is 7*6?" })
+ *   return [pred.get("reasoning"), pred.get("answer")] // the model's reasoning, then its answer ("42")
+ * })
+ * ```
  */
 export class ChainOfThought extends Module {
   predict: Predict
@@ -46,7 +53,11 @@ export class ChainOfThought extends Module {
  * A ChainOfThought over a Signature or DSPy's string syntax (a bad string throws SignatureParseError).
  *
  * @example
- * const cot = ChainOfThought.make("question -> answer: float")
+ * ```ts
+ * import { ChainOfThought } from "@dspex/core"
+ *
+ * const cot = ChainOfThought.make("question -> answer: float") // predicts `reasoning`, then `answer` (a number)
+ * ```
  */
 export const make = (signature: Signature | string, options: ChainOfThoughtOptions = {}): ChainOfThought =>
   new ChainOfThought(signature, options)

@@ -101,8 +101,12 @@ export const runMetric = <R>(metric: Metric<R>, example: Example, prediction: Pr
  * A short description of a failure (`Tag: message`), for logs and ErrorBudgetExceeded.
  *
  * @example
+ * ```ts
+ * import { Errors, Evaluate } from "@dspex/core"
+ *
  * Evaluate.describeError(new Errors.StateLoadError({ key: "predict", reason: "no such predictor" }))
  * // => 'StateLoadError: Cannot load program state at key "predict": no such predictor'
+ * ```
  */
 export const describeError = (error: unknown): string => describe(error)
 
@@ -253,9 +257,17 @@ const events = <P extends Module, R>(
  * (pending examples are interrupted). Logs nothing: the consumer reports what it likes from the events.
  *
  * @example
- * Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch }).pipe(
+ * ```ts
+ * import { Evaluate, Example, Metrics, Predict } from "@dspex/core"
+ * import { Console, Effect, Stream } from "effect"
+ *
+ * const program = Predict.make("question -> answer")
+ * const devset = [Example.make({ question: "What is the capital of France?", answer: "Paris" }).withInputs("question")]
+ *
+ * const progress = Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch }).pipe(
  *   Stream.runForEach((e) => e._tag === "ExampleDone" ? Console.log(`${e.completed}/${e.total}: ${e.runningScore}%`) : Effect.void)
  * )
+ * ```
  */
 export const stream = <P extends Module, R = never>(
   options: EvaluateOptions<P, R>
@@ -266,12 +278,23 @@ export const stream = <P extends Module, R = never>(
  * ErrorBudgetExceeded or EvaluationAborted (see `stream`), each holding the results finished by then.
  *
  * @example
- * const { score, results } = yield* Evaluate.run({
- *   program,
- *   devset,
- *   metric: (example, pred) => pred.get("answer") === example.get("answer"),
- *   numThreads: 8
+ * ```ts
+ * import { Evaluate, Example, Predict } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Predict.make("question -> answer: float")
+ * const devset = [Example.make({ question: "What is 12 + 30?", answer: 42 }).withInputs("question")]
+ *
+ * const evaluation = Effect.gen(function*() {
+ *   const { score, results } = yield* Evaluate.run({
+ *     program,
+ *     devset,
+ *     metric: (example, pred) => pred.get("answer") === example.get("answer"),
+ *     numThreads: 8
+ *   })
+ *   console.log(`${score}%`, results.length) // "100%" 1 when the answer is right
  * })
+ * ```
  */
 export const run = <P extends Module, R = never>(
   options: EvaluateOptions<P, R>

@@ -6,8 +6,13 @@
  * A dataset row. `withInputs` marks which keys are inputs; the rest are labels.
  *
  * @example
+ * ```ts
+ * import { Example } from "@dspex/core"
+ *
  * const ex = Example.make({ question: "2+2?", answer: "4" }).withInputs("question")
  * ex.inputs() // { question: "2+2?" }
+ * ex.labels() // { answer: "4" }
+ * ```
  */
 export class Example {
   readonly data: Readonly<Record<string, unknown>>
@@ -60,6 +65,11 @@ export class Example {
  * An example over `data`, no input keys marked yet.
  *
  * @example
+ * ```ts
+ * import { Example } from "@dspex/core"
+ *
  * const ex = Example.make({ question: "2+2?", answer: "4" }).withInputs("question")
+ * ex.get("answer") // "4"
+ * ```
  */
 export const make = (data: Readonly<Record<string, unknown>>): Example => new Example(data)

@@ -148,7 +148,13 @@ const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurren
  * a time unless a batch asks for another bound.
  *
  * @example
- * Effect.provideService(program, Executor.Executor, Executor.makeLocal(4))
+ * ```ts
+ * import { Executor } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const tasks = [1, 2, 3].map((n) => ({ descriptor: { id: `square-${n}`, kind: "square" }, effect: Effect.succeed(n * n) }))
+ * const program = Executor.runAll(tasks).pipe(Effect.provideService(Executor.Executor, Executor.makeLocal(4)))
+ * ```
  */
 export const makeLocal = (defaultConcurrency = 8): ExecutorShape => {
   const fallback = positive(defaultConcurrency, 8)
@@ -178,8 +184,17 @@ const layerLocalFromConfig: Layer.Layer<Executor, LMConfigurationError> = Layer.
  * `DSPEX_NUM_THREADS` (8 when unset, DSPy's `num_threads` default).
  *
  * @example
- * Evaluate.run({ program, devset, metric }).pipe(Effect.provide(Executor.layerLocal()))
- * Evaluate.run({ program, devset, metric }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 4 })))
+ * ```ts
+ * import { Evaluate, Example, Executor, Metrics, Predict } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Predict.make("question -> answer")
+ * const devset = [Example.make({ question: "What is the capital of France?", answer: "Paris" }).withInputs("question")]
+ * const evaluation = Evaluate.run({ program, devset, metric: Metrics.answerExactMatch })
+ *
+ * evaluation.pipe(Effect.provide(Executor.layerLocal())) // DSPEX_NUM_THREADS examples at once (8 when unset)
+ * evaluation.pipe(Effect.provide(Executor.layerLocal({ concurrency: 4 })))
+ * ```
  */
 export function layerLocal(options: LocalOptions & { readonly concurrency: number }): Layer.Layer<Executor>
 export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, LMConfigurationError>
@@ -191,7 +206,16 @@ export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, LMConf
  * Runs a batch through the current Executor; results in completion order.
  *
  * @example
- * Executor.runBatch(tasks, { concurrency: 4 }).pipe(Stream.runForEach((r) => Console.log(r.index)))
+ * ```ts
+ * import { Executor } from "@dspex/core"
+ * import { Console, Effect, Stream } from "effect"
+ *
+ * const tasks = [300, 100, 200].map((ms, i) => ({ descriptor: { id: `sleep-${i}`, kind: "sleep" }, effect: Effect.sleep(ms) }))
+ * const program = Executor.runBatch(tasks, { concurrency: 4 }).pipe(
+ *   Stream.runForEach((r) => Console.log(r.index)), // 1, 2, 0: in completion order
+ *   Effect.provide(Executor.layerLocal({ concurrency: 4 }))
+ * )
+ * ```
  */
 export const runBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?: BatchOptions): Stream.Stream<TaskResult<A, E>, never, R | Executor> =>
   Stream.unwrap(Executor.useSync((executor) => executor.runBatch(tasks, options)))
@@ -200,8 +224,16 @@ export const runBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?:
  * Runs a batch through the current Executor and returns every result in input order.
  *
  * @example
- * const results = yield* Executor.runAll(tasks)
- * results[0].exit
+ * ```ts
+ * import { Executor } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const tasks = [1, 2, 3].map((n) => ({ descriptor: { id: `square-${n}`, kind: "square" }, effect: Effect.succeed(n * n) }))
+ * const program = Effect.gen(function*() {
+ *   const results = yield* Executor.runAll(tasks) // in input order, one Exit each
+ *   return results.map((r) => r.exit) // [Exit.succeed(1), Exit.succeed(4), Exit.succeed(9)]
+ * }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 2 })))
+ * ```
  */
 export const runAll = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?: BatchOptions): Effect.Effect<Array<TaskResult<A, E>>, never, R | Executor> =>
   Effect.map(Stream.runCollect(runBatch(tasks, options)), (results) => {

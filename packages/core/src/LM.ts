@@ -24,7 +24,15 @@ export interface LM {
 
 /**
  * @example
+ * ```ts
+ * import { LM, Predict } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
  * const lm = LM.make("openai/gpt-4o-mini", { temperature: 0 })
+ * const answer = Predict.make("question -> answer").call({ question: "What is 2 + 2?" }).pipe(
+ *   Effect.provideService(LM.CurrentLM, lm) // the LM of every predictor that has none of its own
+ * )
+ * ```
  */
 export const make = (model: string, options: Omit<LM, "model"> = {}): LM => ({ model, ...options })
 

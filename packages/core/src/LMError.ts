@@ -104,7 +104,11 @@ const unreachableCodes = new Set(["ECONNREFUSED", "ENOTFOUND"])
  * host): the LanguageModel runtime retries these at most twice, quickly, as waiting rarely brings a server up.
  *
  * @example
+ * ```ts
+ * import { LMError } from "@dspex/core"
+ *
  * LMError.isUnreachable(new LMError.LMProviderError({ provider: "openai", model: "m", detail: "", transport: true, code: "ECONNREFUSED" })) // true
+ * ```
  */
 export const isUnreachable = (e: LMError): boolean =>
   e._tag === "LMProviderError" && e.transport === true && e.code !== undefined && unreachableCodes.has(e.code)
@@ -177,6 +181,11 @@ export const isRetryable = (e: LMError): boolean => e.retryable
  * program's own errors can opt in.
  *
  * @example
+ * ```ts
+ * import { LMError } from "@dspex/core"
+ *
  * LMError.isFatal(new LMError.LMAuthError({ provider: "openai", model: "gpt-4o-mini", detail: "invalid key" })) // true
+ * LMError.isFatal(new LMError.LMTimeout({ provider: "openai", model: "gpt-4o-mini", detail: "no answer", timeoutMs: 60_000 })) // false
+ * ```
  */
 export const isFatal = (u: unknown): boolean => typeof u === "object" && u !== null && (u as { fatal?: unknown }).fatal === true

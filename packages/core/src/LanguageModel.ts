@@ -186,7 +186,17 @@ export class LanguageModel extends Context.Service<LanguageModel, LanguageModelS
  * `DSPEX_LM_<PROVIDER>_{MAX_CONCURRENCY,REQUESTS_PER_MINUTE,TIMEOUT_MS}` per provider).
  *
  * @example
- * const lm = yield* LanguageModel.make({ timeoutMs: 30_000 })
+ * ```ts
+ * import { Cache, LanguageModel, LM, Providers } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const lm = yield* LanguageModel.make({ timeoutMs: 30_000 }) // released with the scope
+ *   const response = yield* lm.generate(LM.make("openai/gpt-4o-mini"), { messages: [{ role: "user", content: "Say hi." }] })
+ *   return response.outputs[0]?.text
+ * }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(Providers.layer(OpenAi.provider()), Cache.layerMemory())))
+ * ```
  */
 export const make = (
   options?: LanguageModelOptions
@@ -197,10 +207,17 @@ export const make = (
  * The LanguageModel layer; provide it with a `Providers` layer and a `Cache` layer.
  *
  * @example
+ * ```ts
+ * import { Cache, LanguageModel, LM, Providers } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Effect, Layer } from "effect"
+ *
  * const LmLive = LanguageModel.layer({ providers: { openai: { maxConcurrency: 16, requestsPerMinute: 500 } } }).pipe(
  *   Layer.provide([Providers.layer(OpenAi.provider()), Cache.layerConfig])
  * )
+ * const messages = [{ role: "user" as const, content: "Say hi." }]
  * const answer = LanguageModel.LanguageModel.use((lm) => lm.generate(LM.make("openai/gpt-4o-mini"), { messages })).pipe(Effect.provide(LmLive))
+ * ```
  */
 export const layer = (options?: LanguageModelOptions): Layer.Layer<LanguageModel, LMConfigurationError, Providers | Cache> =>
   Layer.effect(LanguageModel, makeRuntime(options))

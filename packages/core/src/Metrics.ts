@@ -18,7 +18,11 @@ const words = (s: string): Array<string> => s.split(/\s+/u).filter((w) => w.leng
  * whitespace.
  *
  * @example
- * normalizeText("The,  Eiffel  Tower!") // "eiffel tower"
+ * ```ts
+ * import { Metrics } from "@dspex/core"
+ *
+ * Metrics.normalizeText("The,  Eiffel  Tower!") // "eiffel tower"
+ * ```
  */
 export const normalizeText = (s: string): string => {
   const lowered = s.normalize("NFD").toLowerCase()
@@ -48,7 +52,11 @@ const overlap = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): number => 
  * Token-level F1 of two strings after normalization (0 when no token is shared).
  *
  * @example
- * tokenF1("Eiffel Tower is in Paris", "Paris") // 0.333…
+ * ```ts
+ * import { Metrics } from "@dspex/core"
+ *
+ * Metrics.tokenF1("Eiffel Tower is in Paris", "Paris") // 0.333… (precision 1/5, recall 1)
+ * ```
  */
 export const tokenF1 = (prediction: string, groundTruth: string): number => {
   const p = words(normalizeText(prediction))
@@ -105,8 +113,13 @@ export interface ExactMatchOptions {
  * Takes the options as third argument, or after the trace when called as a metric with one.
  *
  * @example
- * answerExactMatch(Example.make({ answer: ["Eiffel Tower", "Louvre"] }), new Prediction.Prediction({ answer: "The Eiffel Tower" })) // true
- * answerExactMatch(example, pred, { frac: 0.5 })
+ * ```ts
+ * import { Example, Metrics, Prediction } from "@dspex/core"
+ *
+ * const example = Example.make({ answer: ["Eiffel Tower", "Louvre"] })
+ * Metrics.answerExactMatch(example, new Prediction.Prediction({ answer: "The Eiffel Tower" })) // true
+ * Metrics.answerExactMatch(example, new Prediction.Prediction({ answer: "the tower" }), { frac: 0.5 }) // true: token F1 0.67
+ * ```
  */
 export const answerExactMatch = (
   example: Example,
@@ -152,7 +165,12 @@ export const passageMatch = (passages: ReadonlyArray<string>, answers: ReadonlyA
  * DSPy's `answer_passage_match`: some passage of `pred.context` contains `example.answer`.
  *
  * @example
- * answerPassageMatch(Example.make({ answer: "Eiffel Tower" }), new Prediction.Prediction({ context: ["The Eiffel Tower is in Paris."] })) // true
+ * ```ts
+ * import { Example, Metrics, Prediction } from "@dspex/core"
+ *
+ * const example = Example.make({ answer: "Eiffel Tower" })
+ * Metrics.answerPassageMatch(example, new Prediction.Prediction({ context: ["The Eiffel Tower is in Paris."] })) // true
+ * ```
  */
 export const answerPassageMatch = (example: Example, prediction: Prediction, _trace?: ReadonlyArray<TraceStep>): boolean => {
   const context = prediction.get("context")

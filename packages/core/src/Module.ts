@@ -54,13 +54,21 @@ export type ContextOf<M> = ForwardOf<M>["result"] extends Effect.Effect<infer _A
  * The base of every program.
  *
  * @example
+ * ```ts
+ * import { ChainOfThought, Module } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
  * class RAG extends Module.Module {
  *   generate = ChainOfThought.make("context: list[str], question -> answer")
  *   forward(inputs: { context: ReadonlyArray<string>; question: string }) {
  *     return this.generate.call(inputs)
  *   }
  * }
- * const prediction = yield* new RAG().call({ context: ["..."], question: "Who?" })
+ * const program = Effect.gen(function*() {
+ *   const prediction = yield* new RAG().call({ context: ["Paris is the capital of France."], question: "What is the capital of France?" })
+ *   return prediction.get("answer")
+ * })
+ * ```
  */
 export abstract class Module {
   /** The module's logic. Call it through `call`, which adds tracing and callbacks. */
@@ -71,7 +79,16 @@ export abstract class Module {
    * callbacks, and, for a Prediction result, the LM usage of every call made inside.
    *
    * @example
-   * const pred = yield* program.call({ question: "What is 2+2?" })
+   * ```ts
+   * import { Predict } from "@dspex/core"
+   * import { Effect } from "effect"
+   *
+   * const program = Predict.make("question -> answer")
+   * const answer = Effect.gen(function*() {
+   *   const pred = yield* program.call({ question: "What is 2+2?" })
+   *   return pred.get("answer")
+   * })
+   * ```
    */
   call<Self extends Module>(this: Self, inputs: InputsOf<Self>, options?: CallOptions): Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>> {
     const self = this
@@ -133,7 +150,18 @@ export abstract class Module {
    * Named predictors in attribute order, named as DSPy names them in saved files.
    *
    * @example
-   * program.namedPredictors().map(([path]) => path) // ["generate_query.predict", "generate_answer"]
+   * ```ts
+   * import { ChainOfThought, Module, Predict } from "@dspex/core"
+   *
+   * class MultiHop extends Module.Module {
+   *   generate_query = ChainOfThought.make("question -> query")
+   *   generate_answer = Predict.make("context, question -> answer")
+   *   forward(inputs: { question: string }) {
+   *     return this.generate_query.call(inputs)
+   *   }
+   * }
+   * new MultiHop().namedPredictors().map(([path]) => path) // ["generate_query.predict", "generate_answer"]
+   * ```
    */
   namedPredictors(): ReadonlyArray<readonly [string, Predict]> {
     return namedParameters(this).map((e) => [e.path, e.value as unknown as Predict] as const)

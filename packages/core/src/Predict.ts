@@ -43,9 +43,16 @@ const effectiveConfig = (lm: LM, config: PredictConfig): PredictConfig => {
 
 /**
  * @example
+ * ```ts
+ * import { Predict } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
  * const qa = Predict.make("question -> answer", { instructions: "Be brief." })
- * const pred = yield* qa.call({ question: "What is 2+2?" })
- * pred.get("answer")
+ * const program = Effect.gen(function*() {
+ *   const pred = yield* qa.call({ question: "What is 2+2?" })
+ *   return pred.get("answer") // "4"
+ * })
+ * ```
  */
 export class Predict extends Module {
   signature: Signature
@@ -133,8 +140,13 @@ export class Predict extends Module {
  * strings, as DSPy renders them). `predictor` names the predictor in the error ("" for none).
  *
  * @example
- * yield* Predict.validateInputs(signature, { context: 5, question: "Why?" })
+ * ```ts
+ * import { Predict, Signature } from "@dspex/core"
+ *
+ * const signature = Signature.make("context: list[str], question -> answer")
+ * const check = Predict.validateInputs(signature, { context: 5, question: "Why?" })
  * // fails: InputValidationError 'Input field "context" has the wrong type: expected list[str], got number 5'
+ * ```
  */
 export const validateInputs = (
   signature: Signature,
@@ -149,7 +161,12 @@ export const validateInputs = (
  * Builds a predictor from a Signature or DSPy's string syntax (a bad string throws SignatureParseError).
  *
  * @example
+ * ```ts
+ * import { Predict } from "@dspex/core"
+ *
  * const qa = Predict.make("question -> answer", { instructions: "Be brief." })
+ * qa.signature.instructions // "Be brief."
+ * ```
  */
 export const make = (signature: Signature | string, options: PredictOptions = {}): Predict => new Predict(signature, options)
 

@@ -22,7 +22,16 @@ export class Completions {
  * A module's result: the first completion's fields, every completion, and LM usage per model.
  *
  * @example
- * pred.get("answer"); pred.completions.length; pred.usage
+ * ```ts
+ * import { Prediction } from "@dspex/core"
+ *
+ * const pred = Prediction.fromCompletions([{ answer: "4" }, { answer: "four" }], {
+ *   "openai/gpt-4o-mini": { promptTokens: 80, completionTokens: 10, totalTokens: 90 }
+ * })
+ * pred.get("answer") // "4"
+ * pred.completions.length // 2
+ * pred.usage["openai/gpt-4o-mini"]?.totalTokens // 90
+ * ```
  */
 export class Prediction {
   readonly data: Readonly<Record<string, unknown>>
@@ -56,8 +65,13 @@ export class Prediction {
  * A prediction from every completion of one call: the first one's fields are the prediction's own.
  *
  * @example
+ * ```ts
+ * import { Prediction } from "@dspex/core"
+ *
  * const pred = Prediction.fromCompletions([{ answer: "4" }, { answer: "four" }])
- * pred.get("answer") // "4"; pred.completions.field("answer") // ["4", "four"]
+ * pred.get("answer") // "4"
+ * pred.completions.field("answer") // ["4", "four"]
+ * ```
  */
 export const fromCompletions = (
   items: ReadonlyArray<Readonly<Record<string, unknown>>>,

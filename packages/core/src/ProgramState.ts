@@ -44,8 +44,19 @@ export class ProgramFileError extends Schema.TaggedError<ProgramFileError>()("Pr
  * top level (like DSPy's predict.json); any other program has one key per named predictor.
  *
  * @example
- * const json = ProgramState.dumpState(program)
+ * ```ts
+ * import { ChainOfThought, Module, Predict, ProgramState } from "@dspex/core"
+ *
+ * class MultiHop extends Module.Module {
+ *   generate_query = ChainOfThought.make("question -> query")
+ *   generate_answer = Predict.make("context, question -> answer")
+ *   forward(inputs: { question: string }) {
+ *     return this.generate_query.call(inputs)
+ *   }
+ * }
+ * const json = ProgramState.dumpState(new MultiHop())
  * Object.keys(json) // ["generate_query.predict", "generate_answer", "metadata"]
+ * ```
  */
 export const dumpState = (
   program: Module,
@@ -61,7 +72,15 @@ export const dumpState = (
  * is untouched and the StateLoadError names the key. `metadata` and unknown keys are ignored.
  *
  * @example
- * yield* ProgramState.loadState(program, JSON.parse(text))
+ * ```ts
+ * import { Predict, ProgramState } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const trained = Predict.make("question -> answer", { instructions: "Answer in one word." })
+ * const fresh = Predict.make("question -> answer")
+ * await Effect.runPromise(ProgramState.loadState(fresh, ProgramState.dumpState(trained)))
+ * fresh.signature.instructions // "Answer in one word."
+ * ```
  */
 export const loadState = (program: Module, state: unknown, options: LoadOptions = {}): Effect.Effect<void, StateLoadError> =>
   loadModule(program, state, options)
@@ -70,7 +89,13 @@ export const loadState = (program: Module, state: unknown, options: LoadOptions 
  * Writes the program as DSPy does (2-space indented JSON with a final newline).
  *
  * @example
- * yield* ProgramState.save(program, "program.json")
+ * ```ts
+ * import { Predict, ProgramState } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Predict.make("question -> answer")
+ * await Effect.runPromise(ProgramState.save(program, "program.json")) // fails with ProgramFileError if it cannot write
+ * ```
  */
 export const save = (program: Module, path: string): Effect.Effect<void, ProgramFileError> =>
   Effect.tryPromise({
@@ -82,7 +107,13 @@ export const save = (program: Module, path: string): Effect.Effect<void, Program
  * Reads a saved program (DSPy's or ours) into `program`.
  *
  * @example
- * yield* ProgramState.load(program, "program.json")
+ * ```ts
+ * import { Predict, ProgramState } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Predict.make("question -> answer")
+ * await Effect.runPromise(ProgramState.load(program, "program.json")) // a file saved by DSPy works too
+ * ```
  */
 export const load = (program: Module, path: string, options: LoadOptions = {}): Effect.Effect<void, ProgramFileError | StateLoadError> =>
   Effect.gen(function*() {
@@ -112,7 +143,13 @@ export const canonicalJson = (value: unknown): string => {
  * prefixes, descriptions, demos and LMs give equal hashes.
  *
  * @example
- * const id = ProgramState.stateHash(candidate)
+ * ```ts
+ * import { Predict, ProgramState } from "@dspex/core"
+ *
+ * const a = Predict.make("question -> answer", { instructions: "Be brief." })
+ * const b = Predict.make("question -> answer", { instructions: "Be brief." })
+ * ProgramState.stateHash(a) === ProgramState.stateHash(b) // true: same state, same hash
+ * ```
  */
 export const stateHash = (program: Module): string => hashState(dumpModule(program))
 

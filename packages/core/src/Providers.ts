@@ -33,8 +33,18 @@ export interface ProvidersShape {
  * A registry over `providers`; a later provider with the same name replaces an earlier one.
  *
  * @example
- * const registry = Providers.make(myProvider)
- * registry.lookup("openai") // => myProvider
+ * ```ts
+ * import { LanguageModel, Providers } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const echo: LanguageModel.Provider = {
+ *   name: "echo",
+ *   complete: (request) => Effect.succeed({ outputs: [{ text: JSON.stringify(request.messages) }], usage: LanguageModel.zeroUsage }),
+ *   capabilities: () => ({ structuredOutputs: false, jsonObject: false, tools: false })
+ * }
+ * const registry = Providers.make(echo)
+ * registry.lookup("echo") // => echo
+ * ```
  */
 export const make = (...providers: ReadonlyArray<Provider>): ProvidersShape => {
   const byName = new Map<string, Provider>()
@@ -69,8 +79,14 @@ export class Providers extends Context.Service<Providers, ProvidersShape>()("@ds
  * The registry layer: every provider the program may call, each a `Provider` or an effect building one.
  *
  * @example
- * const providers = Providers.layer(OpenAi.provider(), Anthropic.provider())
- * program.pipe(Effect.provide(LanguageModel.layer().pipe(Layer.provide([providers, Cache.layerConfig]))))
+ * ```ts
+ * import { Cache, LanguageModel, Providers } from "@dspex/core"
+ * import { Anthropic, OpenAi } from "@dspex/providers"
+ * import { Layer } from "effect"
+ *
+ * const providers = Providers.layer(OpenAi.provider(), Anthropic.provider()) // "openai/..." and "anthropic/..." models
+ * const LmLive = LanguageModel.layer().pipe(Layer.provide([providers, Cache.layerConfig]))
+ * ```
  */
 export const layer = <const Ps extends ReadonlyArray<ProviderInput>>(
   ...providers: Ps

@@ -67,10 +67,17 @@ const forwarding = <S extends object>(sample: S, get: () => S): S => {
  * layer's error), after stopping what was already built; later rebuilds count toward the restart intensity.
  *
  * @example
+ * ```ts
+ * import { Cache, LanguageModel, Providers, Services } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Effect, Layer } from "effect"
+ *
+ * // LanguageModel, Executor (Executor.layerLocal() unless given) and CoreSupervisor
  * const CoreLive = Services.layerSupervised({
- *   languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(openai), Cache.layerMemory()]))
+ *   languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(OpenAi.provider()), Cache.layerMemory()]))
  * })
- * program.pipe(Effect.provide(CoreLive))
+ * const snapshot = Effect.flatMap(Services.CoreSupervisor, (core) => core.snapshot).pipe(Effect.provide(CoreLive))
+ * ```
  */
 export const layerSupervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
   options: SupervisedOptions<E1, R1, E2, R2>
@@ -103,7 +110,18 @@ export const layerSupervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
  * The snapshot of one core service's child ("languageModel" or "executor").
  *
  * @example
- * const lm = yield* Services.child("languageModel") // { status: "running", restarts: 0, ... }
+ * ```ts
+ * import { Cache, LanguageModel, Providers, Services } from "@dspex/core"
+ * import { OpenAi } from "@dspex/providers"
+ * import { Effect, Layer } from "effect"
+ *
+ * const CoreLive = Services.layerSupervised({
+ *   languageModel: LanguageModel.layer().pipe(Layer.provide([Providers.layer(OpenAi.provider()), Cache.layerMemory()]))
+ * })
+ * const program = Effect.gen(function*() {
+ *   const lm = yield* Services.child("languageModel") // { id: "languageModel", status: "running", restarts: 0, ... }
+ * }).pipe(Effect.provide(CoreLive))
+ * ```
  */
 export const child = (id: "languageModel" | "executor"): Effect.Effect<SupervisorEvent.ChildSnapshot | undefined, never, CoreSupervisor> =>
   CoreSupervisor.use((core) => Effect.map(core.snapshot, (s) => s.children.find((c) => c.id === id)))

@@ -90,8 +90,13 @@ export const defaultInstructions = (inputs: ReadonlyArray<string>, outputs: Read
  * An immutable signature; build one with `make`, `parse` or `fromFields`.
  *
  * @example
+ * ```ts
+ * import { Signature } from "@dspex/core"
+ *
  * const qa = Signature.make("context: list[str], question -> answer")
- * const cot = qa.prepend("reasoning", "output", { desc: "${reasoning}" })
+ * const cot = qa.prepend("reasoning", "output", { desc: "${reasoning}" }) // a new signature; qa is unchanged
+ * cot.outputs.map((f) => f.name) // ["reasoning", "answer"]
+ * ```
  */
 export class Signature {
   readonly inputs: ReadonlyArray<Field>
@@ -221,7 +226,16 @@ const checkNames = (inputs: ReadonlyArray<Field>, outputs: ReadonlyArray<Field>,
  * Parses DSPy's string syntax; a syntax error is a typed SignatureParseError naming text and position.
  *
  * @example
- * const sig = yield* Signature.parse("question -> answer: float")
+ * ```ts
+ * import { Signature } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sig = yield* Signature.parse("question -> answer: float")
+ *   return sig.outputs.map((f) => f.name) // ["answer"]
+ * })
+ * const bad = Signature.parse("question answer") // fails with SignatureParseError (text and position)
+ * ```
  */
 export const parse = (source: string, instructions?: string): Effect.Effect<Signature, SignatureParseError> =>
   Effect.try({
@@ -236,7 +250,12 @@ export const parse = (source: string, instructions?: string): Effect.Effect<Sign
  * Like `parse` for signatures written in code; throws the SignatureParseError.
  *
  * @example
+ * ```ts
+ * import { Signature } from "@dspex/core"
+ *
  * const qa = Signature.make("context: list[str], question -> answer", "Answer briefly.")
+ * qa.instructions // "Answer briefly."
+ * ```
  */
 export const make = (source: string, instructions?: string): Signature => {
   const parsed = parseSignatureString(source)
@@ -251,11 +270,16 @@ export const make = (source: string, instructions?: string): Signature => {
  * Builds a signature from Effect Schema fields (descriptions and checks become prompt notes).
  *
  * @example
- * Signature.fromFields({
+ * ```ts
+ * import { Signature } from "@dspex/core"
+ * import { Schema } from "effect"
+ *
+ * const sig = Signature.fromFields({
  *   instructions: "Answer with a number.",
  *   inputs: { question: Schema.String },
  *   outputs: { answer: { type: Schema.Number, desc: "the numeric answer" } }
  * })
+ * ```
  */
 export const fromFields = (spec: {
   readonly inputs: Readonly<Record<string, FieldInit>>

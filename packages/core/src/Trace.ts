@@ -55,8 +55,21 @@ export const append = (steps: ReadonlyArray<TraceStep>): Effect.Effect<void> =>
  * inner capture's steps do not reach the outer one (use `append` to pass them on).
  *
  * @example
- * const [prediction, steps] = yield* Trace.capture(program.call({ question: "2+2?" }))
- * steps.map((s) => s.path) // ["generate_answer.predict"]
+ * ```ts
+ * import { ChainOfThought, Module, Trace } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * class QA extends Module.Module {
+ *   generate_answer = ChainOfThought.make("question -> answer")
+ *   forward(inputs: { question: string }) {
+ *     return this.generate_answer.call(inputs)
+ *   }
+ * }
+ * const program = Effect.gen(function*() {
+ *   const [prediction, steps] = yield* Trace.capture(new QA().call({ question: "2+2?" }))
+ *   return steps.map((s) => s.path) // ["generate_answer.predict"]
+ * })
+ * ```
  */
 export const capture = <A, E, R>(effect: Effect.Effect<A, E, R>, options: { readonly limit?: number } = {}): Effect.Effect<[A, ReadonlyArray<TraceStep>], E, R> =>
   Effect.suspend(() => {
@@ -72,7 +85,15 @@ export const capture = <A, E, R>(effect: Effect.Effect<A, E, R>, options: { read
  * steps that led to a failure).
  *
  * @example
- * const [exit, steps] = yield* Trace.captureExit(program.call(inputs))
+ * ```ts
+ * import { Predict, Trace } from "@dspex/core"
+ * import { Effect, Exit } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const [exit, steps] = yield* Trace.captureExit(Predict.make("question -> answer").call({ question: "2+2?" }))
+ *   if (Exit.isFailure(exit)) console.log(`failed after ${steps.length} predictor calls`)
+ * })
+ * ```
  */
 export const captureExit = <A, E, R>(effect: Effect.Effect<A, E, R>, options: { readonly limit?: number } = {}): Effect.Effect<[Exit.Exit<A, E>, ReadonlyArray<TraceStep>], never, R> =>
   Effect.suspend(() => {

@@ -13,7 +13,13 @@ import { Effect, type Fiber, References, Tracer } from "effect"
  * True when spans made by this fiber reach a tracing backend.
  *
  * @example
- * Effect.withFiber((fiber) => Tracing.isTracing(fiber) ? Effect.withSpan(work, "step") : work)
+ * ```ts
+ * import { Tracing } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const work = Effect.sleep("10 millis")
+ * const traced = Effect.withFiber((fiber) => Tracing.isTracing(fiber) ? Effect.withSpan(work, "step") : work)
+ * ```
  */
 export const isTracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
   fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer && fiber.getRef(References.TracerEnabled)
@@ -22,7 +28,13 @@ export const isTracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
  * `effect` inside a span named `name` when tracing (attributes are built only then), else `effect`.
  *
  * @example
- * Tracing.withSpan(call, "retriever.search", () => ({ "dspex.k": k }))
+ * ```ts
+ * import { Tracing } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const search = (query: string, k: number) =>
+ *   Tracing.withSpan(Effect.succeed([`a passage about ${query}`]), "retriever.search", () => ({ "dspex.k": k }))
+ * ```
  */
 export const withSpan = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
