@@ -5,9 +5,15 @@
  * `use_json_adapter_fallback`), never after an LM error.
  *
  * @example
+ * ```ts
+ * import { ChatAdapter, Signature } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const sig = Signature.make("question -> answer")
  * const adapter = ChatAdapter.make({ useJsonAdapterFallback: false })
- * const messages = adapter.format(Signature.make("question -> answer"), [], { question: "2+2?" })
- * const outputs = yield* adapter.parse(sig, "[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]")
+ * const messages = adapter.format(sig, [], { question: "2+2?" }) // [system, user]; the user message starts "[[ ## question ## ]]\n2+2?"
+ * const outputs = await Effect.runPromise(adapter.parse(sig, "[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]")) // { answer: "4" }
+ * ```
  */
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { Field, Signature } from "./Signature.ts"
@@ -104,7 +110,11 @@ const parse = tracedParse("ChatAdapter", parseCore)
  * A ChatAdapter.
  *
  * @example
- * const strict = ChatAdapter.make({ useJsonAdapterFallback: false })
+ * ```ts
+ * import { ChatAdapter } from "@dspex/core"
+ *
+ * const strict = ChatAdapter.make({ useJsonAdapterFallback: false }) // an unparsable reply fails with AdapterParseError
+ * ```
  */
 export const make = (options: ChatAdapterOptions = {}): Adapter => {
   const fallback = options.useJsonAdapterFallback ?? true
@@ -122,6 +132,12 @@ export const make = (options: ChatAdapterOptions = {}): Adapter => {
  * A ChatAdapter with DSPy's defaults (JSON fallback on).
  *
  * @example
- * Effect.provideService(program, Adapter.CurrentAdapter, ChatAdapter.defaultAdapter)
+ * ```ts
+ * import { Adapter, ChatAdapter, Predict } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Predict.make("question -> answer").call({ question: "2+2?" })
+ * const withChat = Effect.provideService(program, Adapter.CurrentAdapter, ChatAdapter.defaultAdapter) // also what an unset adapter means
+ * ```
  */
 export const defaultAdapter: Adapter = make()

@@ -62,7 +62,11 @@ export const optional = (inner: FieldType): FieldType => ({ _tag: "optional", in
  * A fixed-length tuple, Python's `tuple[int, str]` (`tuple()` is `tuple[()]`).
  *
  * @example
- * typeName(tuple(int, str)) // "tuple[int, str]"
+ * ```ts
+ * import { FieldType } from "@dspex/core"
+ *
+ * FieldType.typeName(FieldType.tuple(FieldType.int, FieldType.str)) // "tuple[int, str]"
+ * ```
  */
 export const tuple = (...items: ReadonlyArray<FieldType>): FieldType => ({ _tag: "tuple", items })
 
@@ -70,7 +74,11 @@ export const tuple = (...items: ReadonlyArray<FieldType>): FieldType => ({ _tag:
  * A variadic tuple, Python's `tuple[int, ...]` (DSPy names it `tuple[int, Ellipsis]`).
  *
  * @example
- * jsonSchema(tupleOf(int)) // { items: { type: "integer" }, type: "array" }
+ * ```ts
+ * import { FieldType } from "@dspex/core"
+ *
+ * FieldType.jsonSchema(FieldType.tupleOf(FieldType.int)) // { items: { type: "integer" }, type: "array" }
+ * ```
  */
 export const tupleOf = (item: FieldType): FieldType => ({ _tag: "tuple", items: [], rest: item })
 
@@ -78,8 +86,12 @@ export const tupleOf = (item: FieldType): FieldType => ({ _tag: "tuple", items: 
  * The annotation name DSPy prints in `1. \`answer\` (float):` and in the output reminder.
  *
  * @example
- * typeName(list(str)) // "list[str]"
- * typeName(optional(int)) // "Union[int, NoneType]"
+ * ```ts
+ * import { FieldType } from "@dspex/core"
+ *
+ * FieldType.typeName(FieldType.list(FieldType.str)) // "list[str]"
+ * FieldType.typeName(FieldType.optional(FieldType.int)) // "Union[int, NoneType]"
+ * ```
  */
 export const typeName = (t: FieldType): string => annotationName(t)
 
@@ -88,7 +100,11 @@ export const typeName = (t: FieldType): string => annotationName(t)
  * except for tuples (`tuple[int, ...]` and `tuple[()]`, where DSPy's names read `Ellipsis` and `tuple[]`).
  *
  * @example
- * sourceName(tupleOf(int)) // "tuple[int, ...]"
+ * ```ts
+ * import { FieldType } from "@dspex/core"
+ *
+ * FieldType.sourceName(FieldType.tupleOf(FieldType.int)) // "tuple[int, ...]" (typeName gives "tuple[int, Ellipsis]")
+ * ```
  */
 export const sourceName = (t: FieldType): string => annotationName(t, true)
 
@@ -166,8 +182,13 @@ export const constraintsOf = (ast: SchemaAST.AST): string | undefined => {
  * Reads the prompt-level type from an Effect Schema, so Schema-built signatures render like string ones.
  *
  * @example
- * fromSchema(Schema.Array(Schema.String)) // list(str)
- * fromSchema(Schema.Tuple([Schema.Int, Schema.String])) // tuple(int, str)
+ * ```ts
+ * import { FieldType } from "@dspex/core"
+ * import { Schema } from "effect"
+ *
+ * FieldType.fromSchema(Schema.Array(Schema.String)) // FieldType.list(FieldType.str)
+ * FieldType.fromSchema(Schema.Tuple([Schema.Int, Schema.String])) // FieldType.tuple(FieldType.int, FieldType.str)
+ * ```
  */
 export const fromSchema = (schema: Schema.Top, path = "field"): FieldType => fromAst(schema.ast, path)
 

@@ -5,8 +5,18 @@
  * replies with JSON repair and DSPy's rules.
  *
  * @example
- * const messages = JSONAdapter.defaultAdapter.format(Signature.make("question -> answer: float"), [], { question: "2+2?" })
- * const result = yield* JSONAdapter.defaultAdapter.call({ lm, signature, demos: [], inputs: { question: "2+2?" } })
+ * ```ts
+ * import { JSONAdapter, LM, Signature } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const signature = Signature.make("question -> answer: float")
+ * const messages = JSONAdapter.defaultAdapter.format(signature, [], { question: "2+2?" }) // asks for a JSON object with `answer`
+ * const program = Effect.gen(function*() {
+ *   const lm = LM.make("openai/gpt-4o-mini")
+ *   const result = yield* JSONAdapter.defaultAdapter.call({ lm, signature, demos: [], inputs: { question: "2+2?" } })
+ *   return result.outputs[0] // { answer: 4 }
+ * })
+ * ```
  */
 import { Effect } from "effect"
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
@@ -134,7 +144,11 @@ const enforceStrict = (s: JsonSchema): void => {
  * The `json_schema` response format DSPy builds from the output fields (model "DSPyProgramOutputs").
  *
  * @example
- * structuredOutputFormat(Signature.make("q -> answer: int")).json_schema.schema.required // ["answer"]
+ * ```ts
+ * import { JSONAdapter, Signature } from "@dspex/core"
+ *
+ * JSONAdapter.structuredOutputFormat(Signature.make("q -> answer: int")).json_schema.schema.required // ["answer"]
+ * ```
  */
 export const structuredOutputFormat = perSignature((sig): Extract<ResponseFormat, { type: "json_schema" }> => {
   const schema = pydanticSchema(outputsType(sig))
@@ -169,7 +183,11 @@ const pipeline = { name: "JSONAdapter", format, parse: parseCore }
  * A JSONAdapter.
  *
  * @example
- * const jsonOnly = JSONAdapter.make({ structuredOutputs: false })
+ * ```ts
+ * import { JSONAdapter } from "@dspex/core"
+ *
+ * const jsonOnly = JSONAdapter.make({ structuredOutputs: false }) // json_object mode where supported, never strict Structured Outputs
+ * ```
  */
 export const make = (options: JSONAdapterOptions = {}): Adapter => {
   const allowStructured = options.structuredOutputs ?? true
@@ -199,6 +217,12 @@ export const make = (options: JSONAdapterOptions = {}): Adapter => {
  * A JSONAdapter with DSPy's defaults.
  *
  * @example
- * Effect.provideService(program, Adapter.CurrentAdapter, JSONAdapter.defaultAdapter)
+ * ```ts
+ * import { Adapter, JSONAdapter, Predict } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Predict.make("question -> answer").call({ question: "2+2?" })
+ * const withJson = Effect.provideService(program, Adapter.CurrentAdapter, JSONAdapter.defaultAdapter)
+ * ```
  */
 export const defaultAdapter: Adapter = make()

@@ -5,8 +5,14 @@
  * (a ChatAdapter subclass), retries once with JSONAdapter when a reply cannot be parsed.
  *
  * @example
- * const messages = XMLAdapter.defaultAdapter.format(Signature.make("question -> answer"), [], { question: "2+2?" })
- * const outputs = yield* XMLAdapter.defaultAdapter.parse(sig, "<answer>4</answer>")
+ * ```ts
+ * import { Signature, XMLAdapter } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const sig = Signature.make("question -> answer")
+ * const messages = XMLAdapter.defaultAdapter.format(sig, [], { question: "2+2?" }) // the user message starts "<question>\n2+2?\n</question>"
+ * const outputs = await Effect.runPromise(XMLAdapter.defaultAdapter.parse(sig, "<answer>4</answer>")) // { answer: "4" }
+ * ```
  */
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { FieldType } from "./FieldType.ts"
@@ -395,7 +401,11 @@ const parse = tracedParse("XMLAdapter", parseCore)
  * An XMLAdapter.
  *
  * @example
- * const xml = XMLAdapter.make({ useJsonAdapterFallback: false })
+ * ```ts
+ * import { XMLAdapter } from "@dspex/core"
+ *
+ * const xml = XMLAdapter.make({ useJsonAdapterFallback: false }) // an unparsable reply fails with AdapterParseError
+ * ```
  */
 export const make = (options: XMLAdapterOptions = {}): Adapter => {
   const fallback = options.useJsonAdapterFallback ?? true
@@ -413,6 +423,12 @@ export const make = (options: XMLAdapterOptions = {}): Adapter => {
  * An XMLAdapter with DSPy's defaults (JSON fallback on).
  *
  * @example
- * Effect.provideService(program, Adapter.CurrentAdapter, XMLAdapter.defaultAdapter)
+ * ```ts
+ * import { Adapter, Predict, XMLAdapter } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Predict.make("question -> answer").call({ question: "2+2?" })
+ * const withXml = Effect.provideService(program, Adapter.CurrentAdapter, XMLAdapter.defaultAdapter)
+ * ```
  */
 export const defaultAdapter: Adapter = make()
