@@ -141,9 +141,16 @@ const bump = (record: Record<string, number>, key: string) => {
  * Starts a simulator; resolves once it is listening.
  *
  * @example
- * const sim = await Simulator.start({ latency: { fixedMs: 50 } })
+ * ```ts
+ * import { Simulator } from "@dspex/simulator"
+ * import OpenAI from "openai"
+ *
+ * const sim = await Simulator.start({ latency: { fixedMs: 50 } }) // on a free port
  * const client = new OpenAI({ apiKey: "sk-test", baseURL: sim.openaiBaseUrl })
+ * const reply = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "What is 2 + 2?" }] })
+ * reply.choices[0]?.message.content // "4"
  * await sim.close()
+ * ```
  */
 export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> => {
   let options: SimulatorPatch = { ...initial }

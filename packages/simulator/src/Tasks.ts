@@ -324,8 +324,12 @@ const taskExplanation = (a: Analysis, fields: ReadonlyArray<OutputFieldSpec>): s
  * requested outputs. Returns one JS value per field, typed as the field asks (number, boolean, array, ...).
  *
  * @example
+ * ```ts
+ * import { Tasks } from "@dspex/simulator"
+ *
  * Tasks.solveTask({ question: "What is 12 + 30?" }, [{ name: "reasoning" }, { name: "answer", type: "float" }])
  * // { reasoning: "Computing 12 + 30 gives 42.", answer: 42 }
+ * ```
  */
 export const solveTask = (
   inputs: Readonly<Record<string, string>>,
