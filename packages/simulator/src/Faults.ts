@@ -37,6 +37,21 @@ export const FAULT_KINDS: ReadonlyArray<FaultKind> = [
   "overloaded"
 ]
 
+/** What each fault does, one line each (the CLI's `--help` lists them). */
+export const FAULT_DESCRIPTIONS: Readonly<Record<FaultKind, string>> = {
+  "429": "rate-limit error (HTTP 429) with a retry-after header (--retry-after), sent at once",
+  "500": "server error (HTTP 500), after the latency",
+  hang: "takes the request and never answers, until the client gives up or the simulator stops",
+  stall: "sends status 200, the headers and the start of the body, then nothing more",
+  malformed: "a 200 whose body is cut-off JSON (or SSE) that no client can parse, after the latency",
+  truncated: "the answer cut short: finish_reason \"length\" (Anthropic: stop_reason \"max_tokens\")",
+  empty: "a 200 with empty content",
+  context: "the provider's context-length error (HTTP 400), as for a prompt over --context-window",
+  quota: "out-of-credit error (OpenAI: HTTP 429 insufficient_quota; Anthropic: HTTP 400), sent at once",
+  "401": "authentication error (HTTP 401, invalid API key), sent at once",
+  overloaded: "overloaded error (OpenAI: HTTP 503; Anthropic: HTTP 529), after the latency"
+}
+
 /** Random fault rates (probabilities 0..1 per completion request), drawn from the seeded PRNG. */
 export interface FaultRates {
   readonly rateLimit429?: number
@@ -87,6 +102,10 @@ const ALIASES: Record<string, FaultKind> = {
   "503": "overloaded",
   "529": "overloaded"
 }
+
+/** The other names each fault answers to in headers and model suffixes (`rate_limit` for `429`, ...). */
+export const faultAliases = (kind: FaultKind): ReadonlyArray<string> =>
+  Object.entries(ALIASES).filter(([name, k]) => k === kind && name !== kind).map(([name]) => name)
 
 /** Thrown for an unknown fault name, so a typo in a test's header fails loudly (HTTP 400) instead of passing. */
 export class UnknownFaultError extends Error {
