@@ -121,7 +121,10 @@ export class ErrorBudgetExceeded extends Schema.TaggedError<ErrorBudgetExceeded>
     return `Execution cancelled: ${this.errors} errors reached the budget of ${this.maxErrors} after ${this.completed}/${this.total} examples. Last error: ${this.lastError}`
   }
   get suggestion(): string {
-    return "Look at the examples' errors (results[].error): fix what they share, or raise maxErrors if some failures are expected."
+    // The last failure's own advice says what the errors most likely share.
+    const last = [...(this.results ?? [])].reverse().find((r) => r.error !== undefined)?.error as { suggestion?: unknown } | undefined
+    const fix = typeof last?.suggestion === "string" ? `${last.suggestion} ` : "Look at the examples' errors (results[].error) for what they share. "
+    return `${fix}If some failures are expected, raise maxErrors.`
   }
 }
 
