@@ -1,27 +1,32 @@
 /**
- * The `dspex` command tree (effect/cli): `prompt format`, `prompt parse`, `run-example`.
+ * The `dspex` command tree (effect/cli): `prompt format`, `prompt parse`, `run-example`. Every flag's help
+ * shows its default; invalid values are usage errors (see Usage.ts), printed as JSON like any other error.
  */
-import { Option } from "effect"
+import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { printJson } from "./Output.ts"
+import { normalizeArgs } from "./Args.ts"
+import { printError, printJson } from "./Output.ts"
 import { formatPrompt, parsePrompt } from "./Prompt.ts"
-import { runExample } from "./RunExample.ts"
+import { exampleCount, runExample } from "./RunExample.ts"
+import { fromShowHelp, layerPresenter } from "./Usage.ts"
+
+export const version = "0.1.0"
 
 const adapter = Flag.Literals("adapter", ["chat", "json", "xml"]).pipe(
   Flag.withDefault("chat" as const),
-  Flag.withDescription("Adapter that renders or parses: chat (DSPy's ChatAdapter), json, xml")
+  Flag.withDescription("Adapter that renders or parses: chat (DSPy's ChatAdapter), json, xml (default: chat)")
 )
 const signature = Flag.String("signature").pipe(
-  Flag.withDescription("DSPy signature string, e.g. \"context: list[str], question -> answer: float\"")
+  Flag.withDescription("DSPy signature string, e.g. \"context: list[str], question -> answer: float\" (required)")
 )
-const instructions = Flag.String("instructions").pipe(Flag.optional, Flag.withDescription("Task instructions (default: DSPy's)"))
+const instructions = Flag.String("instructions").pipe(Flag.optional, Flag.withDescription("Task instructions (default: DSPy's, from the signature's fields)"))
 
 const format = Command.make("format", {
   adapter,
   signature,
   instructions,
-  demos: Flag.String("demos").pipe(Flag.optional, Flag.withDescription("JSON file with an array of demo objects, or - for stdin")),
-  inputs: Flag.String("inputs").pipe(Flag.withDescription("JSON file with the input fields, or - for stdin"))
+  demos: Flag.String("demos").pipe(Flag.optional, Flag.withDescription("JSON file with an array of demo objects, or - for stdin (default: no demos)")),
+  inputs: Flag.String("inputs").pipe(Flag.withDescription("JSON file with the input fields, or - for stdin (required)"))
 }, (cfg) =>
   printJson(formatPrompt({
     adapter: cfg.adapter,
@@ -35,7 +40,7 @@ const parse = Command.make("parse", {
   adapter,
   signature,
   instructions,
-  completion: Flag.String("completion").pipe(Flag.withDescription("Text file with the LM completion, or - for stdin"))
+  completion: Flag.String("completion").pipe(Flag.withDescription("Text file with the LM completion, or - for stdin (required)"))
 }, (cfg) =>
   printJson(parsePrompt({
     adapter: cfg.adapter,
@@ -49,17 +54,43 @@ const prompt = Command.make("prompt").pipe(
   Command.withSubcommands([format, parse])
 )
 
+const defaults = { limit: 20, threads: 8 } as const
+
 const runExampleCommand = Command.make("run-example", {
-  model: Flag.String("model").pipe(Flag.optional, Flag.withDescription("provider/model, e.g. openai/gpt-4o-mini (default depends on the provider)")),
-  limit: Flag.Int("limit").pipe(Flag.withDefault(20), Flag.withDescription("Number of examples")),
-  threads: Flag.Int("threads").pipe(Flag.withDefault(8), Flag.withDescription("Concurrent examples")),
-  cache: Flag.Boolean("cache").pipe(Flag.withDefault(false), Flag.withDescription("Use the LM cache (DSPEX_CACHE_DIR)"))
+  model: Flag.String("model").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "provider/model (default: openai/gpt-4o-mini with OPENAI_API_KEY or OPENAI_BASE_URL set, else anthropic/claude-haiku-4-5 with ANTHROPIC_API_KEY, else openai/dspex-sim on the simulated provider)"
+    )
+  ),
+  limit: Flag.Int("limit").pipe(
+    Flag.withDefault(defaults.limit),
+    Flag.filter(
+      (n) => n >= 1 && n <= exampleCount,
+      () => `1 to ${exampleCount} (the built-in dataset has ${exampleCount} examples)`
+    ),
+    Flag.withDescription(`Number of examples, 1 to ${exampleCount} (default: ${defaults.limit})`)
+  ),
+  threads: Flag.Int("threads").pipe(
+    Flag.withDefault(defaults.threads),
+    Flag.filter((n) => n >= 1, () => "a whole number of at least 1"),
+    Flag.withDescription(`Concurrent examples, at least 1 (default: ${defaults.threads})`)
+  ),
+  cache: Flag.Boolean("cache").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Use the LM cache: memory and disk at DSPEX_CACHE_DIR, as DSPEX_CACHE says (default: off)")
+  ),
+  simulate: Flag.Boolean("simulate").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Run against the simulated provider even when API keys are set (default: only when none is)")
+  )
 }, (cfg) =>
   printJson(runExample({
     model: Option.getOrUndefined(cfg.model),
     limit: cfg.limit,
     threads: cfg.threads,
-    cache: cfg.cache
+    cache: cfg.cache,
+    simulate: cfg.simulate
   }))).pipe(Command.withDescription("Evaluate an example program on a small dataset (simulated provider unless an API key is set)"))
 
 export const dspex = Command.make("dspex").pipe(
@@ -67,6 +98,18 @@ export const dspex = Command.make("dspex").pipe(
   Command.withSubcommands([prompt, runExampleCommand])
 )
 
-/** Runs the CLI on the process arguments. */
-export const main = Command.run(dspex, { version: "0.1.0" })
-
+/**
+ * Runs the CLI on the given arguments (the process's, without node and the script). A usage error is
+ * printed as the JSON error it is, with the help on stderr.
+ *
+ * @example
+ * main(["prompt", "format", "--signature", "question -> answer", "--inputs", "-"])
+ */
+export const main = (argv: ReadonlyArray<string>) =>
+  Command.runWith(dspex, { version })(normalizeArgs(argv)).pipe(
+    Effect.catch((error) => {
+      const usage = fromShowHelp(error)
+      return usage === undefined ? Effect.fail(error) : printError(usage)
+    }),
+    Effect.provide(layerPresenter)
+  )

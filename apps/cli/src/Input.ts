@@ -14,6 +14,11 @@ export class CliInputError extends Schema.TaggedError<CliInputError>()("CliInput
   override get message(): string {
     return `--${this.flag} ${this.source}: ${this.reason}`
   }
+  get suggestion(): string {
+    return this.reason.startsWith("invalid JSON") || this.reason.startsWith("expected") || this.reason.startsWith("item")
+      ? `Fix the JSON given to --${this.flag} (the position is in the message).`
+      : `Give --${this.flag} a readable file, or - to read standard input.`
+  }
 }
 
 let stdinText: string | undefined

@@ -2,8 +2,8 @@
  * `dspex prompt format|parse`: show exactly what an adapter sends for a signature, demos and inputs, and
  * what it makes of a completion. Thin front ends over the library's adapters.
  */
-import { type Adapter, ChatAdapter, type Errors, JSONAdapter, type Message, Signature, XMLAdapter } from "@dspex/core"
-import { Effect, Schema } from "effect"
+import { type Adapter, ChatAdapter, type Errors, JSONAdapter, type Message, Predict, Signature, XMLAdapter } from "@dspex/core"
+import { Effect } from "effect"
 import { type CliInputError, readObject, readObjects, readText } from "./Input.ts"
 
 export type AdapterName = "chat" | "json" | "xml"
@@ -38,20 +38,14 @@ export interface FormattedPrompt {
  */
 export const formatPrompt = (
   args: FormatArgs
-): Effect.Effect<FormattedPrompt, CliInputError | InputMismatch | Errors.SignatureParseError> =>
+): Effect.Effect<FormattedPrompt, CliInputError | Errors.InputValidationError | Errors.SignatureParseError> =>
   Effect.gen(function*() {
     const signature = yield* Signature.parse(args.signature, args.instructions)
     const demos = args.demos === undefined ? [] : yield* readObjects("demos", args.demos)
     const inputs = yield* readObject("inputs", args.inputs)
-    // Inputs are checked against the signature here too, so a typo in a field name is reported, not rendered.
-    const known = new Set(signature.inputNames)
-    const unknown = Object.keys(inputs).filter((k) => !known.has(k))
-    const missing = signature.inputNames.filter((k) => !(k in inputs))
-    if (unknown.length > 0 || missing.length > 0) {
-      return yield* Effect.fail(
-        new InputMismatch({ unknown, missing, expected: [...signature.inputNames] })
-      )
-    }
+    // Checked as a Predict call checks them, so what is shown is what a call would send, never a prompt a
+    // call would refuse (a typo in a field name, a number for a list[str]).
+    yield* Predict.validateInputs(signature, inputs)
     const messages = adapters[args.adapter].format(signature, demos, inputs)
     return { adapter: adapters[args.adapter].name, signature: signature.toString(), messages }
   })
@@ -80,18 +74,3 @@ export const parsePrompt = (
     return { adapter: adapters[args.adapter].name, outputs }
   })
 
-
-/** Inputs given to `prompt format` that do not match the signature's input fields. */
-export class InputMismatch extends Schema.TaggedError<InputMismatch>()("InputMismatch", {
-  unknown: Schema.Array(Schema.String),
-  missing: Schema.Array(Schema.String),
-  expected: Schema.Array(Schema.String)
-}) {
-  readonly retryable = false
-  override get message(): string {
-    const parts: Array<string> = []
-    if (this.missing.length > 0) parts.push(`missing input field(s) ${this.missing.map((f) => `"${f}"`).join(", ")}`)
-    if (this.unknown.length > 0) parts.push(`unknown input field(s) ${this.unknown.map((f) => `"${f}"`).join(", ")}`)
-    return `--inputs does not match the signature: ${parts.join("; ")} (expected: ${this.expected.join(", ")})`
-  }
-}

@@ -38,16 +38,18 @@ describe("prompt format", () => {
       )
     }))
 
-  it.effect("names unknown and missing input fields", () =>
+  it.effect("checks the inputs as a Predict call does: unknown, missing and wrong-typed fields", () =>
     Effect.gen(function*() {
-      const err = yield* Effect.flip(formatPrompt({
-        adapter: "json",
-        signature: "context: list[str], question -> answer",
-        inputs: file("bad-inputs.json", JSON.stringify({ qestion: "x" }))
-      }))
-      expect(err._tag).toBe("InputMismatch")
-      expect(err.message).toContain("missing input field(s) \"context\", \"question\"")
-      expect(err.message).toContain("unknown input field(s) \"qestion\"")
+      const signature = "context: list[str], question -> answer"
+      const check = (inputs: unknown) =>
+        Effect.flip(formatPrompt({ adapter: "json", signature, inputs: file("bad-inputs.json", JSON.stringify(inputs)) }))
+      const unknown = yield* check({ qestion: "x" })
+      expect(unknown).toMatchObject({ _tag: "InputValidationError", problem: "unknown", field: "qestion" })
+      expect(unknown.message).toContain("context, question")
+      expect(yield* check({ context: ["a"] })).toMatchObject({ _tag: "InputValidationError", problem: "missing", field: "question" })
+      const wrong = yield* check({ context: 5, question: "q" })
+      expect(wrong).toMatchObject({ _tag: "InputValidationError", problem: "wrong_type", field: "context" })
+      expect(wrong.message).toContain("expected list[str], got number 5")
     }))
 
   it.effect("reports invalid JSON with the flag and file", () =>

@@ -1,0 +1,54 @@
+/**
+ * Usage errors (an unknown flag, a missing or invalid value, no subcommand) follow the CLI's one error
+ * convention: `{"error": {...}}` JSON on stdout, the message on stderr, exit code 1. The help that goes
+ * with them is written to stderr, so stdout stays JSON whatever happens; help asked for with `--help`
+ * (and `--version`) is the command's output and goes to stdout.
+ */
+import { Console, Effect, Layer, Schema } from "effect"
+import { CliError, CliOutput } from "effect/cli"
+
+/** The command line does not fit the command: what is wrong, for which command. */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
+  command: Schema.String,
+  problems: Schema.Array(Schema.String)
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return this.problems.length === 0
+      ? `${this.command} needs a subcommand`
+      : `${this.command}: ${this.problems.join("; ")}`
+  }
+  get suggestion(): string {
+    return `Run \`${this.command} --help\` for its flags, their defaults and subcommands (the help is also on stderr above).`
+  }
+}
+
+/**
+ * Help on stderr for a usage error (and for help shown because no subcommand was given); help and version
+ * asked for go to stdout.
+ */
+export const layerPresenter: Layer.Layer<never> = CliOutput.layerPresenter({
+  present: (event) =>
+    Effect.gen(function*() {
+      const formatter = yield* CliOutput.Formatter
+      switch (event._tag) {
+        case "Help":
+          return yield* (event.reason === "Requested" ? Console.log : Console.error)(formatter.formatHelpDoc(event.helpDoc))
+        case "InvalidInvocation":
+          return yield* Console.error(formatter.formatHelpDoc(event.helpDoc))
+        case "Version":
+          return yield* Console.log(formatter.formatVersion(event.name, event.version))
+      }
+    })
+})
+
+/**
+ * The usage error for effect/cli's `ShowHelp` failure, or undefined for any other value.
+ *
+ * @example
+ * const usage = fromShowHelp(error) // UsageError { command: "dspex run-example", problems: ["Unrecognized flag: --bogus ..."] }
+ */
+export const fromShowHelp = (error: unknown): UsageError | undefined =>
+  CliError.isCliError(error) && error._tag === "ShowHelp"
+    ? new UsageError({ command: error.commandPath.join(" "), problems: error.errors.map((e) => e.message) })
+    : undefined
