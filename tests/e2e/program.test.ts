@@ -305,17 +305,26 @@ describe("Evaluate over HTTP", () => {
       expect(result.score).toBe(Math.round(10000 * (devset.length - failed.length) / devset.length) / 100)
     }).pipe(Effect.scoped))
 
-  it.live("bad inputs and auth errors count toward the error budget and stop the run with a reason", () =>
+  it.live("bad inputs count toward the error budget; an auth error stops the run at once, with a reason", () =>
     Effect.gen(function*() {
       const sim = yield* simulator({ apiKeys: ["only-this-key"] })
-      const err = yield* Effect.flip(
+      const badInputs = devset.map((e) => Example.make({ query: e.get("question") }).withInputs("query"))
+      const budget = yield* Effect.flip(
+        Evaluate.run({ program: Predict.make("question -> answer"), devset: badInputs, metric: Metrics.answerExactMatch, maxErrors: 3 }).pipe(
+          Effect.provideService(LM.CurrentLM, gpt),
+          Effect.provide(stack(sim, { key: "only-this-key" }))
+        )
+      )
+      expect(budget._tag).toBe("ErrorBudgetExceeded")
+      expect(budget.message).toContain("InputValidationError")
+      const aborted = yield* Effect.flip(
         Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch, maxErrors: 3 }).pipe(
           Effect.provideService(LM.CurrentLM, gpt),
           Effect.provide(stack(sim))
         )
       )
-      expect(err._tag).toBe("ErrorBudgetExceeded")
-      expect(err.message).toContain("LMAuthError")
+      expect(aborted._tag).toBe("EvaluationAborted")
+      expect(aborted.message).toContain("LMAuthError")
     }).pipe(Effect.scoped))
 })
 
