@@ -7,7 +7,7 @@ import { Command, Flag } from "effect/cli"
 import { normalizeArgs } from "./Args.ts"
 import { printError, printJson } from "./Output.ts"
 import { formatPrompt, parsePrompt } from "./Prompt.ts"
-import { exampleCount, runExample } from "./RunExample.ts"
+import { exampleCount } from "./Dataset.ts"
 import { fromShowHelp, layerPresenter } from "./Usage.ts"
 
 export const version = "0.1.0"
@@ -85,13 +85,15 @@ const runExampleCommand = Command.make("run-example", {
     Flag.withDescription("Run against the simulated provider even when API keys are set (default: only when none is)")
   )
 }, (cfg) =>
-  printJson(runExample({
-    model: Option.getOrUndefined(cfg.model),
-    limit: cfg.limit,
-    threads: cfg.threads,
-    cache: cfg.cache,
-    simulate: cfg.simulate
-  }))).pipe(Command.withDescription("Evaluate an example program on a small dataset (simulated provider unless an API key is set)"))
+  // Loaded only here: the providers, their SDKs and the simulator are what make the other commands slow to start.
+  printJson(Effect.flatMap(Effect.promise(() => import("./RunExample.ts")), ({ runExample }) =>
+    runExample({
+      model: Option.getOrUndefined(cfg.model),
+      limit: cfg.limit,
+      threads: cfg.threads,
+      cache: cfg.cache,
+      simulate: cfg.simulate
+    })))).pipe(Command.withDescription("Evaluate an example program on a small dataset (simulated provider unless an API key is set)"))
 
 export const dspex = Command.make("dspex").pipe(
   Command.withDescription("DSPex: DSPy-style LM programming for TypeScript, on Effect"),

@@ -5,9 +5,9 @@
  * example with its error, and usage per model with retries, errors and cache hits. A run that stopped
  * (a fatal error, the error budget) or in which every example failed carries an `error` and exits 1.
  */
-import { Cache, ChainOfThought, Evaluate, Example, Executor, LanguageModel, LM, type LMError, Metrics, Providers } from "@dspex/core"
-import { Facts } from "@dspex/simulator"
+import { Cache, ChainOfThought, Evaluate, Executor, LanguageModel, LM, type LMError, Metrics, Providers } from "@dspex/core"
 import { Effect, Layer, Schema, Stream } from "effect"
+import { exampleDevset } from "./Dataset.ts"
 import { errorJson } from "./Output.ts"
 import { chooseTarget } from "./Target.ts"
 
@@ -17,26 +17,6 @@ export interface RunExampleArgs {
   readonly threads: number
   readonly cache: boolean
   readonly simulate: boolean
-}
-
-const arithmetic = Facts.datasets.arithmetic
-const capitals = Facts.datasets.capitals
-
-/** How many examples the built-in dataset has (the most `--limit` can ask for). */
-export const exampleCount = arithmetic.length + capitals.length
-
-/**
- * The built-in dataset: arithmetic and capital-city questions with gold answers, half of each where it can
- * (the larger set makes up what the smaller one lacks).
- *
- * @example
- * exampleDevset(4).map((e) => e.get("question")) // two arithmetic questions, then two capitals
- */
-export const exampleDevset = (limit: number): ReadonlyArray<Example.Example> => {
-  const n = Math.max(0, Math.min(limit, exampleCount))
-  const fromCapitals = Math.min(capitals.length, n - Math.min(arithmetic.length, Math.ceil(n / 2)))
-  const rows = [...arithmetic.slice(0, n - fromCapitals), ...capitals.slice(0, fromCapitals)]
-  return rows.map((r) => Example.make({ question: r.question, answer: r.answer }).withInputs("question"))
 }
 
 /** Every example failed: the run ran, but nothing it produced can be used. */

@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { exampleDevset } from "../src/RunExample.ts"
+import { exampleDevset } from "../src/Dataset.ts"
 import { noKeys, run } from "./support.ts"
 
 const slow = { timeout: 60_000 }
@@ -31,7 +31,7 @@ const closedPort = () =>
     })
   })
 
-describe("which provider a run uses", () => {
+describe.concurrent("which provider a run uses", () => {
   it("--model anthropic/... without ANTHROPIC_API_KEY fails at once, saying what to set, and never claims the simulator", slow, async () => {
     const r = await run(["run-example", "--model", "anthropic/claude-haiku-4-5", "--limit", "3"], { env: noKeys })
     expect(r.code).toBe(1)
@@ -57,10 +57,13 @@ describe("which provider a run uses", () => {
   })
 })
 
-describe("errors that can never succeed stop the run", () => {
+describe.concurrent("errors that can never succeed stop the run", () => {
   it("a wrong key: the first 401 ends the run (exit 1, EvaluationAborted with the LMAuthError and what to set)", slow, async () => {
-    sim.resetStats()
-    const r = await run(["run-example", "--threads", "1"], { env: { ...noKeys, OPENAI_API_KEY: "sk-invalid-cli", OPENAI_BASE_URL: sim.openaiBaseUrl } })
+    // A server of its own: the request count is the point.
+    const own = await Simulator.start({})
+    const r = await run(["run-example", "--threads", "1"], { env: { ...noKeys, OPENAI_API_KEY: "sk-invalid-cli", OPENAI_BASE_URL: own.openaiBaseUrl } })
+    const requests = own.stats().totalRequests
+    await own.close()
     expect(r.code).toBe(1)
     const out = r.json()
     expect(out.error).toMatchObject({ _tag: "EvaluationAborted", index: 0, completed: 1 })
@@ -69,11 +72,11 @@ describe("errors that can never succeed stop the run", () => {
     expect(out.score).toBeNull()
     expect(out.results).toHaveLength(1)
     expect(out.results[0].error._tag).toBe("LMAuthError")
-    expect(sim.stats().totalRequests).toBe(1)
+    expect(requests).toBe(1)
   })
 })
 
-describe("an endpoint nobody answers", () => {
+describe.concurrent("an endpoint nobody answers", () => {
   it("connection refused: two quick retries per call, every example failed, exit 1; each failure printed once, its error in the report", slow, async () => {
     const port = await closedPort()
     const r = await run(["run-example", "--limit", "3"], { env: { ...noKeys, OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` } })
@@ -104,7 +107,7 @@ describe("an endpoint nobody answers", () => {
   })
 })
 
-describe("what the report says", () => {
+describe.concurrent("what the report says", () => {
   it("retries the run needed and the faults they absorbed, per model and in the summary", slow, async () => {
     const faulty = await Simulator.start({ faults: { server500: 0.4 }, seed: 3 })
     try {
