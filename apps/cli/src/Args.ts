@@ -15,7 +15,7 @@ const isFlag = (arg: string): boolean => /^--[A-Za-z]/.test(arg) || /^-[A-Za-z]$
  * Joins each string flag with a next argument that starts with "-" but is not a flag (`--flag=value`, which
  * the lexer reads as one token).
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * normalizeArgs(["prompt", "format", "--signature", "-> answer", "--inputs", "-"])
  * // => ["prompt", "format", "--signature=-> answer", "--inputs", "-"]
  */

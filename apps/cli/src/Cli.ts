@@ -104,7 +104,7 @@ export const dspex = Command.make("dspex").pipe(
  * Runs the CLI on the given arguments (the process's, without node and the script). A usage error is
  * printed as the JSON error it is, with the help on stderr.
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * main(["prompt", "format", "--signature", "question -> answer", "--inputs", "-"])
  */
 export const main = (argv: ReadonlyArray<string>) =>

@@ -16,7 +16,7 @@ export const exampleCount = arithmetic.length + capitals.length
  * The first `limit` examples: half arithmetic, half capitals where it can (the larger set makes up what
  * the smaller one lacks).
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * exampleDevset(4).map((e) => e.get("question")) // two arithmetic questions, then two capitals
  */
 export const exampleDevset = (limit: number): ReadonlyArray<Example.Example> => {

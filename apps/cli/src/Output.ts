@@ -13,7 +13,7 @@ const unexpectedSuggestion = "This is a bug: please report it with the command l
  * A typed error as JSON: its tag, message, suggestion, whether it is retryable, and its fields (an error
  * it carries, as `EvaluationAborted.error`, as JSON too). Every error gets a `suggestion`.
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * errorJson(new Errors.SignatureParseError({ source: "a -> -> b", position: 5, found: "->", reason: "..." }))
  * // => { _tag: "SignatureParseError", source: "a -> -> b", position: 5, ..., message: "...", suggestion: "...", retryable: false }
  */
@@ -47,7 +47,7 @@ const reportError = (json: Record<string, unknown>) => {
 /**
  * Prints a failure: `{"error": ...}` on stdout, message and suggestion on stderr, exit code 1.
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * printError(new UsageError({ command: "dspex run-example", problems: ["--threads must be at least 1"] }))
  */
 export const printError = (error: unknown): Effect.Effect<void> =>

@@ -33,7 +33,7 @@ export interface FormattedPrompt {
 /**
  * The messages an adapter renders, as JSON-ready data.
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * formatPrompt({ adapter: "chat", signature: "question -> answer", inputs: "inputs.json" })
  */
 export const formatPrompt = (

@@ -96,7 +96,7 @@ const summaryLine = (report: RunExampleResult): string => {
 /**
  * Runs the example evaluation and returns its report.
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * runExample({ limit: 20, threads: 8, cache: false, simulate: false })
  */
 export const runExample = (args: RunExampleArgs): Effect.Effect<RunExampleResult, LMError.LMConfigurationError> =>

@@ -74,7 +74,7 @@ const simulated = (model: string) =>
 /**
  * Picks the target of a run from the flags and the environment.
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * const target = yield* chooseTarget({ model: "anthropic/claude-haiku-4-5", simulate: false })
  * // fails without ANTHROPIC_API_KEY: LMConfigurationError { variable: "ANTHROPIC_API_KEY", ... }
  */

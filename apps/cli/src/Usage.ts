@@ -45,7 +45,7 @@ export const layerPresenter: Layer.Layer<never> = CliOutput.layerPresenter({
 /**
  * The usage error for effect/cli's `ShowHelp` failure, or undefined for any other value.
  *
- * @example
+ * For example (the command's own internals, not a library API):
  * const usage = fromShowHelp(error) // UsageError { command: "dspex run-example", problems: ["Unrecognized flag: --bogus ..."] }
  */
 export const fromShowHelp = (error: unknown): UsageError | undefined =>
