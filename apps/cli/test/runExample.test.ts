@@ -126,7 +126,8 @@ describe.concurrent("what the report says", () => {
   })
 
   it("cache hits are counted; costs are rounded for print; the disk cache prints no ExperimentalWarning", slow, async () => {
-    const env = { ...noKeys, OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: sim.openaiBaseUrl, DSPEX_CACHE_DIR: mkdtempSync(join(tmpdir(), "dspex-cli-cache-")) }
+    // DSPEX_CACHE is set here because CI exports DSPEX_CACHE=off for every other test.
+    const env = { ...noKeys, OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: sim.openaiBaseUrl, DSPEX_CACHE: "on", DSPEX_CACHE_DIR: mkdtempSync(join(tmpdir(), "dspex-cli-cache-")) }
     const first = await run(["run-example", "--limit", "4", "--cache"], { env })
     expect(first.code).toBe(0)
     const cost = first.json().usage["openai/gpt-4o-mini"].cost as number
