@@ -50,10 +50,8 @@ const floor = (n: number) =>
       Effect.suspend(() => {
         const messages = ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i))
         return Effect.flatMap(
-          Effect.tryPromise({
-            try: (signal) => client.chat.completions.create({ model, messages: messages as Array<OpenAI.Chat.ChatCompletionMessageParam> }, { signal, maxRetries: 0 }),
-            catch: (e) => e
-          }),
+          // A failed call is a broken benchmark, so a defect.
+          Effect.promise((signal) => client.chat.completions.create({ model, messages: messages as Array<OpenAI.Chat.ChatCompletionMessageParam> }, { signal, maxRetries: 0 })),
           (r) => ChatAdapter.defaultAdapter.parse(signature, r.choices[0]?.message.content ?? "")
         )
       }), { concurrency, discard: true })

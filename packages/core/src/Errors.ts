@@ -99,6 +99,23 @@ export class StateLoadError extends Schema.TaggedError<StateLoadError>()("StateL
   }
 }
 
+/**
+ * A metric returned something that is not a score (a number or a boolean): a bug in the metric, so the
+ * example fails rather than scoring a guess.
+ */
+export class MetricError extends Schema.TaggedError<MetricError>()("MetricError", {
+  /** What the metric returned, as JSON where it can be. */
+  returned: Schema.String
+}) {
+  readonly retryable = false
+  override get message(): string {
+    return `the metric returned ${this.returned}; expected a number or a boolean`
+  }
+  get suggestion(): string {
+    return "Return a number (e.g. 0.5) or a boolean from the metric, or an Effect or Promise of one."
+  }
+}
+
 /** An example Evaluate finished before it stopped (its score, prediction, and error when it failed). */
 const FinishedResult = Schema.declare((u: unknown): u is ExampleResult => typeof u === "object" && u !== null, {
   identifier: "ExampleResult"

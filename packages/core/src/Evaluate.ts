@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Cause, Effect, Exit, Option, Stream } from "effect"
-import { ErrorBudgetExceeded, EvaluationAborted } from "./Errors.ts"
+import { ErrorBudgetExceeded, EvaluationAborted, MetricError } from "./Errors.ts"
 import type { Example } from "./Example.ts"
 import * as Executor from "./Executor.ts"
 import type { ContextOf, Module } from "./Module.ts"
@@ -83,12 +83,12 @@ export type EvaluateEvent =
   | { readonly _tag: "Finished"; readonly result: EvaluationResult }
 
 /** A metric's result as a number; anything else is a metric bug and fails the example. */
-const toScore = (v: unknown): Effect.Effect<number, Error> =>
+const toScore = (v: unknown): Effect.Effect<number, MetricError> =>
   typeof v === "boolean"
     ? Effect.succeed(v ? 1 : 0)
     : typeof v === "number" && !Number.isNaN(v)
     ? Effect.succeed(v)
-    : Effect.fail(new Error(`the metric returned ${JSON.stringify(v) ?? String(v)}; expected a number or a boolean`))
+    : Effect.fail(new MetricError({ returned: JSON.stringify(v) ?? String(v) }))
 
 /** Runs a metric that may throw, return a value, or return an Effect. */
 export const runMetric = <R>(metric: Metric<R>, example: Example, prediction: Prediction, trace?: ReadonlyArray<TraceStep>): Effect.Effect<number, unknown, R> =>

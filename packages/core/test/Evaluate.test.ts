@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Logger, Stream } from "effect"
+import { Effect, Exit, Layer, Logger, Stream } from "effect"
 import { inspect } from "node:util"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import { ErrorBudgetExceeded, EvaluationAborted } from "../src/Errors.ts"
@@ -32,8 +32,8 @@ const arithmeticLM = () => {
       const [a, b] = q.replace(/^\w+:/, "").split(/[+?]/).map(Number)
       for (let i = 0; i < 20 - (a ?? 0); i++) yield* Effect.yieldNow
       inFlight--
-      if (q.startsWith("down:")) return yield* Effect.fail(new LMProviderError({ provider: "test", model: "m", detail: "503" }))
-      if (q.startsWith("badkey:")) return yield* Effect.fail(new LMAuthError({ provider: "test", model: "m", status: 401, detail: "invalid key" }))
+      if (q.startsWith("down:")) return yield* new LMProviderError({ provider: "test", model: "m", detail: "503" })
+      if (q.startsWith("badkey:")) return yield* new LMAuthError({ provider: "test", model: "m", status: 401, detail: "invalid key" })
       if (q.startsWith("bad:")) return "no fields"
       return reply({ answer: String((a ?? 0) + (b ?? 0)) })
     })
@@ -48,8 +48,7 @@ const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, lm: ReturnType<typeof 
   effect.pipe(
     Effect.provideService(CurrentAdapter, testAdapter),
     Effect.provideService(LM.CurrentLM, LM.make("test/m")),
-    Effect.provide(lm.layer),
-    Effect.provide(Executor.layerLocal({ concurrency: 8 }))
+    Effect.provide(Layer.mergeAll(lm.layer, Executor.layerLocal({ concurrency: 8 })))
   )
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
@@ -175,8 +174,7 @@ describe("Evaluate.run", () => {
         yield* Effect.exit(
           Evaluate.run({ program: Predict.make("question -> answer"), devset: many, metric: exact }).pipe(
             Effect.provideService(CurrentAdapter, testAdapter),
-            Effect.provide(arithmeticLM().layer),
-            Effect.provide(Executor.layerLocal({ concurrency: 1 }))
+            Effect.provide(Layer.mergeAll(arithmeticLM().layer, Executor.layerLocal({ concurrency: 1 })))
           )
         )
       )
@@ -229,6 +227,7 @@ describe("Evaluate.run", () => {
       expect(String(throwing.results[1]!.error)).toContain("metric bug")
       const illTyped = yield* provide(Evaluate.run({ program, devset, metric: () => "yes" as unknown as number }), arithmeticLM())
       expect(String(illTyped.results[0]!.error)).toContain("expected a number or a boolean")
+      expect(illTyped.results[0]!.error).toMatchObject({ _tag: "MetricError", returned: "\"yes\"", retryable: false })
     }))
 
   it.effect("an empty devset scores 0", () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import * as Evaluate from "../src/Evaluate.ts"
 import * as Example from "../src/Example.ts"
@@ -100,8 +100,7 @@ describe("metrics in Evaluate", () => {
       const result = yield* Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: M.answerExactMatch, numThreads: 1 }).pipe(
         Effect.provideService(CurrentAdapter, testAdapter),
         Effect.provideService(LM.CurrentLM, LM.make("test/m")),
-        Effect.provide(lm.layer),
-        Effect.provide(Executor.layerLocal({ concurrency: 1 }))
+        Effect.provide(Layer.mergeAll(lm.layer, Executor.layerLocal({ concurrency: 1 })))
       )
       expect(result.results.map((r) => r.score)).toEqual([1, 0])
       expect(result.score).toBe(50)

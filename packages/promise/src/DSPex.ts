@@ -213,7 +213,8 @@ export const evaluate = <M extends Module.Module>(options: EvaluateOptions<M>): 
       metric: (example, prediction) => {
         const value = options.metric(example, prediction)
         return isPromise(value)
-          ? Effect.tryPromise({ try: () => value, catch: (e) => e instanceof Error ? e : new UnexpectedError({ detail: `the metric rejected with ${String(e)}` }) })
+          // A rejection fails the example the way a synchronous throw in a metric does, with the metric's own error.
+          ? Effect.promise(() => value)
           : value
       },
       ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }),

@@ -60,6 +60,19 @@ describe("DSPex (Promise entry)", () => {
       numThreads: 2
     })
     expect(promised.score).toBe(66.67)
+    // A metric that rejects fails that example with the metric's own error, as a throwing metric does.
+    const bug = new RangeError("metric bug on 9 * 9")
+    const rejecting = await DSPex.evaluate({
+      program: qa,
+      devset,
+      metric: async (ex) => {
+        if (ex.get("answer") === 81) throw bug
+        return 1
+      },
+      numThreads: 1
+    })
+    expect(rejecting.results.map((r) => r.score)).toEqual([1, 0, 1])
+    expect(rejecting.results[1]!.error).toBe(bug)
   })
 
   it("a custom module class runs through the same handle", async () => {
