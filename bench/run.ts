@@ -19,7 +19,7 @@ const runOne = (name: string): Promise<number> =>
   new Promise((resolve) => {
     const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url))
     // --expose-gc lets the benchmarks empty the nursery between measured rounds.
-    const child = spawn(process.execPath, ["--expose-gc", file], { stdio: ["ignore", "inherit", "inherit"] })
+    const child = spawn(process.execPath, ["--expose-gc", "--conditions=@dspex/source", file], { stdio: ["ignore", "inherit", "inherit"] })
     child.once("exit", (code, signal) => resolve(code ?? (signal === null ? 0 : 1)))
     child.once("error", (e) => {
       process.stderr.write(`${name}: ${e.message}\n`)

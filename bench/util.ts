@@ -40,7 +40,7 @@ export interface SimulatorProcess {
 /** Starts the simulated provider as a child process on a free port. */
 export const spawnSimulator = async (args: ReadonlyArray<string> = []): Promise<SimulatorProcess> => {
   const bin = fileURLToPath(new URL("../packages/simulator/src/bin.ts", import.meta.url))
-  const child: ChildProcess = spawn(process.execPath, [bin, "--port", "0", ...args], { stdio: ["ignore", "pipe", "inherit"] })
+  const child: ChildProcess = spawn(process.execPath, ["--conditions=@dspex/source", bin, "--port", "0", ...args], { stdio: ["ignore", "pipe", "inherit"] })
   const rl = createInterface({ input: child.stdout! })
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("simulator did not start within 10 s")), 10_000)

@@ -15,7 +15,7 @@ const file = (name: string, content: string) => {
 }
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 const dspex = (args: ReadonlyArray<string>, input?: string) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { input: input ?? "", encoding: "utf8", timeout: 30_000 })
+  const r = spawnSync(process.execPath, ["--conditions=@dspex/source", bin, ...args], { input: input ?? "", encoding: "utf8", timeout: 30_000 })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) as any }
 }
 
@@ -109,7 +109,7 @@ describe("dspex binary", () => {
   })
 
   it("runs the example evaluation against the simulated provider", () => {
-    const r = spawnSync(process.execPath, [bin, "run-example", "--limit", "4"], {
+    const r = spawnSync(process.execPath, ["--conditions=@dspex/source", bin, "run-example", "--limit", "4"], {
       encoding: "utf8",
       timeout: 60_000,
       env: { ...process.env, OPENAI_API_KEY: "", ANTHROPIC_API_KEY: "", OPENAI_BASE_URL: "" }

@@ -188,7 +188,7 @@ describe("Cache.layerConfig", () => {
 describe("node:sqlite", () => {
   const script = fileURLToPath(new URL("./scripts/diskCache.ts", import.meta.url))
   const run = (args: ReadonlyArray<string>) => {
-    const r = spawnSync(process.execPath, [...args, script, tempDir()], { encoding: "utf8", timeout: 30_000 })
+    const r = spawnSync(process.execPath, [...args, "--conditions=@dspex/source", script, tempDir()], { encoding: "utf8", timeout: 30_000 })
     return { ...r, lines: r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>) }
   }
 

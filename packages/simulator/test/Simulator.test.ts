@@ -523,7 +523,7 @@ describe("stats, latency, seeded rates and lifecycle", () => {
 
   it("CLI prints its URL as JSON and exits cleanly on SIGTERM", async () => {
     const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-    const child = spawn(process.execPath, [bin, "--port", "0", "--latency-ms", "1", "--rate-429", "0", "--seed", "1"], {
+    const child = spawn(process.execPath, ["--conditions=@dspex/source", bin, "--port", "0", "--latency-ms", "1", "--rate-429", "0", "--seed", "1"], {
       stdio: ["ignore", "pipe", "inherit"]
     })
     const line = await new Promise<string>((resolve, reject) => {

@@ -35,7 +35,7 @@ const script = fileURLToPath(new URL("./node.ts", import.meta.url))
  * await a.kill("SIGKILL")
  */
 export const spawnNode = (options: NodeProcessOptions): Promise<NodeProcess> => {
-  const args = [script, "--nats", options.nats, "--name", options.name]
+  const args = ["--conditions=@dspex/source", script, "--nats", options.nats, "--name", options.name]
   if (options.counter !== undefined) args.push("--counter", options.counter)
   if (options.echo !== undefined) args.push("--echo", options.echo)
   if (options.raw !== undefined) args.push("--raw", options.raw)
