@@ -9,9 +9,9 @@
  *   node --expose-gc bench/evaluate-throughput.ts [--rounds 5] [--latency-ms 50]
  */
 import { Evaluate, Example, Executor, LM, Metrics } from "@dspex/core"
+import { Facts } from "@dspex/simulator"
 import { Effect, References } from "effect"
 import { parseArgs } from "node:util"
-import { Facts } from "@dspex/simulator"
 import { dspexRuntime, lmOf, makeProgram, median, messagesFor, minorGc, rawCall, rawClient } from "./setup.ts"
 import { pool, report, round, spawnSimulator } from "./util.ts"
 

@@ -36,7 +36,11 @@ const time = (f: (i: number) => unknown): { mean: number; p50: number } => {
   return { mean, p50: percentile(perCall, 50) }
 }
 
-const figure = (name: string, ours: { mean: number; p50: number }, reference: { name: string; value: { mean: number; p50: number } }) => {
+const figure = (
+  name: string,
+  ours: { mean: number; p50: number },
+  reference: { name: string; value: { mean: number; p50: number } }
+) => {
   for (const stat of ["mean", "p50"] as const) {
     report({
       bench: "micro",
@@ -54,7 +58,10 @@ const figure = (name: string, ours: { mean: number; p50: number }, reference: { 
 
 // Signature.make: a typed, multi-field signature (the parser is not cached, so every call parses).
 const source = "context: list[str], question: str -> answer: str, confidence: float"
-const spec = { inputs: [{ name: "context", type: "list[str]" }, { name: "question", type: "str" }], outputs: [{ name: "answer", type: "str" }, { name: "confidence", type: "float" }] }
+const spec = {
+  inputs: [{ name: "context", type: "list[str]" }, { name: "question", type: "str" }],
+  outputs: [{ name: "answer", type: "str" }, { name: "confidence", type: "float" }]
+}
 const specJson = JSON.stringify(spec)
 figure("Signature.make parse", time(() => Signature.make(source)), {
   name: "JSON.parse of the same signature as a JSON spec",
@@ -74,5 +81,8 @@ figure(
     adapter.format(signature, demos, inputsOf(i))
     return Effect.runSync(adapter.parse(signature, completion))
   }),
-  { name: "JSON.stringify + JSON.parse of the formatted messages", value: time(() => JSON.parse(JSON.stringify(formatted)) ?? formattedJson) }
+  {
+    name: "JSON.stringify + JSON.parse of the formatted messages",
+    value: time(() => JSON.parse(JSON.stringify(formatted)) ?? formattedJson)
+  }
 )

@@ -13,9 +13,22 @@
  */
 import { ChatAdapter, LM } from "@dspex/core"
 import { Effect } from "effect"
-import type OpenAI from "openai"
 import { parseArgs } from "node:util"
-import { demos, dspexRuntime, inputsOf, lmOf, makeProgram, median, messagesFor, minorGc, model, rawCall, rawClient, signature } from "./setup.ts"
+import type OpenAI from "openai"
+import {
+  demos,
+  dspexRuntime,
+  inputsOf,
+  lmOf,
+  makeProgram,
+  median,
+  messagesFor,
+  minorGc,
+  model,
+  rawCall,
+  rawClient,
+  signature
+} from "./setup.ts"
 import { cpuTimeOf, pool, report, round, spawnSimulator } from "./util.ts"
 
 const { values } = parseArgs({
@@ -51,13 +64,19 @@ const floor = (n: number) =>
         const messages = ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i))
         return Effect.flatMap(
           // A failed call is a broken benchmark, so a defect.
-          Effect.promise((signal) => client.chat.completions.create({ model, messages: messages as Array<OpenAI.Chat.ChatCompletionMessageParam> }, { signal, maxRetries: 0 })),
+          Effect.promise((signal) =>
+            client.chat.completions.create({
+              model,
+              messages: messages as Array<OpenAI.Chat.ChatCompletionMessageParam>
+            }, { signal, maxRetries: 0 })
+          ),
           (r) => ChatAdapter.defaultAdapter.parse(signature, r.choices[0]?.message.content ?? "")
         )
       }), { concurrency, discard: true })
   )
 
-const raw = (n: number) => pool(n, concurrency, async (i) => void (await rawCall(client, messages[i % messages.length]!)))
+const raw = (n: number) =>
+  pool(n, concurrency, async (i) => void (await rawCall(client, messages[i % messages.length]!)))
 
 /** CPU of one side's round; the nursery is emptied first so no round pays for another's garbage. */
 const measure = async (f: (n: number) => Promise<unknown>): Promise<number> => {
@@ -116,7 +135,8 @@ try {
   const floorRatio = median(floorRatios)
   report({
     bench: "predict-cpu",
-    figure: `Effect floor: the same format + SDK call + parse as the smallest Effect program (concurrency ${concurrency})`,
+    figure:
+      `Effect floor: the same format + SDK call + parse as the smallest Effect program (concurrency ${concurrency})`,
     value: round(median(floors), 1),
     unit: "ms CPU / 1000 calls",
     baseline: { name: "raw openai SDK chat.completions.create, same messages", value: round(median(theirs), 1) },

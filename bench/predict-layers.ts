@@ -11,9 +11,21 @@
 import { ChatAdapter, LanguageModel, LM } from "@dspex/core"
 import { OpenAi } from "@dspex/providers"
 import { Effect, Redacted } from "effect"
-import type OpenAI from "openai"
 import { parseArgs } from "node:util"
-import { apiKey, demos, dspexRuntime, inputsOf, lmOf, makeProgram, messagesFor, model, rawCall, rawClient, signature } from "./setup.ts"
+import type OpenAI from "openai"
+import {
+  apiKey,
+  demos,
+  dspexRuntime,
+  inputsOf,
+  lmOf,
+  makeProgram,
+  messagesFor,
+  model,
+  rawCall,
+  rawClient,
+  signature
+} from "./setup.ts"
 import { pool, report, round, spawnSimulator } from "./util.ts"
 
 const { values } = parseArgs({
@@ -30,7 +42,9 @@ const concurrency = Number(values.concurrency)
 const sim = await spawnSimulator()
 const runtime = dspexRuntime(sim.openaiBaseUrl)
 const client = rawClient(sim.openaiBaseUrl)
-const provider: LanguageModel.Provider = await Effect.runPromise(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: sim.openaiBaseUrl }))
+const provider: LanguageModel.Provider = await Effect.runPromise(
+  OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: sim.openaiBaseUrl })
+)
 const program = makeProgram()
 const lm = lmOf(false)
 const messages = messagesFor(64)
@@ -38,23 +52,54 @@ const indices = Array.from({ length: chunk }, (_, i) => i)
 const format = (i: number) => ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i))
 const parse = (text: string) => ChatAdapter.defaultAdapter.parse(signature, text)
 const each = <E>(f: (i: number) => Effect.Effect<unknown, E, LanguageModel.LanguageModel>) =>
-  runtime.runPromise(Effect.forEach(indices, f, { concurrency, discard: true }).pipe(Effect.provideService(LM.CurrentLM, lm)))
+  runtime.runPromise(
+    Effect.forEach(indices, f, { concurrency, discard: true }).pipe(Effect.provideService(LM.CurrentLM, lm))
+  )
 
 const sides: ReadonlyArray<readonly [string, string, () => Promise<unknown>]> = [
-  ["raw", "raw openai SDK, preformatted messages (baseline)", () =>
-    pool(chunk, concurrency, async (i) => void (await rawCall(client, messages[i % messages.length]!)))],
+  [
+    "raw",
+    "raw openai SDK, preformatted messages (baseline)",
+    () => pool(chunk, concurrency, async (i) => void (await rawCall(client, messages[i % messages.length]!)))
+  ],
   ["effect-floor", "format + SDK call + parse as the smallest Effect program", () =>
     each((i) =>
       Effect.flatMap(
-        Effect.promise(() => client.chat.completions.create({ model, messages: format(i) as Array<OpenAI.Chat.ChatCompletionMessageParam> })),
+        Effect.promise(() =>
+          client.chat.completions.create({
+            model,
+            messages: format(i) as Array<OpenAI.Chat.ChatCompletionMessageParam>
+          })
+        ),
         (r) => parse(r.choices[0]?.message.content ?? "")
-      ))],
-  ["provider", "format + DSPex OpenAI provider + parse", () =>
-    each((i) =>
-      Effect.flatMap(provider.complete({ model, messages: format(i), n: 1, timeoutMs: 60_000 }), (r) => parse(r.outputs[0]?.text ?? "")))],
-  ["language-model", "format + LanguageModel.generate + parse", () =>
-    each((i) => LanguageModel.LanguageModel.use((m) => Effect.flatMap(m.generate(lm, { messages: format(i) }), (r) => parse(r.outputs[0]?.text ?? ""))))],
-  ["adapter", "ChatAdapter.call", () => each((i) => ChatAdapter.defaultAdapter.call({ lm, signature, demos, inputs: inputsOf(i), config: {} }))],
+      )
+    )],
+  [
+    "provider",
+    "format + DSPex OpenAI provider + parse",
+    () =>
+      each((i) =>
+        Effect.flatMap(
+          provider.complete({ model, messages: format(i), n: 1, timeoutMs: 60_000 }),
+          (r) => parse(r.outputs[0]?.text ?? "")
+        )
+      )
+  ],
+  [
+    "language-model",
+    "format + LanguageModel.generate + parse",
+    () =>
+      each((i) =>
+        LanguageModel.LanguageModel.use((m) =>
+          Effect.flatMap(m.generate(lm, { messages: format(i) }), (r) => parse(r.outputs[0]?.text ?? ""))
+        )
+      )
+  ],
+  [
+    "adapter",
+    "ChatAdapter.call",
+    () => each((i) => ChatAdapter.defaultAdapter.call({ lm, signature, demos, inputs: inputsOf(i), config: {} }))
+  ],
   ["predict", "Predict.call", () => each((i) => program.call(inputsOf(i)))]
 ]
 

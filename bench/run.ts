@@ -10,7 +10,15 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
-const benches = ["micro", "cache-hit", "predict-cpu", "predict-layers", "evaluate-throughput", "runtime-local", "runtime-remote"] as const
+const benches = [
+  "micro",
+  "cache-hit",
+  "predict-cpu",
+  "predict-layers",
+  "evaluate-throughput",
+  "runtime-local",
+  "runtime-remote"
+] as const
 
 const only = process.argv.slice(2)
 const selected = benches.filter((b) => only.length === 0 || only.some((o) => b.includes(o)))
@@ -19,7 +27,9 @@ const runOne = (name: string): Promise<number> =>
   new Promise((resolve) => {
     const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url))
     // --expose-gc lets the benchmarks empty the nursery between measured rounds.
-    const child = spawn(process.execPath, ["--expose-gc", "--conditions=@dspex/source", file], { stdio: ["ignore", "inherit", "inherit"] })
+    const child = spawn(process.execPath, ["--expose-gc", "--conditions=@dspex/source", file], {
+      stdio: ["ignore", "inherit", "inherit"]
+    })
     child.once("exit", (code, signal) => resolve(code ?? (signal === null ? 0 : 1)))
     child.once("error", (e) => {
       process.stderr.write(`${name}: ${e.message}\n`)

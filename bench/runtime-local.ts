@@ -63,7 +63,9 @@ const askVsQueue = Effect.gen(function*() {
   // Baseline: a server fiber taking requests from a bounded Queue and completing each request's Deferred.
   const requests = yield* Queue.bounded<{ readonly key: string; readonly reply: Deferred.Deferred<number> }>(1024)
   const store = new Map([["a", 1]])
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(requests), (r) => Deferred.succeed(r.reply, store.get(r.key) ?? 0))))
+  yield* Effect.forkScoped(
+    Effect.forever(Effect.flatMap(Queue.take(requests), (r) => Deferred.succeed(r.reply, store.get(r.key) ?? 0)))
+  )
   const bare = Effect.gen(function*() {
     const reply = yield* Deferred.make<number>()
     yield* Queue.offer(requests, { key: "a", reply })
@@ -95,7 +97,8 @@ const askVsQueue = Effect.gen(function*() {
     target: "<= 3x",
     pass: ratio <= 3,
     p99: round(percentile(askUs, 99)),
-    note: `p50 over ${ROUNDS} interleaved batches of ${BATCH} sequential round trips; ask includes Schema validation and a 5 s timeout timer`
+    note:
+      `p50 over ${ROUNDS} interleaved batches of ${BATCH} sequential round trips; ask includes Schema validation and a 5 s timeout timer`
   })
 })
 
@@ -186,7 +189,12 @@ const restartWithSiblings = (siblings: number, restarts: number) =>
       (c) => Effect.andThen(Effect.sync(() => Deferred.doneUnsafe(started, Effect.succeed(now()))), Deferred.await(c))
     )
     const idle = Array.from({ length: siblings }, (_, i) => ChildSpec.make(`sibling-${i}`, Effect.never))
-    yield* Supervisor.make({ name: "bench-siblings", maxRestarts: restarts * 10, within: "1 minute", children: [...idle, worker] })
+    yield* Supervisor.make({
+      name: "bench-siblings",
+      maxRestarts: restarts * 10,
+      within: "1 minute",
+      children: [...idle, worker]
+    })
     const us: Array<number> = []
     for (let i = 0; i < restarts + 200; i++) {
       started = Deferred.makeUnsafe()
@@ -223,7 +231,10 @@ const restartAmongSiblings = Effect.gen(function*() {
   })
 })
 
-const Sink = Protocol.make({ Tell: { payload: Schema.Struct({ n: Schema.Number }) }, Count: { success: Schema.Number } })
+const Sink = Protocol.make({
+  Tell: { payload: Schema.Struct({ n: Schema.Number }) },
+  Count: { success: Schema.Number }
+})
 const sink = Actor.make({
   protocol: Sink,
   initialState: 0,
@@ -241,11 +252,15 @@ const manyQueues = Effect.scoped(Effect.gen(function*() {
   const queues = yield* Effect.forEach(Array.from({ length: ACTORS }), () => Queue.bounded<number>(1024))
   let handled = 0
   const allDone = Deferred.makeUnsafe<void>()
-  yield* Effect.forEach(queues, (q) =>
-    Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(q), () =>
-      Effect.sync(() => {
-        if (++handled === TELLS) Deferred.doneUnsafe(allDone, Exit.void)
-      })))), { discard: true })
+  yield* Effect.forEach(
+    queues,
+    (q) =>
+      Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(q), () =>
+        Effect.sync(() => {
+          if (++handled === TELLS) Deferred.doneUnsafe(allDone, Exit.void)
+        })))),
+    { discard: true }
+  )
   const t0 = now()
   for (let i = 0; i < TELLS; i++) yield* Queue.offer(queues[i % ACTORS]!, 1)
   yield* Deferred.await(allDone)
@@ -281,10 +296,16 @@ const manyActors = Effect.gen(function*() {
     figure: "tells_1M_across_10k_actors",
     value: Math.round(perSecond),
     unit: "msg/s",
-    baseline: { name: "10,000 fibers on their own bounded Queue, 1M offers round-robin, same run", value: Math.round(floor) },
+    baseline: {
+      name: "10,000 fibers on their own bounded Queue, 1M offers round-robin, same run",
+      value: Math.round(floor)
+    },
     ratio: round(perSecond / floor),
     single_actor_msg_s: Math.round(singleActorTellsPerSecond),
-    note: `${TELLS} Schema-checked tells round-robin from one fiber to ${ACTORS} actors under one supervisor, until every actor answered a final ask; each tell wakes a different actor (one fiber switch per message, unlike one busy actor draining its mailbox); supervisor start ${Math.round(startMs)} ms, stop ${Math.round(stopMs)} ms`
+    note:
+      `${TELLS} Schema-checked tells round-robin from one fiber to ${ACTORS} actors under one supervisor, until every actor answered a final ask; each tell wakes a different actor (one fiber switch per message, unlike one busy actor draining its mailbox); supervisor start ${
+        Math.round(startMs)
+      } ms, stop ${Math.round(stopMs)} ms`
   })
   report({
     bench: BENCH,
@@ -295,7 +316,8 @@ const manyActors = Effect.gen(function*() {
     ratio: round(after.rss / before.rss),
     peak_rss_mb: round(peak.rss, 1),
     heap_used_mb: { before: round(before.heap, 1), peak: round(peak.heap, 1), after: round(after.heap, 1) },
-    note: "after a full gc; peak while the 10,000 actors ran, after once their supervisor's scope closed (V8 keeps freed pages, so RSS stays near its peak while the used heap returns)"
+    note:
+      "after a full gc; peak while the 10,000 actors ran, after once their supervisor's scope closed (V8 keeps freed pages, so RSS stays near its peak while the used heap returns)"
   })
 })
 

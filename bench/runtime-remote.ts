@@ -43,7 +43,9 @@ const rawSubject = "bench.raw.echo"
 const nats = await startNatsServer()
 const server = await spawnNode({ nats: nats.url, name: "bench-server", echo: "echo", raw: rawSubject })
 const runtime = ManagedRuntime.make(
-  Node.layer({ name: "bench-client" }).pipe(Layer.provideMerge(NatsConnection.layer({ servers: nats.url, name: "bench-client" })))
+  Node.layer({ name: "bench-client" }).pipe(
+    Layer.provideMerge(NatsConnection.layer({ servers: nats.url, name: "bench-client" }))
+  )
 )
 
 try {
@@ -81,7 +83,12 @@ try {
   }
 
   const dspexConcurrent = (n: number) =>
-    runtime.runPromise(Effect.forEach(Array.from({ length: n }, (_, i) => i), () => ref.ask({ _tag: "Echo", text }), { concurrency, discard: true }))
+    runtime.runPromise(
+      Effect.forEach(Array.from({ length: n }, (_, i) => i), () => ref.ask({ _tag: "Echo", text }), {
+        concurrency,
+        discard: true
+      })
+    )
   const rawConcurrent = (n: number) =>
     pool(n, concurrency, async () => {
       const msg = await client.request(rawSubject, request, { timeout: 5_000 })
@@ -132,7 +139,11 @@ try {
   ours.sort((a, b) => a - b)
   theirs.sort((a, b) => a - b)
   const median = (xs: Array<number>) => percentile([...xs].sort((a, b) => a - b), 50)
-  const common = { calls: calls * rounds, payloadBytes: text.length, transport: "nats loopback, server in a child process" }
+  const common = {
+    calls: calls * rounds,
+    payloadBytes: text.length,
+    transport: "nats loopback, server in a child process"
+  }
   for (const p of [50, 99]) {
     const value = percentile(ours, p) * 1000
     const base = percentile(theirs, p) * 1000
@@ -212,13 +223,22 @@ async function askFailureAfterKill(): Promise<void> {
       })
     )
     for (let i = 0; i < trials; i++) {
-      const doomed = await spawnNode({ nats: nats.url, name: `doomed-${i}`, counter: "doomed", heartbeatMs, livenessMs })
+      const doomed = await spawnNode({
+        nats: nats.url,
+        name: `doomed-${i}`,
+        counter: "doomed",
+        heartbeatMs,
+        livenessMs
+      })
       for (const deadline = Date.now() + 10_000; !serves(doomed.nodeId);) {
         if (Date.now() > deadline) throw new Error(`membership never listed doomed-${i}`)
         await sleep(10)
       }
       const pending = killer.runFork(
-        Effect.map(Effect.exit(ref.ask({ _tag: "Sleep", ms: askTimeoutMs * 2 })), (exit) => ({ exit, at: performance.now() }))
+        Effect.map(
+          Effect.exit(ref.ask({ _tag: "Sleep", ms: askTimeoutMs * 2 })),
+          (exit) => ({ exit, at: performance.now() })
+        )
       )
       // the request reaches the actor, then the kill lands at a random phase of the node's heartbeats
       await sleep(200 + Math.random() * heartbeatMs)
@@ -248,7 +268,12 @@ async function askFailureAfterKill(): Promise<void> {
     outcomes: Object.fromEntries(outcomes),
     transport: "nats loopback, serving node in a child process, SIGKILLed"
   }
-  for (const [figure, value] of [["ask_fail_after_sigkill_p50", percentile(sorted, 50)], ["ask_fail_after_sigkill_max", sorted[sorted.length - 1]!]] as const) {
+  for (
+    const [figure, value] of [["ask_fail_after_sigkill_p50", percentile(sorted, 50)], [
+      "ask_fail_after_sigkill_max",
+      sorted[sorted.length - 1]!
+    ]] as const
+  ) {
     report({
       bench: "runtime-remote",
       figure,

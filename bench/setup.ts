@@ -25,13 +25,22 @@ export const lmOf = (cache: boolean) => LM.make(`openai/${model}`, cache ? {} : 
 
 /** The messages ChatAdapter sends for input i (what the raw SDK baseline sends, formatted up front). */
 export const messagesFor = (n: number): ReadonlyArray<ReadonlyArray<Message.Message>> =>
-  Array.from({ length: Math.min(n, questions.length) }, (_, i) => ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i)))
+  Array.from(
+    { length: Math.min(n, questions.length) },
+    (_, i) => ChatAdapter.defaultAdapter.format(signature, demos, inputsOf(i))
+  )
 
 /** A runtime with LanguageModel over the OpenAI provider at `baseURL`. */
-export const dspexRuntime = (baseURL: string, options: { readonly maxConcurrency?: number; readonly cache?: Layer.Layer<Cache.Cache> } = {}) =>
+export const dspexRuntime = (
+  baseURL: string,
+  options: { readonly maxConcurrency?: number; readonly cache?: Layer.Layer<Cache.Cache> } = {}
+) =>
   ManagedRuntime.make(
     LanguageModel.layer({ maxConcurrency: options.maxConcurrency ?? 64 }).pipe(
-      Layer.provide([Providers.layer(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL })), options.cache ?? Cache.layerNone])
+      Layer.provide([
+        Providers.layer(OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL })),
+        options.cache ?? Cache.layerNone
+      ])
     )
   )
 

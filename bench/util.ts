@@ -2,7 +2,7 @@
  * Shared helpers for benchmarks: one JSON line per figure, percentiles, and a simulated provider in its
  * own process (so its CPU is not counted against the client being measured).
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 
@@ -40,7 +40,9 @@ export interface SimulatorProcess {
 /** Starts the simulated provider as a child process on a free port. */
 export const spawnSimulator = async (args: ReadonlyArray<string> = []): Promise<SimulatorProcess> => {
   const bin = fileURLToPath(new URL("../packages/simulator/src/bin.ts", import.meta.url))
-  const child: ChildProcess = spawn(process.execPath, ["--conditions=@dspex/source", bin, "--port", "0", ...args], { stdio: ["ignore", "pipe", "inherit"] })
+  const child: ChildProcess = spawn(process.execPath, ["--conditions=@dspex/source", bin, "--port", "0", ...args], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
   const rl = createInterface({ input: child.stdout! })
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("simulator did not start within 10 s")), 10_000)

@@ -131,7 +131,13 @@ writeFileSync(
   })
 )
 
-const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(out, "tsconfig.json"), "--pretty", "false"], {
+const tsc = spawnSync(process.execPath, [
+  join(root, "node_modules/typescript/bin/tsc"),
+  "-p",
+  join(out, "tsconfig.json"),
+  "--pretty",
+  "false"
+], {
   encoding: "utf8"
 })
 // Errors name the generated file; point at the example in its source instead.
@@ -143,7 +149,11 @@ const report = (tsc.stdout + tsc.stderr).split("\n").filter((l) => l.trim() !== 
   return `${relative(root, example.source)}:${example.line + Number(m[2]) - 1}:${m[3]} ${m[4]}`
 })
 if (tsc.status !== 0) {
-  process.stderr.write(`${report.join("\n")}\n\n${new Set(report.map((l) => l.split(":")[0])).size} files with examples that do not type-check (of ${examples.length} examples)\n`)
+  process.stderr.write(
+    `${report.join("\n")}\n\n${
+      new Set(report.map((l) => l.split(":")[0])).size
+    } files with examples that do not type-check (of ${examples.length} examples)\n`
+  )
   process.exit(1)
 }
 process.stdout.write(`${examples.length} documentation examples type-check\n`)

@@ -2,14 +2,28 @@
  * Failures end to end, over HTTP through the official SDKs: what can never succeed stops a run at once,
  * what nobody answers is given up on quickly, and what retries absorb shows in the usage.
  */
-import { Cache, ChainOfThought, Errors, Evaluate, Example, LanguageModel, LM, LMError, Metrics, Predict } from "@dspex/core"
+import {
+  Cache,
+  ChainOfThought,
+  Errors,
+  Evaluate,
+  Example,
+  LanguageModel,
+  LM,
+  LMError,
+  Metrics,
+  Predict
+} from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { createServer } from "node:net"
 import { simulator, stack, tempDir } from "./support.ts"
 
 const devset = (n: number) =>
-  Array.from({ length: n }, (_, i) => Example.make({ question: `What is ${i} + 1?`, answer: String(i + 1) }).withInputs("question"))
+  Array.from(
+    { length: n },
+    (_, i) => Example.make({ question: `What is ${i} + 1?`, answer: String(i + 1) }).withInputs("question")
+  )
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isSuccess(exit)) throw new Error("expected a failure")
@@ -37,7 +51,12 @@ describe("errors that can never succeed stop an evaluation", () => {
       const sim = yield* simulator()
       const run = (threads: number) =>
         Effect.exit(
-          Evaluate.run({ program: ChainOfThought.make("question -> answer"), devset: devset(20), metric: Metrics.answerExactMatch, numThreads: threads })
+          Evaluate.run({
+            program: ChainOfThought.make("question -> answer"),
+            devset: devset(20),
+            metric: Metrics.answerExactMatch,
+            numThreads: threads
+          })
             .pipe(
               Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini", { temperature: 0 })),
               Effect.provide(stack(sim, { key: "sk-invalid-e2e", threads }))
@@ -61,7 +80,11 @@ describe("errors that can never succeed stop an evaluation", () => {
       const sim = yield* simulator()
       const error = failureOf(
         yield* Effect.exit(
-          Evaluate.run({ program: Predict.make("question -> answer"), devset: devset(5), metric: Metrics.answerExactMatch }).pipe(
+          Evaluate.run({
+            program: Predict.make("question -> answer"),
+            devset: devset(5),
+            metric: Metrics.answerExactMatch
+          }).pipe(
             Effect.provideService(LM.CurrentLM, LM.make("mistral/large")),
             Effect.provide(stack(sim))
           )
@@ -86,10 +109,20 @@ describe("an endpoint nobody answers", () => {
       }).pipe(
         Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini")),
         // The default backoff (500 ms, doubling): only the unreachable case is cut short.
-        Effect.provide(stack(sim, { openaiBaseUrl: `http://127.0.0.1:${port}/v1`, lm: { retryBaseDelayMs: 500, retryMaxDelayMs: 30_000 } }))
+        Effect.provide(
+          stack(sim, {
+            openaiBaseUrl: `http://127.0.0.1:${port}/v1`,
+            lm: { retryBaseDelayMs: 500, retryMaxDelayMs: 30_000 }
+          })
+        )
       )
       const elapsed = Date.now() - started
-      expect(result.error).toMatchObject({ _tag: "LMProviderError", transport: true, code: "ECONNREFUSED", retryable: true })
+      expect(result.error).toMatchObject({
+        _tag: "LMProviderError",
+        transport: true,
+        code: "ECONNREFUSED",
+        retryable: true
+      })
       expect(result.usage["openai/gpt-4o-mini"]).toMatchObject({ calls: 0, retries: 2, errors: 1 })
       expect(elapsed).toBeLessThan(1000)
     }).pipe(Effect.scoped))
@@ -100,7 +133,11 @@ describe("what retries absorb shows in the usage", () => {
     Effect.gen(function*() {
       const sim = yield* simulator({ faults: { server500: 0.3 }, seed: 7 })
       const result = yield* Effect.gen(function*() {
-        const evaluation = yield* Evaluate.run({ program: Predict.make("question -> answer"), devset: devset(12), metric: Metrics.answerExactMatch })
+        const evaluation = yield* Evaluate.run({
+          program: Predict.make("question -> answer"),
+          devset: devset(12),
+          metric: Metrics.answerExactMatch
+        })
         return { evaluation, usage: (yield* LanguageModel.LanguageModel).usage() }
       }).pipe(
         Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini", { temperature: 0, numRetries: 8 })),

@@ -77,7 +77,9 @@ describe("a program against each provider", () => {
   it.live("n > 1 gives every completion", () =>
     Effect.gen(function*() {
       const sim = yield* simulator()
-      const pred = yield* ChainOfThought.make("question -> answer", { config: { n: 3 } }).call({ question: "What is 7 * 6?" }).pipe(
+      const pred = yield* ChainOfThought.make("question -> answer", { config: { n: 3 } }).call({
+        question: "What is 7 * 6?"
+      }).pipe(
         Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
@@ -206,7 +208,9 @@ describe("retries, limits and cache over HTTP", () => {
         const sim = yield* simulator()
         const waitFor = (inFlight: number) =>
           Effect.promise(async () => {
-            for (let i = 0; i < 200 && sim.stats().inFlight !== inFlight; i++) await new Promise((r) => setTimeout(r, 10))
+            for (let i = 0; i < 200 && sim.stats().inFlight !== inFlight; i++) {
+              await new Promise((r) => setTimeout(r, 10))
+            }
           })
         const fiber = yield* Effect.forkChild(
           Predict.make("question -> answer").call({ question: "Hi?" }).pipe(
@@ -227,7 +231,9 @@ describe("retries, limits and cache over HTTP", () => {
     Effect.gen(function*() {
       const sim = yield* simulator({ latency: { fixedMs: 30, jitterMs: 0 } })
       const qa = Predict.make("question -> answer")
-      yield* Effect.forEach(Facts.datasets.capitals.slice(0, 12), (r) => qa.call({ question: r.question }), { concurrency: 12 }).pipe(
+      yield* Effect.forEach(Facts.datasets.capitals.slice(0, 12), (r) => qa.call({ question: r.question }), {
+        concurrency: 12
+      }).pipe(
         Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim, { lm: { maxConcurrency: 3 } }))
       )
@@ -241,7 +247,10 @@ describe("retries, limits and cache over HTTP", () => {
       const qa = Predict.make("question -> answer")
       const layer = stack(sim)
       const { preds, again } = yield* Effect.gen(function*() {
-        const preds = yield* Effect.all(Array.from({ length: 8 }, () => qa.call({ question: "What is the capital of Italy?" })), { concurrency: 8 })
+        const preds = yield* Effect.all(
+          Array.from({ length: 8 }, () => qa.call({ question: "What is the capital of Italy?" })),
+          { concurrency: 8 }
+        )
         const again = yield* qa.call({ question: "What is the capital of Italy?" })
         return { preds, again }
       }).pipe(Effect.provideService(LM.CurrentLM, gpt), Effect.provide(layer))
@@ -263,7 +272,9 @@ describe("retries, limits and cache over HTTP", () => {
       expect(second.get("answer")).toBe("Cairo")
       expect(sim.stats().totalRequests).toBe(1)
       // A different rollout id is a different cache entry, hence one more request.
-      yield* Predict.make("question -> answer", { config: { rolloutId: 1, temperature: 1 } }).call({ question: "What is the capital of Egypt?" }).pipe(
+      yield* Predict.make("question -> answer", { config: { rolloutId: 1, temperature: 1 } }).call({
+        question: "What is the capital of Egypt?"
+      }).pipe(
         Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim, { cache: Cache.layerTiered({}, { path: dir }) }))
       )
@@ -272,12 +283,19 @@ describe("retries, limits and cache over HTTP", () => {
 })
 
 describe("Evaluate over HTTP", () => {
-  const devset = Facts.datasets.arithmetic.slice(0, 10).map((r) => Example.make({ question: r.question, answer: r.answer }).withInputs("question"))
+  const devset = Facts.datasets.arithmetic.slice(0, 10).map((r) =>
+    Example.make({ question: r.question, answer: r.answer }).withInputs("question")
+  )
 
   it.live("scores a ChainOfThought program at 100% on the arithmetic set", () =>
     Effect.gen(function*() {
       const sim = yield* simulator()
-      const result = yield* Evaluate.run({ program: ChainOfThought.make("question -> answer"), devset, metric: Metrics.answerExactMatch, numThreads: 4 }).pipe(
+      const result = yield* Evaluate.run({
+        program: ChainOfThought.make("question -> answer"),
+        devset,
+        metric: Metrics.answerExactMatch,
+        numThreads: 4
+      }).pipe(
         Effect.provideService(LM.CurrentLM, gpt),
         Effect.provide(stack(sim))
       )
@@ -310,7 +328,12 @@ describe("Evaluate over HTTP", () => {
       const sim = yield* simulator({ apiKeys: ["only-this-key"] })
       const badInputs = devset.map((e) => Example.make({ query: e.get("question") }).withInputs("query"))
       const budget = yield* Effect.flip(
-        Evaluate.run({ program: Predict.make("question -> answer"), devset: badInputs, metric: Metrics.answerExactMatch, maxErrors: 3 }).pipe(
+        Evaluate.run({
+          program: Predict.make("question -> answer"),
+          devset: badInputs,
+          metric: Metrics.answerExactMatch,
+          maxErrors: 3
+        }).pipe(
           Effect.provideService(LM.CurrentLM, gpt),
           Effect.provide(stack(sim, { key: "only-this-key" }))
         )
@@ -318,7 +341,12 @@ describe("Evaluate over HTTP", () => {
       expect(budget._tag).toBe("ErrorBudgetExceeded")
       expect(budget.message).toContain("InputValidationError")
       const aborted = yield* Effect.flip(
-        Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch, maxErrors: 3 }).pipe(
+        Evaluate.run({
+          program: Predict.make("question -> answer"),
+          devset,
+          metric: Metrics.answerExactMatch,
+          maxErrors: 3
+        }).pipe(
           Effect.provideService(LM.CurrentLM, gpt),
           Effect.provide(stack(sim))
         )
@@ -332,9 +360,14 @@ describe("save and load", () => {
   it.live("a loaded program sends the saved instructions and demos", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []
-      const sim = yield* simulator({ answers: (r) => (seen.push(r.messages.map((m) => JSON.stringify(m)).join("\n")), undefined) })
+      const sim = yield* simulator({
+        answers: (r) => (seen.push(r.messages.map((m) => JSON.stringify(m)).join("\n")), undefined)
+      })
       const dir = tempDir("dspex-e2e-state-")
-      const trained = Predict.make("question -> answer", { instructions: "Answer with the city only.", demos: [{ question: "Capital of Peru?", answer: "Lima" }] })
+      const trained = Predict.make("question -> answer", {
+        instructions: "Answer with the city only.",
+        demos: [{ question: "Capital of Peru?", answer: "Lima" }]
+      })
       yield* ProgramState.save(trained, join(dir, "qa.json"))
       const fresh = Predict.make("question -> answer")
       yield* ProgramState.load(fresh, join(dir, "qa.json"))
@@ -398,11 +431,12 @@ describe("tracing", () => {
       const sim = yield* simulator()
       const { spans, tracer } = recording()
       const devset = Facts.datasets.arithmetic.slice(0, 3).map((e) => Example.make({ ...e }).withInputs("question"))
-      yield* Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch }).pipe(
-        Effect.provideService(LM.CurrentLM, gpt),
-        Effect.provide(stack(sim)),
-        Effect.provideService(Tracer.Tracer, tracer)
-      )
+      yield* Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: Metrics.answerExactMatch })
+        .pipe(
+          Effect.provideService(LM.CurrentLM, gpt),
+          Effect.provide(stack(sim)),
+          Effect.provideService(Tracer.Tracer, tracer)
+        )
       const run = spans.filter((s) => s.name === "Evaluate.run")
       const tasks = spans.filter((s) => s.name === "Executor.task")
       const modules = spans.filter((s) => s.name === "Module.call")
@@ -443,4 +477,3 @@ describe("history and usage", () => {
       expect(JSON.stringify(history)).not.toContain(apiKey)
     }).pipe(Effect.scoped))
 })
-

@@ -2,7 +2,17 @@
  * The README's Effect example, run as written except that the OpenAI layer points at the simulated
  * provider. If this test needs changing, the README example needs the same change.
  */
-import { Cache, ChainOfThought, Evaluate, Example, Executor, LanguageModel, LM, Module, ProgramState } from "@dspex/core"
+import {
+  Cache,
+  ChainOfThought,
+  Evaluate,
+  Example,
+  Executor,
+  LanguageModel,
+  LM,
+  Module,
+  ProgramState
+} from "@dspex/core"
 import { OpenAi } from "@dspex/providers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
@@ -42,7 +52,12 @@ describe("README example", () => {
         return { pred, score, results }
       })
       const Live = Layer.mergeAll(
-        LanguageModel.layer().pipe(Layer.provide([OpenAi.layer({ apiKey: Redacted.make("sk-readme"), baseURL: sim.openaiBaseUrl }), Cache.layerMemory()])),
+        LanguageModel.layer().pipe(
+          Layer.provide([
+            OpenAi.layer({ apiKey: Redacted.make("sk-readme"), baseURL: sim.openaiBaseUrl }),
+            Cache.layerMemory()
+          ])
+        ),
         Executor.layerLocal()
       )
       const { pred, score, results } = yield* main.pipe(
@@ -55,7 +70,11 @@ describe("README example", () => {
       expect(results.length).toBe(2)
       const saved = JSON.parse(readFileSync(file, "utf8"))
       expect(Object.keys(saved)).toEqual(["solve.predict", "metadata"])
-      expect(saved["solve.predict"].signature.fields.map((f: { prefix: string }) => f.prefix)).toEqual(["Question:", "Reasoning:", "Answer:"])
+      expect(saved["solve.predict"].signature.fields.map((f: { prefix: string }) => f.prefix)).toEqual([
+        "Question:",
+        "Reasoning:",
+        "Answer:"
+      ])
     }).pipe(Effect.scoped))
 })
 
@@ -83,7 +102,9 @@ describe("README example without OPENAI_API_KEY", () => {
       })
       expect(r.status).not.toBe(0)
       expect(r.stderr).not.toContain("[object Object]")
-      expect(r.stderr).toContain("LMConfigurationError: LM configuration error for provider \"openai\": OPENAI_API_KEY is not set")
+      expect(r.stderr).toContain(
+        "LMConfigurationError: LM configuration error for provider \"openai\": OPENAI_API_KEY is not set"
+      )
       expect(r.stderr).toContain("export OPENAI_API_KEY=")
       expect(r.stderr).toContain("variable: 'OPENAI_API_KEY'")
     } finally {

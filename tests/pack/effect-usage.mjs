@@ -9,7 +9,10 @@ const sim = await Simulator.start({ port: 0 })
 try {
   const Live = Layer.mergeAll(
     LanguageModel.layer().pipe(
-      Layer.provide([OpenAi.layer({ apiKey: Redacted.make("sk-pack-proof"), baseURL: sim.openaiBaseUrl }), Cache.layerMemory()])
+      Layer.provide([
+        OpenAi.layer({ apiKey: Redacted.make("sk-pack-proof"), baseURL: sim.openaiBaseUrl }),
+        Cache.layerMemory()
+      ])
     ),
     Executor.layerLocal({ concurrency: 4 })
   )
@@ -20,11 +23,18 @@ try {
   ]
   const program = Effect.gen(function*() {
     const prediction = yield* qa.call({ question: "What is 2 + 2?" })
-    const { score } = yield* Evaluate.run({ program: qa, devset, metric: (ex, pred) => pred.get("answer") === ex.get("answer") })
+    const { score } = yield* Evaluate.run({
+      program: qa,
+      devset,
+      metric: (ex, pred) => pred.get("answer") === ex.get("answer")
+    })
     return { answer: prediction.get("answer"), score }
   })
   const { answer, score } = await Effect.runPromise(
-    program.pipe(Effect.provideService(LM.CurrentLM, LM.make("openai/dspex-sim", { temperature: 0 })), Effect.provide(Live))
+    program.pipe(
+      Effect.provideService(LM.CurrentLM, LM.make("openai/dspex-sim", { temperature: 0 })),
+      Effect.provide(Live)
+    )
   )
   if (answer !== 4 || score !== 100) throw new Error(`expected 4 and 100, got ${answer} and ${score}`)
   console.log(`effect API on Node ${process.versions.node}: answer ${answer}, score ${score}`)

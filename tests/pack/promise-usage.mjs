@@ -1,7 +1,7 @@
 // Plain async code on the packed @dspex/promise (no Effect): configure once, call, evaluate, and see a
 // typed error reject. Run by .ci/pack-proof in a project outside the repository, on Node 22.
-import { Simulator } from "@dspex/simulator"
 import { ChainOfThought, DSPex, Example, LMError, Predict } from "@dspex/promise"
+import { Simulator } from "@dspex/simulator"
 
 const sim = await Simulator.start({ port: 0 })
 try {
@@ -14,12 +14,24 @@ try {
     Example.make({ question: "What is 12 + 30?", answer: 42 }).withInputs("question"),
     Example.make({ question: "What is 9 * 9?", answer: 81 }).withInputs("question")
   ]
-  const { score } = await DSPex.evaluate({ program: qa, devset, metric: (ex, pred) => pred.get("answer") === ex.get("answer") })
+  const { score } = await DSPex.evaluate({
+    program: qa,
+    devset,
+    metric: (ex, pred) => pred.get("answer") === ex.get("answer")
+  })
   if (score !== 100) throw new Error(`expected 100, got ${score}`)
 
-  DSPex.configure({ model: "openai/dspex-sim:fault=401", apiKey: "sk-pack-proof", baseURL: sim.openaiBaseUrl, cache: "off" })
+  DSPex.configure({
+    model: "openai/dspex-sim:fault=401",
+    apiKey: "sk-pack-proof",
+    baseURL: sim.openaiBaseUrl,
+    cache: "off"
+  })
   const error = await DSPex.program(Predict.make("question -> answer")).call({ question: "hi" }).catch((e) => e)
-  if (!(error instanceof LMError.LMAuthError) || error._tag !== "LMAuthError" || error.retryable !== false || !error.suggestion) {
+  if (
+    !(error instanceof LMError.LMAuthError) || error._tag !== "LMAuthError" || error.retryable !== false ||
+    !error.suggestion
+  ) {
     throw new Error(`expected a rejected LMAuthError, got ${error}`)
   }
   console.log(`promise entry on Node ${process.versions.node}: answer 4, score ${score}, rejected with ${error._tag}`)

@@ -6,7 +6,14 @@
  */
 
 /** The flags whose value is free text (a signature, instructions, a path, a model id). */
-export const stringFlags: ReadonlySet<string> = new Set(["signature", "instructions", "demos", "inputs", "completion", "model"])
+export const stringFlags: ReadonlySet<string> = new Set([
+  "signature",
+  "instructions",
+  "demos",
+  "inputs",
+  "completion",
+  "model"
+])
 
 /** `--name` (a long flag) or `-h` (a short one); "->", "-", "- text" and negative numbers are values. */
 const isFlag = (arg: string): boolean => /^--[A-Za-z]/.test(arg) || /^-[A-Za-z]$/.test(arg)
@@ -28,7 +35,10 @@ export const normalizeArgs = (argv: ReadonlyArray<string>): Array<string> => {
       break
     }
     const next = argv[i + 1]
-    if (arg.startsWith("--") && stringFlags.has(arg.slice(2)) && next !== undefined && next.startsWith("-") && next !== "-" && !isFlag(next)) {
+    if (
+      arg.startsWith("--") && stringFlags.has(arg.slice(2)) && next !== undefined && next.startsWith("-") &&
+      next !== "-" && !isFlag(next)
+    ) {
       out.push(`${arg}=${next}`)
       i++
     } else {

@@ -5,9 +5,9 @@
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { normalizeArgs } from "./Args.ts"
+import { exampleCount } from "./Dataset.ts"
 import { printError, printJson } from "./Output.ts"
 import { formatPrompt, parsePrompt } from "./Prompt.ts"
-import { exampleCount } from "./Dataset.ts"
 import { fromShowHelp, layerPresenter } from "./Usage.ts"
 
 export const version = "0.1.0"
@@ -19,13 +19,19 @@ const adapter = Flag.Literals("adapter", ["chat", "json", "xml"]).pipe(
 const signature = Flag.String("signature").pipe(
   Flag.withDescription("DSPy signature string, e.g. \"context: list[str], question -> answer: float\" (required)")
 )
-const instructions = Flag.String("instructions").pipe(Flag.optional, Flag.withDescription("Task instructions (default: DSPy's, from the signature's fields)"))
+const instructions = Flag.String("instructions").pipe(
+  Flag.optional,
+  Flag.withDescription("Task instructions (default: DSPy's, from the signature's fields)")
+)
 
 const format = Command.make("format", {
   adapter,
   signature,
   instructions,
-  demos: Flag.String("demos").pipe(Flag.optional, Flag.withDescription("JSON file with an array of demo objects, or - for stdin (default: no demos)")),
+  demos: Flag.String("demos").pipe(
+    Flag.optional,
+    Flag.withDescription("JSON file with an array of demo objects, or - for stdin (default: no demos)")
+  ),
   inputs: Flag.String("inputs").pipe(Flag.withDescription("JSON file with the input fields, or - for stdin (required)"))
 }, (cfg) =>
   printJson(formatPrompt({
@@ -40,7 +46,9 @@ const parse = Command.make("parse", {
   adapter,
   signature,
   instructions,
-  completion: Flag.String("completion").pipe(Flag.withDescription("Text file with the LM completion, or - for stdin (required)"))
+  completion: Flag.String("completion").pipe(
+    Flag.withDescription("Text file with the LM completion, or - for stdin (required)")
+  )
 }, (cfg) =>
   printJson(parsePrompt({
     adapter: cfg.adapter,
@@ -93,7 +101,11 @@ const runExampleCommand = Command.make("run-example", {
       threads: cfg.threads,
       cache: cfg.cache,
       simulate: cfg.simulate
-    })))).pipe(Command.withDescription("Evaluate an example program on a small dataset (simulated provider unless an API key is set)"))
+    })))).pipe(
+    Command.withDescription(
+      "Evaluate an example program on a small dataset (simulated provider unless an API key is set)"
+    )
+  )
 
 export const dspex = Command.make("dspex").pipe(
   Command.withDescription("DSPex: DSPy-style LM programming for TypeScript, on Effect"),

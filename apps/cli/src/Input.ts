@@ -15,7 +15,8 @@ export class CliInputError extends Schema.TaggedError<CliInputError>()("CliInput
     return `--${this.flag} ${this.source}: ${this.reason}`
   }
   get suggestion(): string {
-    return this.reason.startsWith("invalid JSON") || this.reason.startsWith("expected") || this.reason.startsWith("item")
+    return this.reason.startsWith("invalid JSON") || this.reason.startsWith("expected") ||
+        this.reason.startsWith("item")
       ? `Fix the JSON given to --${this.flag} (the position is in the message).`
       : `Give --${this.flag} a readable file, or - to read standard input.`
   }
@@ -40,7 +41,8 @@ export const readJson = (flag: string, source: string): Effect.Effect<unknown, C
   Effect.flatMap(readText(flag, source), (text) =>
     Effect.try({
       try: () => JSON.parse(text) as unknown,
-      catch: (e) => new CliInputError({ flag, source, reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) =>
+        new CliInputError({ flag, source, reason: `invalid JSON: ${e instanceof Error ? e.message : String(e)}` })
     }))
 
 /** Reads a JSON object (for --inputs). */
@@ -48,12 +50,25 @@ export const readObject = (flag: string, source: string): Effect.Effect<Record<s
   Effect.flatMap(readJson(flag, source), (v) =>
     typeof v === "object" && v !== null && !Array.isArray(v)
       ? Effect.succeed(v as Record<string, unknown>)
-      : Effect.fail(new CliInputError({ flag, source, reason: `expected a JSON object, got ${Array.isArray(v) ? "an array" : typeof v}` })))
+      : Effect.fail(
+        new CliInputError({
+          flag,
+          source,
+          reason: `expected a JSON object, got ${Array.isArray(v) ? "an array" : typeof v}`
+        })
+      ))
 
 /** Reads a JSON array of objects (for --demos). */
-export const readObjects = (flag: string, source: string): Effect.Effect<ReadonlyArray<Record<string, unknown>>, CliInputError> =>
+export const readObjects = (
+  flag: string,
+  source: string
+): Effect.Effect<ReadonlyArray<Record<string, unknown>>, CliInputError> =>
   Effect.flatMap(readJson(flag, source), (v) => {
-    if (!Array.isArray(v)) return Effect.fail(new CliInputError({ flag, source, reason: `expected a JSON array of objects, got ${typeof v}` }))
+    if (!Array.isArray(v)) {
+      return Effect.fail(
+        new CliInputError({ flag, source, reason: `expected a JSON array of objects, got ${typeof v}` })
+      )
+    }
     const bad = v.findIndex((x) => typeof x !== "object" || x === null || Array.isArray(x))
     return bad >= 0
       ? Effect.fail(new CliInputError({ flag, source, reason: `item [${bad}] is not a JSON object` }))

@@ -2,7 +2,16 @@
  * `dspex prompt format|parse`: show exactly what an adapter sends for a signature, demos and inputs, and
  * what it makes of a completion. Thin front ends over the library's adapters.
  */
-import { type Adapter, ChatAdapter, type Errors, JSONAdapter, type Message, Predict, Signature, XMLAdapter } from "@dspex/core"
+import {
+  type Adapter,
+  ChatAdapter,
+  type Errors,
+  JSONAdapter,
+  type Message,
+  Predict,
+  Signature,
+  XMLAdapter
+} from "@dspex/core"
 import { Effect } from "effect"
 import { type CliInputError, readObject, readObjects, readText } from "./Input.ts"
 
@@ -73,4 +82,3 @@ export const parsePrompt = (
     const outputs = yield* adapters[args.adapter].parse(signature, completion)
     return { adapter: adapters[args.adapter].name, outputs }
   })
-

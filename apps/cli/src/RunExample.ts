@@ -5,7 +5,17 @@
  * example with its error, and usage per model with retries, errors and cache hits. A run that stopped
  * (a fatal error, the error budget) or in which every example failed carries an `error` and exits 1.
  */
-import { Cache, ChainOfThought, Evaluate, Executor, LanguageModel, LM, type LMError, Metrics, Providers } from "@dspex/core"
+import {
+  Cache,
+  ChainOfThought,
+  Evaluate,
+  Executor,
+  LanguageModel,
+  LM,
+  type LMError,
+  Metrics,
+  Providers
+} from "@dspex/core"
 import { Effect, Layer, Schema, Stream } from "effect"
 import { exampleDevset } from "./Dataset.ts"
 import { errorJson } from "./Output.ts"
@@ -80,17 +90,27 @@ const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : 
 /** The summary line on stderr: score, calls, retries, errors, cache hits, cost. */
 const summaryLine = (report: RunExampleResult): string => {
   const totals = Object.values(report.usage).reduce(
-    (t, u) => ({ calls: t.calls + u.calls, retries: t.retries + u.retries, errors: t.errors + u.errors, hits: t.hits + u.cacheHits, cost: t.cost + u.cost }),
+    (t, u) => ({
+      calls: t.calls + u.calls,
+      retries: t.retries + u.retries,
+      errors: t.errors + u.errors,
+      hits: t.hits + u.cacheHits,
+      cost: t.cost + u.cost
+    }),
     { calls: 0, retries: 0, errors: 0, hits: 0, cost: 0 }
   )
-  const score = report.score === null ? `stopped after ${report.completed}/${report.examples}` : `score ${report.score}%`
+  const score = report.score === null
+    ? `stopped after ${report.completed}/${report.examples}`
+    : `score ${report.score}%`
   const calls = [
     count(totals.calls, "LM call", "LM calls"),
     count(totals.retries, "retry", "retries"),
     count(totals.errors, "failed call", "failed calls"),
     count(totals.hits, "cache hit", "cache hits")
   ]
-  return `${score} (${report.failed} of ${report.completed} examples failed) · ${calls.join(", ")} · $${roundCost(totals.cost)}`
+  return `${score} (${report.failed} of ${report.completed} examples failed) · ${calls.join(", ")} · $${
+    roundCost(totals.cost)
+  }`
 }
 
 /**
@@ -106,11 +126,16 @@ export const runExample = (args: RunExampleArgs): Effect.Effect<RunExampleResult
       const program = ChainOfThought.make("question -> answer")
       const devset = exampleDevset(args.limit)
       const log = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
-      yield* log(`Evaluating ChainOfThought("question -> answer") on ${devset.length} examples with ${target.model} via ${target.description}`)
+      yield* log(
+        `Evaluating ChainOfThought("question -> answer") on ${devset.length} examples with ${target.model} via ${target.description}`
+      )
 
       const services = Layer.mergeAll(
         LanguageModel.layer().pipe(
-          Layer.provide([Layer.succeed(Providers.Providers, target.providers), args.cache ? Cache.layerConfig : Cache.layerNone])
+          Layer.provide([
+            Layer.succeed(Providers.Providers, target.providers),
+            args.cache ? Cache.layerConfig : Cache.layerNone
+          ])
         ),
         Executor.layerLocal({ concurrency: args.threads })
       )
@@ -120,12 +145,24 @@ export const runExample = (args: RunExampleArgs): Effect.Effect<RunExampleResult
         const ex = devset[event.index]!
         const mark = event.score >= 1 ? "✔" : "✘"
         const why = event.error === undefined ? "" : `  error: ${Evaluate.describeError(event.error)}`
-        return log(`${mark} [${event.completed}/${event.total}] ${String(ex.get("question"))}  (gold: ${String(ex.get("answer"))})  running ${event.runningScore}%${why}`)
+        return log(
+          `${mark} [${event.completed}/${event.total}] ${String(ex.get("question"))}  (gold: ${
+            String(ex.get("answer"))
+          })  running ${event.runningScore}%${why}`
+        )
       }
       const run = Effect.gen(function*() {
-        const outcome = yield* Evaluate.stream({ program, devset, metric: Metrics.answerExactMatch, numThreads: args.threads }).pipe(
+        const outcome = yield* Evaluate.stream({
+          program,
+          devset,
+          metric: Metrics.answerExactMatch,
+          numThreads: args.threads
+        }).pipe(
           Stream.tap(progress),
-          Stream.runFold(() => undefined as Evaluate.EvaluationResult | undefined, (acc, e) => (e._tag === "Finished" ? e.result : acc)),
+          Stream.runFold(
+            () => undefined as Evaluate.EvaluationResult | undefined,
+            (acc, e) => (e._tag === "Finished" ? e.result : acc)
+          ),
           Effect.map((evaluation) => ({ evaluation: evaluation!, stopped: undefined })),
           Effect.catch((stopped: Evaluate.EvaluateError) => Effect.succeed({ evaluation: undefined, stopped })),
           Effect.provideService(LM.CurrentLM, LM.make(target.model, { temperature: 0 }))
@@ -148,7 +185,9 @@ export const runExample = (args: RunExampleArgs): Effect.Effect<RunExampleResult
         completed: results.length,
         score: evaluation?.score ?? null,
         failed: failed.length,
-        usage: Object.fromEntries(Object.entries(usage).map(([model, u]) => [model, { ...u, cost: roundCost(u.cost) }])),
+        usage: Object.fromEntries(
+          Object.entries(usage).map(([model, u]) => [model, { ...u, cost: roundCost(u.cost) }])
+        ),
         results: results.map(exampleReport)
       }
       yield* log(summaryLine(report))

@@ -29,7 +29,8 @@ export const defaultModels = {
 } as const
 
 /** The providers run-example knows, for the unknown-provider error. */
-const supported = "openai/<model> (OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server) or anthropic/<model> (ANTHROPIC_API_KEY)"
+const supported =
+  "openai/<model> (OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server) or anthropic/<model> (ANTHROPIC_API_KEY)"
 
 const variable = (name: string) =>
   Effect.map(
@@ -85,25 +86,41 @@ export const chooseTarget = (args: TargetArgs): Effect.Effect<Target, LMError.LM
     const openaiBase = yield* variable("OPENAI_BASE_URL")
     const anthropicKey = yield* variable("ANTHROPIC_API_KEY")
     const provider = args.model === undefined
-      ? openaiKey !== undefined || openaiBase !== undefined ? "openai" : anthropicKey !== undefined ? "anthropic" : undefined
+      ? openaiKey !== undefined || openaiBase !== undefined
+        ? "openai"
+        : anthropicKey !== undefined
+        ? "anthropic"
+        : undefined
       : LM.splitModel(args.model).provider
     if (provider === undefined) return yield* simulated(defaultModels.simulated)
     switch (provider) {
       case "openai": {
         const model = args.model ?? defaultModels.openai
         if (openaiKey === undefined && openaiBase === undefined) {
-          return yield* missingKey(model, "openai", "OPENAI_API_KEY", " (or OPENAI_BASE_URL for an OpenAI-compatible server)")
+          return yield* missingKey(
+            model,
+            "openai",
+            "OPENAI_API_KEY",
+            " (or OPENAI_BASE_URL for an OpenAI-compatible server)"
+          )
         }
         // A local OpenAI-compatible server usually wants no key; the SDK insists on one.
         const openai = yield* OpenAi.provider(openaiKey === undefined ? { apiKey: Redacted.make("not-needed") } : {})
-        const where = openaiBase === undefined ? `OpenAI at ${openai.endpoint}` : `the OpenAI-compatible server at ${openai.endpoint}`
+        const where = openaiBase === undefined
+          ? `OpenAI at ${openai.endpoint}`
+          : `the OpenAI-compatible server at ${openai.endpoint}`
         return { description: where, model, providers: Providers.make(openai), simulated: false } satisfies Target
       }
       case "anthropic": {
         const model = args.model ?? defaultModels.anthropic
         if (anthropicKey === undefined) return yield* missingKey(model, "anthropic", "ANTHROPIC_API_KEY", "")
         const anthropic = yield* Anthropic.provider()
-        return { description: `Anthropic at ${anthropic.endpoint}`, model, providers: Providers.make(anthropic), simulated: false } satisfies Target
+        return {
+          description: `Anthropic at ${anthropic.endpoint}`,
+          model,
+          providers: Providers.make(anthropic),
+          simulated: false
+        } satisfies Target
       }
       default:
         return yield* unknownProvider(args.model!, provider)

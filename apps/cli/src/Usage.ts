@@ -33,7 +33,9 @@ export const layerPresenter: Layer.Layer<never> = CliOutput.layerPresenter({
       const formatter = yield* CliOutput.Formatter
       switch (event._tag) {
         case "Help":
-          return yield* (event.reason === "Requested" ? Console.log : Console.error)(formatter.formatHelpDoc(event.helpDoc))
+          return yield* (event.reason === "Requested" ? Console.log : Console.error)(
+            formatter.formatHelpDoc(event.helpDoc)
+          )
         case "InvalidInvocation":
           return yield* Console.error(formatter.formatHelpDoc(event.helpDoc))
         case "Version":

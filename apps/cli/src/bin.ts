@@ -7,4 +7,8 @@ import { Effect, Logger } from "effect"
 import { main } from "./Cli.ts"
 
 // stdout carries only the command's JSON; logs go to stderr.
-main(process.argv.slice(2)).pipe(Effect.provideService(Logger.LogToStderr, true), Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+main(process.argv.slice(2)).pipe(
+  Effect.provideService(Logger.LogToStderr, true),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain
+)

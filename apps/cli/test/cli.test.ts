@@ -15,7 +15,11 @@ const file = (name: string, content: string) => {
 }
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 const dspex = (args: ReadonlyArray<string>, input?: string) => {
-  const r = spawnSync(process.execPath, ["--conditions=@dspex/source", bin, ...args], { input: input ?? "", encoding: "utf8", timeout: 30_000 })
+  const r = spawnSync(process.execPath, ["--conditions=@dspex/source", bin, ...args], {
+    input: input ?? "",
+    encoding: "utf8",
+    timeout: 30_000
+  })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) as any }
 }
 
@@ -31,7 +35,9 @@ describe("prompt format", () => {
       })
       // The exact messages DSPy 3.3.1 sent for this program (fixtures/dspy-3.3.1/saved/runs.json).
       expect(out.messages.map((m) => m.role)).toEqual(["system", "user", "assistant", "user"])
-      expect(out.messages[0]!.content).toContain("In adhering to this structure, your objective is: \n        Be brief.")
+      expect(out.messages[0]!.content).toContain(
+        "In adhering to this structure, your objective is: \n        Be brief."
+      )
       expect(out.messages[2]!.content).toBe("[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]\n")
       expect(out.messages[3]!.content).toBe(
         "[[ ## question ## ]]\nWhat is 3+3?\n\nRespond with the corresponding output fields, starting with the field `[[ ## answer ## ]]`, and then ending with the marker for `[[ ## completed ## ]]`."
@@ -42,11 +48,17 @@ describe("prompt format", () => {
     Effect.gen(function*() {
       const signature = "context: list[str], question -> answer"
       const check = (inputs: unknown) =>
-        Effect.flip(formatPrompt({ adapter: "json", signature, inputs: file("bad-inputs.json", JSON.stringify(inputs)) }))
+        Effect.flip(
+          formatPrompt({ adapter: "json", signature, inputs: file("bad-inputs.json", JSON.stringify(inputs)) })
+        )
       const unknown = yield* check({ qestion: "x" })
       expect(unknown).toMatchObject({ _tag: "InputValidationError", problem: "unknown", field: "qestion" })
       expect(unknown.message).toContain("context, question")
-      expect(yield* check({ context: ["a"] })).toMatchObject({ _tag: "InputValidationError", problem: "missing", field: "question" })
+      expect(yield* check({ context: ["a"] })).toMatchObject({
+        _tag: "InputValidationError",
+        problem: "missing",
+        field: "question"
+      })
       const wrong = yield* check({ context: 5, question: "q" })
       expect(wrong).toMatchObject({ _tag: "InputValidationError", problem: "wrong_type", field: "context" })
       expect(wrong.message).toContain("expected list[str], got number 5")
@@ -74,16 +86,27 @@ describe("prompt parse", () => {
 
   it.effect("parses JSON and XML replies", () =>
     Effect.gen(function*() {
-      const json = yield* parsePrompt({ adapter: "json", signature: "q -> items: list[int]", completion: file("c2.txt", "{\"items\": [1, 2]}") })
+      const json = yield* parsePrompt({
+        adapter: "json",
+        signature: "q -> items: list[int]",
+        completion: file("c2.txt", "{\"items\": [1, 2]}")
+      })
       expect(json.outputs).toEqual({ items: [1, 2] })
-      const xml = yield* parsePrompt({ adapter: "xml", signature: "q -> answer", completion: file("c3.txt", "<answer>Paris</answer>") })
+      const xml = yield* parsePrompt({
+        adapter: "xml",
+        signature: "q -> answer",
+        completion: file("c3.txt", "<answer>Paris</answer>")
+      })
       expect(xml.outputs).toEqual({ answer: "Paris" })
     }))
 })
 
 describe("dspex binary", () => {
   it("reads inputs from stdin with -", () => {
-    const r = dspex(["prompt", "format", "--adapter", "xml", "--signature", "question -> answer", "--inputs", "-"], "{\"question\": \"Hi?\"}")
+    const r = dspex(
+      ["prompt", "format", "--adapter", "xml", "--signature", "question -> answer", "--inputs", "-"],
+      "{\"question\": \"Hi?\"}"
+    )
     expect(r.code).toBe(0)
     const out = r.json()
     expect(out.adapter).toBe("XMLAdapter")
@@ -100,7 +123,10 @@ describe("dspex binary", () => {
   })
 
   it("prints the AdapterParseError with the raw completion", () => {
-    const r = dspex(["prompt", "parse", "--signature", "question -> answer: int", "--completion", "-"], "[[ ## answer ## ]]\nmany\n")
+    const r = dspex(
+      ["prompt", "parse", "--signature", "question -> answer: int", "--completion", "-"],
+      "[[ ## answer ## ]]\nmany\n"
+    )
     expect(r.code).toBe(1)
     const err = r.json().error
     expect(err._tag).toBe("AdapterParseError")

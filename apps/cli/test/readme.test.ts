@@ -16,7 +16,9 @@ const mainJobCommands = (): ReadonlyArray<string> => {
   const section = readme.indexOf("## The main job")
   const start = readme.indexOf("```sh\n", section)
   const end = readme.indexOf("\n```", start)
-  return readme.slice(start + 6, end).split("\n").map((line) => line.replace(/\s+#.*$/, "").trim()).filter((line) => line !== "")
+  return readme.slice(start + 6, end).split("\n").map((line) => line.replace(/\s+#.*$/, "").trim()).filter((line) =>
+    line !== ""
+  )
 }
 
 const hasJq = (() => {
@@ -29,15 +31,24 @@ const hasJq = (() => {
 })()
 
 describe("README: the main job", () => {
-  it("each command prints what a script can read: the JSON report, or the score through jq", { timeout: 120_000 }, () => {
-    const commands = mainJobCommands()
-    expect(commands[0]).toBe("npm run -s main")
-    for (const command of commands) {
-      if (command.includes("| jq") && !hasJq) continue
-      const r = spawnSync("sh", ["-c", command], { cwd: root, env: { ...process.env, ...noKeys }, encoding: "utf8", timeout: 60_000 })
-      expect(r.status, `${command}\n${r.stderr}`).toBe(0)
-      if (command.includes("| jq .score")) expect(r.stdout.trim()).toBe("100")
-      else expect(JSON.parse(r.stdout)).toMatchObject({ model: "openai/dspex-sim", examples: 20, score: 100 })
+  it(
+    "each command prints what a script can read: the JSON report, or the score through jq",
+    { timeout: 120_000 },
+    () => {
+      const commands = mainJobCommands()
+      expect(commands[0]).toBe("npm run -s main")
+      for (const command of commands) {
+        if (command.includes("| jq") && !hasJq) continue
+        const r = spawnSync("sh", ["-c", command], {
+          cwd: root,
+          env: { ...process.env, ...noKeys },
+          encoding: "utf8",
+          timeout: 60_000
+        })
+        expect(r.status, `${command}\n${r.stderr}`).toBe(0)
+        if (command.includes("| jq .score")) expect(r.stdout.trim()).toBe("100")
+        else expect(JSON.parse(r.stdout)).toMatchObject({ model: "openai/dspex-sim", examples: 20, score: 100 })
+      }
     }
-  })
+  )
 })

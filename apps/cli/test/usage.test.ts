@@ -25,7 +25,16 @@ const usageError = async (args: ReadonlyArray<string>) => {
 
 describe.concurrent("flag values that start with -", () => {
   it("--signature \"-> answer\" is a signature with no inputs, and --instructions may start with -", slow, async () => {
-    const r = await run(["prompt", "format", "--signature", "-> answer", "--instructions", "- be brief", "--inputs", "-"], { input: "{}" })
+    const r = await run([
+      "prompt",
+      "format",
+      "--signature",
+      "-> answer",
+      "--instructions",
+      "- be brief",
+      "--inputs",
+      "-"
+    ], { input: "{}" })
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
     const out = r.json()
@@ -72,7 +81,9 @@ describe.concurrent("help", () => {
   it("--help shows every default, on stdout (asked for, so it is the output)", slow, async () => {
     const runHelp = await run(["run-example", "--help"])
     expect(runHelp.code).toBe(0)
-    for (const d of ["(default: 20)", "(default: 8)", "(default: off)", "default: openai/gpt-4o-mini"]) expect(runHelp.stdout).toContain(d)
+    for (const d of ["(default: 20)", "(default: 8)", "(default: off)", "default: openai/gpt-4o-mini"]) {
+      expect(runHelp.stdout).toContain(d)
+    }
     const formatHelp = await run(["prompt", "format", "--help"])
     expect(formatHelp.stdout).toContain("(default: chat)")
     expect(formatHelp.stdout).toContain("(default: no demos)")
@@ -83,10 +94,18 @@ describe.concurrent("every error the CLI prints has a suggestion", () => {
   const dir = mkdtempSync(join(tmpdir(), "dspex-cli-errors-"))
   const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>, string?]> = [
     ["SignatureParseError", ["prompt", "format", "--signature", "question -> -> answer", "--inputs", "-"], "{}"],
-    ["AdapterParseError", ["prompt", "parse", "--signature", "question -> answer: int", "--completion", "-"], "[[ ## answer ## ]]\nmany\n"],
+    [
+      "AdapterParseError",
+      ["prompt", "parse", "--signature", "question -> answer: int", "--completion", "-"],
+      "[[ ## answer ## ]]\nmany\n"
+    ],
     ["CliInputError", ["prompt", "format", "--signature", "question -> answer", "--inputs", join(dir, "missing.json")]],
     ["CliInputError", ["prompt", "format", "--signature", "question -> answer", "--inputs", "-"], "{ not json"],
-    ["InputValidationError", ["prompt", "format", "--signature", "context: list[str] -> answer", "--inputs", "-"], "{\"context\": 5}"],
+    [
+      "InputValidationError",
+      ["prompt", "format", "--signature", "context: list[str] -> answer", "--inputs", "-"],
+      "{\"context\": 5}"
+    ],
     ["LMConfigurationError", ["run-example", "--model", "mistral/large"]]
   ]
   for (const [tag, args, input] of cases) {
@@ -103,7 +122,12 @@ describe.concurrent("every error the CLI prints has a suggestion", () => {
   it("a demo file that is not an array of objects is a CliInputError with a suggestion", slow, async () => {
     const demos = join(dir, "demos.json")
     writeFileSync(demos, "{\"question\": \"q\"}")
-    const r = await run(["prompt", "format", "--signature", "question -> answer", "--demos", demos, "--inputs", "-"], { input: "{\"question\": \"q\"}" })
-    expect(r.json().error).toMatchObject({ _tag: "CliInputError", suggestion: "Fix the JSON given to --demos (the position is in the message)." })
+    const r = await run(["prompt", "format", "--signature", "question -> answer", "--demos", demos, "--inputs", "-"], {
+      input: "{\"question\": \"q\"}"
+    })
+    expect(r.json().error).toMatchObject({
+      _tag: "CliInputError",
+      suggestion: "Fix the JSON given to --demos (the position is in the message)."
+    })
   })
 })

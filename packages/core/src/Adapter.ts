@@ -32,10 +32,19 @@ export interface AdapterResult {
 
 export interface Adapter {
   readonly name: string
-  readonly format: (signature: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>) => ReadonlyArray<Message>
-  readonly parse: (signature: Signature, completion: string) => Effect.Effect<Record<string, unknown>, AdapterParseError>
+  readonly format: (
+    signature: Signature,
+    demos: ReadonlyArray<Demo>,
+    inputs: Readonly<Record<string, unknown>>
+  ) => ReadonlyArray<Message>
+  readonly parse: (
+    signature: Signature,
+    completion: string
+  ) => Effect.Effect<Record<string, unknown>, AdapterParseError>
   readonly call: (call: AdapterCall) => Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel>
 }
 
 /** The adapter predictors use when they have none of their own (DSPy's `settings.adapter`); ChatAdapter when unset. */
-export const CurrentAdapter = Context.Reference<Adapter | undefined>("@dspex/core/CurrentAdapter", { defaultValue: () => undefined })
+export const CurrentAdapter = Context.Reference<Adapter | undefined>("@dspex/core/CurrentAdapter", {
+  defaultValue: () => undefined
+})

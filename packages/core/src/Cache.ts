@@ -10,15 +10,15 @@
  * count as misses. The one exception is a disk cache on a Node without node:sqlite, which fails every call
  * with an LMConfigurationError saying so (no cache was asked for silently turning into none).
  */
+import { Context, Effect, Layer, Option, type Scope } from "effect"
 import { homedir } from "node:os"
 import { join } from "node:path"
-import { Context, Effect, Layer, Option, type Scope } from "effect"
-import type { LMRequest, LMResponse } from "./LanguageModel.ts"
-import { openDiskStore, type DiskStore } from "./internal/cacheDisk.ts"
-import { optionalChoice, optionalNumber, optionalString } from "./internal/envConfig.ts"
-import { LMConfigurationError } from "./LMError.ts"
+import { type DiskStore, openDiskStore } from "./internal/cacheDisk.ts"
 import { cacheKeyOf, dspyKwargs, namespacedKey as namespaced } from "./internal/cacheKey.ts"
+import { optionalChoice, optionalNumber, optionalString } from "./internal/envConfig.ts"
 import { Lru } from "./internal/lru.ts"
+import type { LMRequest, LMResponse } from "./LanguageModel.ts"
+import { LMConfigurationError } from "./LMError.ts"
 
 export interface CacheShape {
   readonly get: (key: string) => Effect.Effect<Option.Option<LMResponse>, LMConfigurationError>
@@ -70,7 +70,9 @@ const deepFreeze = <A>(value: A): A => {
  * Object.isFrozen(entry.outputs[0]) // true (`response` itself is left as it was)
  * ```
  */
-export const immutableCopy = (value: LMResponse): LMResponse => (Object.isFrozen(value) ? value : deepFreeze(structuredClone(value)))
+export const immutableCopy = (
+  value: LMResponse
+): LMResponse => (Object.isFrozen(value) ? value : deepFreeze(structuredClone(value)))
 
 /**
  * An LRU memory store (synchronous; the building block of `layerMemory` and `layerTiered`).
@@ -116,7 +118,10 @@ export const tiered = (front: CacheShape, back: CacheShape): CacheShape => ({
     Effect.flatMap(front.get(key), (hit) =>
       Option.isSome(hit)
         ? Effect.succeed(hit)
-        : Effect.tap(back.get(key), (promoted) => (Option.isSome(promoted) ? front.set(key, promoted.value) : Effect.void))),
+        : Effect.tap(
+          back.get(key),
+          (promoted) => (Option.isSome(promoted) ? front.set(key, promoted.value) : Effect.void)
+        )),
   set: (key, value) => Effect.andThen(front.set(key, value), back.set(key, value))
 })
 
@@ -133,10 +138,12 @@ export const makeDisk = (options: DiskOptions, fallback: CacheShape): Effect.Eff
       | { readonly _tag: "open"; readonly store: DiskStore }
       | { readonly _tag: "failed" }
       | { readonly _tag: "unavailable"; readonly error: LMConfigurationError } = { _tag: "closed" }
-    yield* Effect.addFinalizer(() => Effect.sync(() => {
-      if (state._tag === "open") state.store.close()
-      state = { _tag: "failed" }
-    }))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (state._tag === "open") state.store.close()
+        state = { _tag: "failed" }
+      })
+    )
     const store = Effect.suspend((): Effect.Effect<DiskStore | undefined, LMConfigurationError> => {
       if (state._tag === "open") return Effect.succeed(state.store)
       if (state._tag === "failed") return Effect.succeed(undefined)
@@ -152,7 +159,9 @@ export const makeDisk = (options: DiskOptions, fallback: CacheShape): Effect.Eff
         }
         state = { _tag: "failed" }
         return Effect.as(
-          Effect.logWarning(`DSPex disk cache unusable at ${options.path} (${String(e)}); using the memory cache only.`),
+          Effect.logWarning(
+            `DSPex disk cache unusable at ${options.path} (${String(e)}); using the memory cache only.`
+          ),
           undefined
         )
       }
@@ -164,7 +173,9 @@ export const makeDisk = (options: DiskOptions, fallback: CacheShape): Effect.Eff
           if (s === undefined) return fallback.get(key)
           try {
             const json = s.get(key)
-            return Effect.succeed(json === undefined ? Option.none() : Option.some(deepFreeze(JSON.parse(json) as LMResponse)))
+            return Effect.succeed(
+              json === undefined ? Option.none() : Option.some(deepFreeze(JSON.parse(json) as LMResponse))
+            )
           } catch (e) {
             return Effect.as(warn("read", e), Option.none())
           }
@@ -198,7 +209,8 @@ export class Cache extends Context.Service<Cache, CacheShape>()("@dspex/core/Cac
  * // => a SHA-256 in 64 hex chars; the same for the same request, whatever the order of its object keys
  * ```
  */
-export const cacheKey = (request: CacheKeyRequest): string => cacheKeyOf(request.model, request.messages, dspyKwargs(request))
+export const cacheKey = (request: CacheKeyRequest): string =>
+  cacheKeyOf(request.model, request.messages, dspyKwargs(request))
 
 /**
  * The key the LanguageModel runtime stores an answer under: DSPy's key (`cacheKey`) prefixed by the
@@ -228,7 +240,8 @@ export const namespacedKey = (endpoint: string | undefined, key: string): string
  * const LmLive = LanguageModel.layer().pipe(Layer.provide([OpenAi.layer(), Cache.layerMemory({ maxEntries: 10_000 })]))
  * ```
  */
-export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<Cache> => Layer.sync(Cache, () => makeMemory(options))
+export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<Cache> =>
+  Layer.sync(Cache, () => makeMemory(options))
 
 /**
  * A persistent cache in `<path>/dspex-cache.sqlite` alone (no memory tier); memory-only when the path is

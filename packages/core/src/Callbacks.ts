@@ -5,19 +5,69 @@
 import { Context, Effect } from "effect"
 
 export type CallbackEvent =
-  | { readonly _tag: "ModuleStart"; readonly callId: string; readonly module: string; readonly path: string; readonly inputs: Readonly<Record<string, unknown>> }
-  | { readonly _tag: "ModuleEnd"; readonly callId: string; readonly module: string; readonly path: string; readonly outputs?: unknown; readonly error?: unknown }
-  | { readonly _tag: "AdapterFormatStart"; readonly callId: string; readonly adapter: string; readonly inputs: Readonly<Record<string, unknown>> }
-  | { readonly _tag: "AdapterFormatEnd"; readonly callId: string; readonly adapter: string; readonly messages?: unknown; readonly error?: unknown }
-  | { readonly _tag: "AdapterParseStart"; readonly callId: string; readonly adapter: string; readonly completion: string }
-  | { readonly _tag: "AdapterParseEnd"; readonly callId: string; readonly adapter: string; readonly outputs?: unknown; readonly error?: unknown }
-  | { readonly _tag: "LMStart"; readonly callId: string; readonly model: string; readonly messages: unknown; readonly kwargs: Readonly<Record<string, unknown>> }
-  | { readonly _tag: "LMEnd"; readonly callId: string; readonly model: string; readonly outputs?: unknown; readonly cacheHit?: boolean; readonly error?: unknown }
+  | {
+    readonly _tag: "ModuleStart"
+    readonly callId: string
+    readonly module: string
+    readonly path: string
+    readonly inputs: Readonly<Record<string, unknown>>
+  }
+  | {
+    readonly _tag: "ModuleEnd"
+    readonly callId: string
+    readonly module: string
+    readonly path: string
+    readonly outputs?: unknown
+    readonly error?: unknown
+  }
+  | {
+    readonly _tag: "AdapterFormatStart"
+    readonly callId: string
+    readonly adapter: string
+    readonly inputs: Readonly<Record<string, unknown>>
+  }
+  | {
+    readonly _tag: "AdapterFormatEnd"
+    readonly callId: string
+    readonly adapter: string
+    readonly messages?: unknown
+    readonly error?: unknown
+  }
+  | {
+    readonly _tag: "AdapterParseStart"
+    readonly callId: string
+    readonly adapter: string
+    readonly completion: string
+  }
+  | {
+    readonly _tag: "AdapterParseEnd"
+    readonly callId: string
+    readonly adapter: string
+    readonly outputs?: unknown
+    readonly error?: unknown
+  }
+  | {
+    readonly _tag: "LMStart"
+    readonly callId: string
+    readonly model: string
+    readonly messages: unknown
+    readonly kwargs: Readonly<Record<string, unknown>>
+  }
+  | {
+    readonly _tag: "LMEnd"
+    readonly callId: string
+    readonly model: string
+    readonly outputs?: unknown
+    readonly cacheHit?: boolean
+    readonly error?: unknown
+  }
 
 export type Callback = (event: CallbackEvent) => void
 
 /** The callbacks active for the current fiber. */
-export const CurrentCallbacks = Context.Reference<ReadonlyArray<Callback>>("@dspex/core/CurrentCallbacks", { defaultValue: () => [] })
+export const CurrentCallbacks = Context.Reference<ReadonlyArray<Callback>>("@dspex/core/CurrentCallbacks", {
+  defaultValue: () => []
+})
 
 let counter = 0
 /** A process-unique call id (cheap: no randomness on the hot path). */
@@ -63,6 +113,9 @@ export const emit = (event: CallbackEvent): Effect.Effect<void> =>
  * )
  * ```
  */
-export const withCallbacks = (callbacks: ReadonlyArray<Callback>) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(CurrentCallbacks, (existing) => Effect.provideService(effect, CurrentCallbacks, [...existing, ...callbacks]))
+export const withCallbacks =
+  (callbacks: ReadonlyArray<Callback>) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(
+      CurrentCallbacks,
+      (existing) => Effect.provideService(effect, CurrentCallbacks, [...existing, ...callbacks])
+    )

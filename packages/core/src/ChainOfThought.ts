@@ -44,7 +44,10 @@ export class ChainOfThought extends Module {
     })
   }
 
-  forward(inputs: Readonly<Record<string, unknown>>, options?: CallOptions): Effect.Effect<Prediction, PredictError, LanguageModel> {
+  forward(
+    inputs: Readonly<Record<string, unknown>>,
+    options?: CallOptions
+  ): Effect.Effect<Prediction, PredictError, LanguageModel> {
     return this.predict.call(inputs, options)
   }
 }

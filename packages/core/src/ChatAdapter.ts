@@ -16,8 +16,15 @@
  * ```
  */
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
-import type { Field, Signature } from "./Signature.ts"
-import { callWithFallback, completeOutputs, EMPTY_RESPONSE, outputIndex, type ParseCore, parseError, tracedParse } from "./internal/adapterCall.ts"
+import {
+  callWithFallback,
+  completeOutputs,
+  EMPTY_RESPONSE,
+  outputIndex,
+  type ParseCore,
+  parseError,
+  tracedParse
+} from "./internal/adapterCall.ts"
 import {
   chatSections,
   chatUserContent,
@@ -34,6 +41,7 @@ import {
 import { parseField } from "./internal/parseValue.ts"
 import { pySplitLines, pyStrip } from "./internal/pyText.ts"
 import * as JSONAdapter from "./JSONAdapter.ts"
+import type { Field, Signature } from "./Signature.ts"
 
 const reminder = perSignature((sig) =>
   `Respond with the corresponding output fields, starting with the field ${
@@ -48,9 +56,16 @@ const valueOr = (values: Readonly<Record<string, unknown>>, missing: string) => 
 const chatLayout: Layout = {
   name: "ChatAdapter",
   structure: (sig) =>
-    joinParts([STRUCTURE_INTRO, chatSections(sig.inputs, placeholder), chatSections(sig.outputs, placeholder), "[[ ## completed ## ]]\n"]),
-  user: (sig, values, prefix, mainRequest) => chatUserContent(sig, values, prefix, mainRequest ? reminder(sig) : undefined),
-  assistant: (sig, values, missing) => `${chatSections(sig.outputs, valueOr(values, missing))}\n\n[[ ## completed ## ]]\n`
+    joinParts([
+      STRUCTURE_INTRO,
+      chatSections(sig.inputs, placeholder),
+      chatSections(sig.outputs, placeholder),
+      "[[ ## completed ## ]]\n"
+    ]),
+  user: (sig, values, prefix, mainRequest) =>
+    chatUserContent(sig, values, prefix, mainRequest ? reminder(sig) : undefined),
+  assistant: (sig, values, missing) =>
+    `${chatSections(sig.outputs, valueOr(values, missing))}\n\n[[ ## completed ## ]]\n`
 }
 
 const header = /^\[\[ ## ([\p{L}\p{N}_]+) ## \]\]/u
@@ -88,7 +103,13 @@ const parseChat = (adapter: string): ParseCore => (sig, completion) => {
   for (const [name, text] of texts) {
     const result = parseField(outputs.get(name)!, text)
     if (!result.ok) {
-      return parseError(adapter, sig, completion, `Failed to parse field ${name} with value ${showValue(text)}: ${result.error}`, { field: name })
+      return parseError(
+        adapter,
+        sig,
+        completion,
+        `Failed to parse field ${name} with value ${showValue(text)}: ${result.error}`,
+        { field: name }
+      )
     }
     found.set(name, result.value)
   }
@@ -124,7 +145,8 @@ export const make = (options: ChatAdapterOptions = {}): Adapter => {
     format,
     parse,
     // LM errors (including context-window overflows) are never retried with another format.
-    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.defaultAdapter.call : undefined)
+    call: (call: AdapterCall) =>
+      callWithFallback(pipeline, call, fallback ? JSONAdapter.defaultAdapter.call : undefined)
   }
 }
 

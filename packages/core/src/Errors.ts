@@ -16,7 +16,9 @@ export class SignatureParseError extends Schema.TaggedError<SignatureParseError>
   readonly retryable = false
   override get message(): string {
     const caret = `${this.source}\n${" ".repeat(Math.max(0, this.position))}^`
-    return `Invalid signature at position ${this.position} (near ${JSON.stringify(this.found)}): ${this.reason}\n${caret}`
+    return `Invalid signature at position ${this.position} (near ${
+      JSON.stringify(this.found)
+    }): ${this.reason}\n${caret}`
   }
   get suggestion(): string {
     return "Write signatures as \"input1, input2: type -> output: type\", e.g. \"context: list[str], question -> answer: float\"."
@@ -139,8 +141,12 @@ export class ErrorBudgetExceeded extends Schema.TaggedError<ErrorBudgetExceeded>
   }
   get suggestion(): string {
     // The last failure's own advice says what the errors most likely share.
-    const last = [...(this.results ?? [])].reverse().find((r) => r.error !== undefined)?.error as { suggestion?: unknown } | undefined
-    const fix = typeof last?.suggestion === "string" ? `${last.suggestion} ` : "Look at the examples' errors (results[].error) for what they share. "
+    const last = [...(this.results ?? [])].reverse().find((r) => r.error !== undefined)?.error as {
+      suggestion?: unknown
+    } | undefined
+    const fix = typeof last?.suggestion === "string"
+      ? `${last.suggestion} `
+      : "Look at the examples' errors (results[].error) for what they share. "
     return `${fix}If some failures are expected, raise maxErrors.`
   }
 }
@@ -160,7 +166,9 @@ export class EvaluationAborted extends Schema.TaggedError<EvaluationAborted>()("
 }) {
   readonly retryable = false
   override get message(): string {
-    return `Evaluation stopped at example ${this.index} (${this.completed}/${this.total} finished): ${describeError(this.error)}`
+    return `Evaluation stopped at example ${this.index} (${this.completed}/${this.total} finished): ${
+      describeError(this.error)
+    }`
   }
   get suggestion(): string {
     const inner = (this.error as { suggestion?: unknown } | null)?.suggestion

@@ -6,19 +6,19 @@
  * a bad API key, an unknown model or provider, missing configuration) stops the run at once with
  * EvaluationAborted. Both keep the results finished by then.
  */
-import { randomUUID } from "node:crypto"
 import { Cause, Effect, Exit, Option, Stream } from "effect"
+import { randomUUID } from "node:crypto"
 import { ErrorBudgetExceeded, EvaluationAborted, MetricError } from "./Errors.ts"
 import type { Example } from "./Example.ts"
 import * as Executor from "./Executor.ts"
+import { describeError as describe } from "./internal/describeError.ts"
+import { pyRound } from "./internal/evalRound.ts"
+import { dumpModule } from "./internal/stateCodec.ts"
+import { isFatal } from "./LMError.ts"
 import type { ContextOf, Module } from "./Module.ts"
 import { Prediction } from "./Prediction.ts"
 import { hashState } from "./ProgramState.ts"
 import type { TraceStep } from "./Trace.ts"
-import { describeError as describe } from "./internal/describeError.ts"
-import { pyRound } from "./internal/evalRound.ts"
-import { isFatal } from "./LMError.ts"
-import { dumpModule } from "./internal/stateCodec.ts"
 import * as Tracing from "./Tracing.ts"
 
 export type MetricValue = number | boolean
@@ -91,7 +91,12 @@ const toScore = (v: unknown): Effect.Effect<number, MetricError> =>
     : Effect.fail(new MetricError({ returned: JSON.stringify(v) ?? String(v) }))
 
 /** Runs a metric that may throw, return a value, or return an Effect. */
-export const runMetric = <R>(metric: Metric<R>, example: Example, prediction: Prediction, trace?: ReadonlyArray<TraceStep>): Effect.Effect<number, unknown, R> =>
+export const runMetric = <R>(
+  metric: Metric<R>,
+  example: Example,
+  prediction: Prediction,
+  trace?: ReadonlyArray<TraceStep>
+): Effect.Effect<number, unknown, R> =>
   Effect.suspend(() => {
     const out = trace === undefined ? metric(example, prediction) : metric(example, prediction, trace)
     return Effect.isEffect(out) ? Effect.flatMap(out, toScore) : toScore(out)
@@ -128,7 +133,12 @@ interface Scored {
  * prints an escaped error's enumerable fields in full, and a run's results would bury its message.
  */
 const withHiddenResults = <E extends { readonly results: ReadonlyArray<ExampleResult> }>(error: E): E =>
-  Object.defineProperty(error, "results", { value: error.results, enumerable: false, writable: false, configurable: true })
+  Object.defineProperty(error, "results", {
+    value: error.results,
+    enumerable: false,
+    writable: false,
+    configurable: true
+  })
 
 /** Why a run stopped early. */
 export type EvaluateError = ErrorBudgetExceeded | EvaluationAborted
@@ -169,7 +179,11 @@ const events = <P extends Module, R>(
           return Effect.fail(e)
         }
         return Effect.flatMap(program.call(inputs) as Effect.Effect<unknown, unknown, ContextOf<P>>, (output) => {
-          const prediction = output instanceof Prediction ? output : new Prediction(typeof output === "object" && output !== null ? output as Record<string, unknown> : { output })
+          const prediction = output instanceof Prediction
+            ? output
+            : new Prediction(
+              typeof output === "object" && output !== null ? output as Record<string, unknown> : { output }
+            )
           return Effect.map(runMetric(metric, example, prediction), (score): Scored => ({ prediction, score }))
         })
       })
@@ -192,7 +206,13 @@ const events = <P extends Module, R>(
         entry = { index: r.index, example, prediction: r.exit.value.prediction, score: r.exit.value.score }
       } else {
         errors++
-        entry = { index: r.index, example, prediction: new Prediction({}), score: failureScore, error: errorOf(r.exit.cause) }
+        entry = {
+          index: r.index,
+          example,
+          prediction: new Prediction({}),
+          score: failureScore,
+          error: errorOf(r.exit.cause)
+        }
       }
       results[r.index] = entry
       completed++
@@ -211,10 +231,19 @@ const events = <P extends Module, R>(
       // Results of the same chunk after the stopping one are dropped with their events.
       if (entry.error !== undefined && stop === undefined) {
         if (isFatal(entry.error)) {
-          stop = withHiddenResults(new EvaluationAborted({ index: r.index, completed, total, error: entry.error, results: finished() }))
+          stop = withHiddenResults(
+            new EvaluationAborted({ index: r.index, completed, total, error: entry.error, results: finished() })
+          )
         } else if (errors >= maxErrors) {
           stop = withHiddenResults(
-            new ErrorBudgetExceeded({ maxErrors, errors, completed, total, lastError: describe(entry.error), results: finished() })
+            new ErrorBudgetExceeded({
+              maxErrors,
+              errors,
+              completed,
+              total,
+              lastError: describe(entry.error),
+              results: finished()
+            })
           )
         }
         if (stop !== undefined) stopAt = event

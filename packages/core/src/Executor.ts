@@ -31,7 +31,10 @@ export interface TaskDescriptor {
   /** The program's saved state (DSPy layout) and its state hash. */
   readonly program?: { readonly hash: string; readonly state: Readonly<Record<string, unknown>> } | undefined
   /** The example's fields and its input keys. */
-  readonly example?: { readonly data: Readonly<Record<string, unknown>>; readonly inputKeys?: ReadonlyArray<string> | undefined } | undefined
+  readonly example?: {
+    readonly data: Readonly<Record<string, unknown>>
+    readonly inputKeys?: ReadonlyArray<string> | undefined
+  } | undefined
   /** Anything else the kind needs (metric name, options), JSON-able. */
   readonly payload?: unknown
 }
@@ -61,7 +64,10 @@ export interface ExecutorShape {
    * Runs the tasks and emits each result as it completes (completion order). Never fails because a
    * task failed; ending or interrupting the stream interrupts the tasks still running.
    */
-  readonly runBatch: <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?: BatchOptions) => Stream.Stream<TaskResult<A, E>, never, R>
+  readonly runBatch: <A, E, R>(
+    tasks: ReadonlyArray<Task<A, E, R>>,
+    options?: BatchOptions
+  ) => Stream.Stream<TaskResult<A, E>, never, R>
 }
 
 export class Executor extends Context.Service<Executor, ExecutorShape>()("@dspex/core/Executor") {}
@@ -76,7 +82,10 @@ const intensity = (workers: number) => ({ maxRestarts: Math.max(3, workers), wit
  * Runs one batch on `workers` supervised worker fibers; results in completion order. The stream's scope owns
  * the supervisor, so ending or interrupting the stream stops every worker (and the task it runs).
  */
-const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurrency: number): Stream.Stream<TaskResult<A, E>, never, R> => {
+const supervisedBatch = <A, E, R>(
+  tasks: ReadonlyArray<Task<A, E, R>>,
+  concurrency: number
+): Stream.Stream<TaskResult<A, E>, never, R> => {
   const n = tasks.length
   if (n === 0) return Stream.empty
   return Stream.unwrap(
@@ -125,10 +134,17 @@ const supervisedBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, concurren
       }
 
       const workers = Math.min(concurrency, n)
-      const children = Array.from({ length: workers }, (_, k) =>
-        ChildSpec.make(`worker-${k}`, Effect.suspend(worker), { restart: "permanent", shutdown: "brutal" }))
+      const children = Array.from(
+        { length: workers },
+        (_, k) => ChildSpec.make(`worker-${k}`, Effect.suspend(worker), { restart: "permanent", shutdown: "brutal" })
+      )
       // A fixed name: it labels the supervisor metrics, which must not get one series per batch.
-      const supervisor = yield* Supervisor.make({ name: "dspex-executor", strategy: "oneForOne", ...intensity(workers), children }).pipe(
+      const supervisor = yield* Supervisor.make({
+        name: "dspex-executor",
+        strategy: "oneForOne",
+        ...intensity(workers),
+        children
+      }).pipe(
         Effect.orDie
       )
       yield* Effect.forkScoped(
@@ -174,7 +190,11 @@ export interface LocalOptions {
 const layerLocalFromConfig: Layer.Layer<Executor, LMConfigurationError> = Layer.effect(
   Executor,
   Effect.map(
-    optionalNumber("DSPEX_NUM_THREADS", { integer: true, min: 1, expected: "a whole number of threads of at least 1, e.g. 8" }),
+    optionalNumber("DSPEX_NUM_THREADS", {
+      integer: true,
+      min: 1,
+      expected: "a whole number of threads of at least 1, e.g. 8"
+    }),
     (threads) => makeLocal(threads ?? 8)
   )
 )
@@ -199,7 +219,9 @@ const layerLocalFromConfig: Layer.Layer<Executor, LMConfigurationError> = Layer.
 export function layerLocal(options: LocalOptions & { readonly concurrency: number }): Layer.Layer<Executor>
 export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, LMConfigurationError>
 export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, LMConfigurationError> {
-  return options?.concurrency === undefined ? layerLocalFromConfig : Layer.succeed(Executor, makeLocal(options.concurrency))
+  return options?.concurrency === undefined
+    ? layerLocalFromConfig
+    : Layer.succeed(Executor, makeLocal(options.concurrency))
 }
 
 /**
@@ -217,7 +239,10 @@ export function layerLocal(options?: LocalOptions): Layer.Layer<Executor, LMConf
  * )
  * ```
  */
-export const runBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?: BatchOptions): Stream.Stream<TaskResult<A, E>, never, R | Executor> =>
+export const runBatch = <A, E, R>(
+  tasks: ReadonlyArray<Task<A, E, R>>,
+  options?: BatchOptions
+): Stream.Stream<TaskResult<A, E>, never, R | Executor> =>
   Stream.unwrap(Executor.useSync((executor) => executor.runBatch(tasks, options)))
 
 /**
@@ -235,7 +260,10 @@ export const runBatch = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?:
  * }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 2 })))
  * ```
  */
-export const runAll = <A, E, R>(tasks: ReadonlyArray<Task<A, E, R>>, options?: BatchOptions): Effect.Effect<Array<TaskResult<A, E>>, never, R | Executor> =>
+export const runAll = <A, E, R>(
+  tasks: ReadonlyArray<Task<A, E, R>>,
+  options?: BatchOptions
+): Effect.Effect<Array<TaskResult<A, E>>, never, R | Executor> =>
   Effect.map(Stream.runCollect(runBatch(tasks, options)), (results) => {
     const ordered = new Array<TaskResult<A, E>>(tasks.length)
     for (const r of results) ordered[r.index] = r

@@ -237,7 +237,7 @@ const fromAst = (ast: SchemaAST.AST, path: string): FieldType => {
         return dict(fromAst(ast.indexSignatures[0]!.type, `${path}{}`))
       }
       if (ast.indexSignatures.length === 0) {
-        const ident = (ast.annotations as { identifier?: string; title?: string } | undefined)
+        const ident = ast.annotations as { identifier?: string; title?: string } | undefined
         return {
           _tag: "object",
           name: ident?.identifier ?? ident?.title ?? "Model",
@@ -262,6 +262,7 @@ const fromAst = (ast: SchemaAST.AST, path: string): FieldType => {
   throw new UnsupportedSchemaError({
     path,
     astTag: ast._tag,
-    message: `Schema at ${path} (${ast._tag}) has no prompt-level type; use String, Number, Int, Boolean, Literals, Array, Tuple (without optional or rest elements), Record, NullOr, Union or Struct`
+    message:
+      `Schema at ${path} (${ast._tag}) has no prompt-level type; use String, Number, Int, Boolean, Literals, Array, Tuple (without optional or rest elements), Record, NullOr, Union or Struct`
   })
 }

@@ -21,9 +21,16 @@
 import { Effect } from "effect"
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { FieldType } from "./FieldType.ts"
-import { LanguageModel, type ModelCapabilities, type ResponseFormat } from "./LanguageModel.ts"
-import type { Signature } from "./Signature.ts"
-import { callSpan, completeOutputs, EMPTY_RESPONSE, outputIndex, type ParseCore, parseError, roundTrip, tracedParse } from "./internal/adapterCall.ts"
+import {
+  callSpan,
+  completeOutputs,
+  EMPTY_RESPONSE,
+  outputIndex,
+  type ParseCore,
+  parseError,
+  roundTrip,
+  tracedParse
+} from "./internal/adapterCall.ts"
 import {
   chatSections,
   chatUserContent,
@@ -39,6 +46,8 @@ import {
 } from "./internal/adapterFormat.ts"
 import { firstBalancedObject, parseField, repairLoads } from "./internal/parseValue.ts"
 import { pyJsonDumps } from "./internal/pyText.ts"
+import { LanguageModel, type ModelCapabilities, type ResponseFormat } from "./LanguageModel.ts"
+import type { Signature } from "./Signature.ts"
 
 /** The outputs as one model type, so numbers in demo JSON print as their fields' Python types. */
 const outputsType = perSignature((sig): FieldType => ({
@@ -48,7 +57,9 @@ const outputsType = perSignature((sig): FieldType => ({
 }))
 
 const reminder = perSignature((sig) =>
-  `Respond with a JSON object in the following order of fields: ${sig.outputs.map((f) => `\`${f.name}\`${typeHint(f)}`).join(", then ")}.`
+  `Respond with a JSON object in the following order of fields: ${
+    sig.outputs.map((f) => `\`${f.name}\`${typeHint(f)}`).join(", then ")
+  }.`
 )
 
 /** The JSONAdapter layout (system structure, user and assistant turns). */
@@ -62,12 +73,18 @@ const jsonLayout: Layout = {
       "Outputs will be a JSON object with the following fields.",
       pyJsonDumps(Object.fromEntries(sig.outputs.map((f) => [f.name, placeholder(f)])), undefined, 2)
     ]),
-  user: (sig, values, prefix, mainRequest) => chatUserContent(sig, values, prefix, mainRequest ? reminder(sig) : undefined),
+  user: (sig, values, prefix, mainRequest) =>
+    chatUserContent(sig, values, prefix, mainRequest ? reminder(sig) : undefined),
   assistant: (sig, values, missing) =>
-    pyJsonDumps(Object.fromEntries(sig.outputs.map((f) => [f.name, has(values, f.name) ? values[f.name] : missing])), outputsType(sig), 2)
+    pyJsonDumps(
+      Object.fromEntries(sig.outputs.map((f) => [f.name, has(values, f.name) ? values[f.name] : missing])),
+      outputsType(sig),
+      2
+    )
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
  * DSPy's `JSONAdapter.parse`: repair the reply as JSON; if that is no object, take the first balanced
@@ -80,14 +97,18 @@ const parseJson = (adapter: string): ParseCore => (sig, completion) => {
     const object = firstBalancedObject(completion)
     if (object !== undefined) fields = repairLoads(object)
   }
-  if (!isPlainObject(fields)) return parseError(adapter, sig, completion, "LM response cannot be serialized to a JSON object.")
+  if (!isPlainObject(fields)) {
+    return parseError(adapter, sig, completion, "LM response cannot be serialized to a JSON object.")
+  }
   const outputs = outputIndex(sig)
   const found = new Map<string, unknown>()
   for (const [name, raw] of Object.entries(fields)) {
     const field = outputs.get(name)
     if (field === undefined) continue
     const result = parseField(field, raw)
-    if (!result.ok) return parseError(adapter, sig, completion, `Failed to parse field ${name}: ${result.error}`, { field: name })
+    if (!result.ok) {
+      return parseError(adapter, sig, completion, `Failed to parse field ${name}: ${result.error}`, { field: name })
+    }
     found.set(name, result.value)
   }
   return completeOutputs(adapter, sig, completion, found)
@@ -135,9 +156,13 @@ const enforceStrict = (s: JsonSchema): void => {
   if (s.type === "array" && typeof s.items === "object" && s.items !== null) enforceStrict(s.items as JsonSchema)
   // DSPy stops at arrays and $defs; objects inside anyOf (and a tuple's prefixItems) need the same
   // treatment or OpenAI rejects them.
-  if (Array.isArray(s.anyOf)) for (const m of s.anyOf as Array<JsonSchema>) enforceStrict(m)
-  if (Array.isArray(s.prefixItems)) for (const m of s.prefixItems as Array<JsonSchema>) enforceStrict(m)
-  if (typeof s.$defs === "object" && s.$defs !== null) for (const d of Object.values(s.$defs as Record<string, JsonSchema>)) enforceStrict(d)
+  if (Array.isArray(s.anyOf)) { for (const m of s.anyOf as Array<JsonSchema>) enforceStrict(m) }
+  if (Array.isArray(s.prefixItems)) { for (const m of s.prefixItems as Array<JsonSchema>) enforceStrict(m) }
+  if (typeof s.$defs === "object" && s.$defs !== null) {
+    for (const d of Object.values(s.$defs as Record<string, JsonSchema>)) {
+      enforceStrict(d)
+    }
+  }
 }
 
 /**

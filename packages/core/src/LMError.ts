@@ -13,8 +13,13 @@ const common = {
   detail: Schema.String
 }
 
-const describe = (kind: string, e: { provider: string; model: string; requestId?: string | undefined; status?: number | undefined; detail: string }) =>
-  `${kind} from ${e.provider} (model ${e.model}${e.status === undefined ? "" : `, HTTP ${e.status}`}${e.requestId === undefined ? "" : `, request ${e.requestId}`}): ${e.detail}`
+const describe = (
+  kind: string,
+  e: { provider: string; model: string; requestId?: string | undefined; status?: number | undefined; detail: string }
+) =>
+  `${kind} from ${e.provider} (model ${e.model}${e.status === undefined ? "" : `, HTTP ${e.status}`}${
+    e.requestId === undefined ? "" : `, request ${e.requestId}`
+  }): ${e.detail}`
 
 /** 429: too many requests; `retryAfterMs` comes from the provider's retry-after header when it sent one. */
 export class LMRateLimited extends Schema.TaggedError<LMRateLimited>()("LMRateLimited", {
@@ -23,40 +28,62 @@ export class LMRateLimited extends Schema.TaggedError<LMRateLimited>()("LMRateLi
 }) {
   readonly retryable = true
   readonly fatal = false
-  override get message() { return describe("Rate limited", this) }
-  get suggestion() { return "Lower concurrency or requests per minute for this provider; DSPex retries after the retry-after delay." }
+  override get message() {
+    return describe("Rate limited", this)
+  }
+  get suggestion() {
+    return "Lower concurrency or requests per minute for this provider; DSPex retries after the retry-after delay."
+  }
 }
 
 /** The account has no quota or credit left: neither a retry nor another example will help (fatal). */
 export class LMQuotaExceeded extends Schema.TaggedError<LMQuotaExceeded>()("LMQuotaExceeded", common) {
   readonly retryable = false
   readonly fatal = true
-  override get message() { return describe("Quota exceeded", this) }
-  get suggestion() { return "Check the billing and quota of this API key." }
+  override get message() {
+    return describe("Quota exceeded", this)
+  }
+  get suggestion() {
+    return "Check the billing and quota of this API key."
+  }
 }
 
 /** The request did not complete within the per-request timeout. */
 export class LMTimeout extends Schema.TaggedError<LMTimeout>()("LMTimeout", { ...common, timeoutMs: Schema.Number }) {
   readonly retryable = true
   readonly fatal = false
-  override get message() { return describe(`Timed out after ${this.timeoutMs} ms`, this) }
-  get suggestion() { return "Raise the request timeout, lower max tokens, or check the provider's status." }
+  override get message() {
+    return describe(`Timed out after ${this.timeoutMs} ms`, this)
+  }
+  get suggestion() {
+    return "Raise the request timeout, lower max tokens, or check the provider's status."
+  }
 }
 
 /** The prompt (plus max tokens) does not fit the model's context window. */
-export class LMContextWindowExceeded extends Schema.TaggedError<LMContextWindowExceeded>()("LMContextWindowExceeded", common) {
+export class LMContextWindowExceeded
+  extends Schema.TaggedError<LMContextWindowExceeded>()("LMContextWindowExceeded", common)
+{
   readonly retryable = false
   readonly fatal = false
-  override get message() { return describe("Context window exceeded", this) }
-  get suggestion() { return "Shorten the inputs, use fewer demos, or pick a model with a larger context window." }
+  override get message() {
+    return describe("Context window exceeded", this)
+  }
+  get suggestion() {
+    return "Shorten the inputs, use fewer demos, or pick a model with a larger context window."
+  }
 }
 
 /** The API key is missing, invalid or lacks permission: every call with it fails the same way (fatal). */
 export class LMAuthError extends Schema.TaggedError<LMAuthError>()("LMAuthError", common) {
   readonly retryable = false
   readonly fatal = true
-  override get message() { return describe("Authentication failed", this) }
-  get suggestion() { return "Set a valid API key (e.g. OPENAI_API_KEY / ANTHROPIC_API_KEY) for this provider." }
+  override get message() {
+    return describe("Authentication failed", this)
+  }
+  get suggestion() {
+    return "Set a valid API key (e.g. OPENAI_API_KEY / ANTHROPIC_API_KEY) for this provider."
+  }
 }
 
 /**
@@ -66,18 +93,26 @@ export class LMAuthError extends Schema.TaggedError<LMAuthError>()("LMAuthError"
 export class LMModelNotFound extends Schema.TaggedError<LMModelNotFound>()("LMModelNotFound", common) {
   readonly retryable = false
   readonly fatal = true
-  override get message() { return describe("Unknown model", this) }
+  override get message() {
+    return describe("Unknown model", this)
+  }
   get suggestion() {
     return `Check the model name after the provider prefix ("${this.provider}/<model>"); the provider's model list shows the names this key can use.`
   }
 }
 
 /** The provider rejected the request as malformed (bad parameter, unsupported option). */
-export class LMBadRequest extends Schema.TaggedError<LMBadRequest>()("LMBadRequest", { ...common, param: Schema.optional(Schema.String) }) {
+export class LMBadRequest
+  extends Schema.TaggedError<LMBadRequest>()("LMBadRequest", { ...common, param: Schema.optional(Schema.String) })
+{
   readonly retryable = false
   readonly fatal = false
-  override get message() { return describe("Bad request", this) }
-  get suggestion() { return "Check the model id and request options (response_format, max tokens, temperature) for this provider." }
+  override get message() {
+    return describe("Bad request", this)
+  }
+  get suggestion() {
+    return "Check the model id and request options (response_format, max tokens, temperature) for this provider."
+  }
 }
 
 /** 5xx, overloaded, or a transport failure (connection refused, reset, DNS). */
@@ -89,10 +124,16 @@ export class LMProviderError extends Schema.TaggedError<LMProviderError>()("LMPr
 }) {
   readonly retryable = true
   readonly fatal = false
-  override get message() { return describe(this.transport === true ? "Could not reach the provider" : "Provider error", this) }
+  override get message() {
+    return describe(this.transport === true ? "Could not reach the provider" : "Provider error", this)
+  }
   get suggestion() {
-    if (isUnreachable(this)) return "Nothing answers at that address: start the server, or fix the base URL (e.g. OPENAI_BASE_URL) or host name."
-    return this.transport === true ? "Check the base URL and that the server is running and reachable." : "Retry later; the provider had an internal error."
+    if (isUnreachable(this)) {
+      return "Nothing answers at that address: start the server, or fix the base URL (e.g. OPENAI_BASE_URL) or host name."
+    }
+    return this.transport === true
+      ? "Check the base URL and that the server is running and reachable."
+      : "Retry later; the provider had an internal error."
   }
 }
 
@@ -117,8 +158,12 @@ export const isUnreachable = (e: LMError): boolean =>
 export class LMMalformedResponse extends Schema.TaggedError<LMMalformedResponse>()("LMMalformedResponse", common) {
   readonly retryable = true
   readonly fatal = false
-  override get message() { return describe("Malformed response", this) }
-  get suggestion() { return "Retry; if it persists, raise max tokens (truncation) or report it to the provider." }
+  override get message() {
+    return describe("Malformed response", this)
+  }
+  get suggestion() {
+    return "Retry; if it persists, raise max tokens (truncation) or report it to the provider."
+  }
 }
 
 /**
@@ -166,8 +211,16 @@ export type LMError =
   | LMConfigurationError
 
 const lmTags = new Set([
-  "LMRateLimited", "LMQuotaExceeded", "LMTimeout", "LMContextWindowExceeded", "LMAuthError", "LMModelNotFound",
-  "LMBadRequest", "LMProviderError", "LMMalformedResponse", "LMConfigurationError"
+  "LMRateLimited",
+  "LMQuotaExceeded",
+  "LMTimeout",
+  "LMContextWindowExceeded",
+  "LMAuthError",
+  "LMModelNotFound",
+  "LMBadRequest",
+  "LMProviderError",
+  "LMMalformedResponse",
+  "LMConfigurationError"
 ])
 
 export const isLMError = (u: unknown): u is LMError =>
@@ -188,4 +241,5 @@ export const isRetryable = (e: LMError): boolean => e.retryable
  * LMError.isFatal(new LMError.LMTimeout({ provider: "openai", model: "gpt-4o-mini", detail: "no answer", timeoutMs: 60_000 })) // false
  * ```
  */
-export const isFatal = (u: unknown): boolean => typeof u === "object" && u !== null && (u as { fatal?: unknown }).fatal === true
+export const isFatal = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && (u as { fatal?: unknown }).fatal === true

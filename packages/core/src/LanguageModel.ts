@@ -37,7 +37,10 @@ export interface LanguageModelOptions extends ProviderOptions {
 
 export type ResponseFormat =
   | { readonly type: "json_object" }
-  | { readonly type: "json_schema"; readonly json_schema: { readonly name: string; readonly schema: Record<string, unknown>; readonly strict: boolean } }
+  | {
+    readonly type: "json_schema"
+    readonly json_schema: { readonly name: string; readonly schema: Record<string, unknown>; readonly strict: boolean }
+  }
 
 export interface ToolDefinition {
   readonly name: string
@@ -200,8 +203,7 @@ export class LanguageModel extends Context.Service<LanguageModel, LanguageModelS
  */
 export const make = (
   options?: LanguageModelOptions
-): Effect.Effect<LanguageModelShape, LMConfigurationError, Providers | Cache | Scope.Scope> =>
-  makeRuntime(options)
+): Effect.Effect<LanguageModelShape, LMConfigurationError, Providers | Cache | Scope.Scope> => makeRuntime(options)
 
 /**
  * The LanguageModel layer; provide it with a `Providers` layer and a `Cache` layer.
@@ -219,5 +221,7 @@ export const make = (
  * const answer = LanguageModel.LanguageModel.use((lm) => lm.generate(LM.make("openai/gpt-4o-mini"), { messages })).pipe(Effect.provide(LmLive))
  * ```
  */
-export const layer = (options?: LanguageModelOptions): Layer.Layer<LanguageModel, LMConfigurationError, Providers | Cache> =>
+export const layer = (
+  options?: LanguageModelOptions
+): Layer.Layer<LanguageModel, LMConfigurationError, Providers | Cache> =>
   Layer.effect(LanguageModel, makeRuntime(options))

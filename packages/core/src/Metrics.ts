@@ -32,7 +32,8 @@ export const normalizeText = (s: string): string => {
 }
 
 /** Normalized strings are identical. */
-export const emScore = (prediction: string, groundTruth: string): boolean => normalizeText(prediction) === normalizeText(groundTruth)
+export const emScore = (prediction: string, groundTruth: string): boolean =>
+  normalizeText(prediction) === normalizeText(groundTruth)
 
 const overlap = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): number => {
   const counts = new Map<string, number>()
@@ -85,10 +86,12 @@ export const hotpotF1Score = (prediction: string, groundTruth: string): number =
 }
 
 /** DSPy's `EM`: exact match against any reference. */
-export const EM = (prediction: string, answers: ReadonlyArray<string>): boolean => answers.some((a) => emScore(prediction, a))
+export const EM = (prediction: string, answers: ReadonlyArray<string>): boolean =>
+  answers.some((a) => emScore(prediction, a))
 
 /** DSPy's `F1`: the best token F1 over the references. */
-export const F1 = (prediction: string, answers: ReadonlyArray<string>): number => Math.max(...answers.map((a) => tokenF1(prediction, a)))
+export const F1 = (prediction: string, answers: ReadonlyArray<string>): number =>
+  Math.max(...answers.map((a) => tokenF1(prediction, a)))
 
 /** DSPy's `HotPotF1`: the best HotPotQA F1 over the references. */
 export const HotPotF1 = (prediction: string, answers: ReadonlyArray<string>): number =>
@@ -98,7 +101,9 @@ const answersOf = (example: Example): ReadonlyArray<string> => {
   const answer = example.get("answer")
   if (typeof answer === "string") return [answer]
   if (Array.isArray(answer) && answer.every((a) => typeof a === "string")) return answer
-  throw new Error(`Invalid answer type: expected a string or a list of strings, got ${answer === null ? "null" : typeof answer}`)
+  throw new Error(
+    `Invalid answer type: expected a string or a list of strings, got ${answer === null ? "null" : typeof answer}`
+  )
 }
 
 const textOf = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v))
@@ -135,13 +140,15 @@ export const answerExactMatch = (
 }
 
 /** `answerExactMatch` with a fixed `frac`, as a metric. */
-export const answerExactMatchWith = (options: ExactMatchOptions) => (example: Example, prediction: Prediction): boolean =>
-  answerExactMatch(example, prediction, options)
+export const answerExactMatchWith =
+  (options: ExactMatchOptions) => (example: Example, prediction: Prediction): boolean =>
+    answerExactMatch(example, prediction, options)
 
 // DPR's SimpleTokenizer: runs of letters/digits/marks, or any other single non-space, non-control char.
 const dprToken = /[\p{L}\p{N}\p{M}]+|[^\p{Z}\p{C}]/gu
 
-const dprWords = (text: string): Array<string> => (text.normalize("NFD").match(dprToken) ?? []).map((w) => w.toLowerCase())
+const dprWords = (text: string): Array<string> =>
+  (text.normalize("NFD").match(dprToken) ?? []).map((w) => w.toLowerCase())
 
 const hasAnswer = (answers: ReadonlyArray<ReadonlyArray<string>>, text: string): boolean => {
   const tokens = dprWords(text)
@@ -172,7 +179,11 @@ export const passageMatch = (passages: ReadonlyArray<string>, answers: ReadonlyA
  * Metrics.answerPassageMatch(example, new Prediction.Prediction({ context: ["The Eiffel Tower is in Paris."] })) // true
  * ```
  */
-export const answerPassageMatch = (example: Example, prediction: Prediction, _trace?: ReadonlyArray<TraceStep>): boolean => {
+export const answerPassageMatch = (
+  example: Example,
+  prediction: Prediction,
+  _trace?: ReadonlyArray<TraceStep>
+): boolean => {
   const context = prediction.get("context")
   const passages = typeof context === "string" ? [context] : Array.isArray(context) ? context.map(textOf) : []
   return passageMatch(passages, answersOf(example))

@@ -13,11 +13,6 @@ import { Cause, Context, Effect } from "effect"
 import type { Demo } from "./Adapter.ts"
 import { CurrentCallbacks, fire, nextCallId } from "./Callbacks.ts"
 import type { StateLoadError } from "./Errors.ts"
-import type { LMRequest } from "./LanguageModel.ts"
-import type { LM } from "./LM.ts"
-import type { Predict } from "./Predict.ts"
-import { Prediction } from "./Prediction.ts"
-import type { LoadOptions } from "./ProgramState.ts"
 import { CurrentRunScope, CurrentUsage, scopeFor, UsageCollector } from "./internal/moduleRun.ts"
 import {
   CompiledTypeId,
@@ -28,6 +23,11 @@ import {
   namedSubModules
 } from "./internal/moduleTree.ts"
 import * as State from "./internal/stateCodec.ts"
+import type { LMRequest } from "./LanguageModel.ts"
+import type { LM } from "./LM.ts"
+import type { Predict } from "./Predict.ts"
+import { Prediction } from "./Prediction.ts"
+import type { LoadOptions } from "./ProgramState.ts"
 import { isTracing } from "./Tracing.ts"
 
 /** Default LM request settings of a predictor (DSPy's `**config`): n, temperature, rollout id, cache... */
@@ -40,7 +40,8 @@ export interface CallOptions {
   readonly demos?: ReadonlyArray<Demo> | undefined
 }
 
-type ForwardOf<M> = M extends { forward: (...args: infer P) => infer R } ? { readonly params: P; readonly result: R } : never
+type ForwardOf<M> = M extends { forward: (...args: infer P) => infer R } ? { readonly params: P; readonly result: R }
+  : never
 /** The inputs a module's `forward` takes. */
 export type InputsOf<M> = ForwardOf<M>["params"][0]
 /** What a module's `forward` produces. */
@@ -90,7 +91,11 @@ export abstract class Module {
    * })
    * ```
    */
-  call<Self extends Module>(this: Self, inputs: InputsOf<Self>, options?: CallOptions): Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>> {
+  call<Self extends Module>(
+    this: Self,
+    inputs: InputsOf<Self>,
+    options?: CallOptions
+  ): Effect.Effect<OutputOf<Self>, ErrorOf<Self>, ContextOf<Self>> {
     const self = this
     // One fiber step reads everything the call needs: this runs once per module call, so every extra
     // Effect step or context switch here is paid by every LM call (see bench/predict-cpu.ts).
@@ -102,7 +107,13 @@ export abstract class Module {
       const moduleName = self.constructor.name
       const callId = callbacks.length > 0 ? nextCallId() : ""
       if (callbacks.length > 0) {
-        fire(callbacks, { _tag: "ModuleStart", callId, module: moduleName, path, inputs: (inputs ?? {}) as Record<string, unknown> })
+        fire(callbacks, {
+          _tag: "ModuleStart",
+          callId,
+          module: moduleName,
+          path,
+          inputs: (inputs ?? {}) as Record<string, unknown>
+        })
       }
       // A predictor's own usage is never read (only non-predictor modules attach usage to their
       // Prediction), so its calls add straight to the enclosing collector: the totals are the same.
@@ -124,18 +135,22 @@ export abstract class Module {
           ? value.withUsage({ ...usage.byModel }) as OutputOf<Self>
           : value
       // Without callbacks there is nothing to report on failure: no extra frame (see bench/predict-cpu.ts).
-      const ended = callbacks.length === 0 ? (usage === undefined ? forward : Effect.map(forward, withUsage)) : Effect.matchCauseEffect(forward, {
-        onFailure: (cause) =>
-          Effect.andThen(
-            Effect.sync(() => fire(callbacks, { _tag: "ModuleEnd", callId, module: moduleName, path, error: Cause.squash(cause) })),
-            Effect.failCause(cause)
-          ),
-        onSuccess: (value) => {
-          const out = withUsage(value)
-          fire(callbacks, { _tag: "ModuleEnd", callId, module: moduleName, path, outputs: out })
-          return Effect.succeed(out)
-        }
-      })
+      const ended = callbacks.length === 0 ?
+        (usage === undefined ? forward : Effect.map(forward, withUsage)) :
+        Effect.matchCauseEffect(forward, {
+          onFailure: (cause) =>
+            Effect.andThen(
+              Effect.sync(() =>
+                fire(callbacks, { _tag: "ModuleEnd", callId, module: moduleName, path, error: Cause.squash(cause) })
+              ),
+              Effect.failCause(cause)
+            ),
+          onSuccess: (value) => {
+            const out = withUsage(value)
+            fire(callbacks, { _tag: "ModuleEnd", callId, module: moduleName, path, outputs: out })
+            return Effect.succeed(out)
+          }
+        })
       // Only when a tracing backend is installed (see Tracing.ts); no stack trace, which cost more than the span.
       return tracing
         ? Effect.withSpan(ended, "Module.call", {

@@ -6,6 +6,11 @@
 import { Effect, type Fiber } from "effect"
 import { type Adapter, CurrentAdapter, type Demo } from "./Adapter.ts"
 import type { AdapterParseError, InputValidationError, StateLoadError } from "./Errors.ts"
+import { adapterFor } from "./internal/moduleAdapter.ts"
+import { validateInputs as validate } from "./internal/moduleInputs.ts"
+import { CurrentRunScope, CurrentUsage } from "./internal/moduleRun.ts"
+import { ParameterTypeId } from "./internal/moduleTree.ts"
+import * as State from "./internal/stateCodec.ts"
 import type { LanguageModel } from "./LanguageModel.ts"
 import { CurrentLM, type LM } from "./LM.ts"
 import { LMConfigurationError, type LMError } from "./LMError.ts"
@@ -14,11 +19,6 @@ import { fromCompletions, type Prediction } from "./Prediction.ts"
 import type { LoadOptions } from "./ProgramState.ts"
 import { ensure, type Signature } from "./Signature.ts"
 import * as Trace from "./Trace.ts"
-import { adapterFor } from "./internal/moduleAdapter.ts"
-import { validateInputs as validate } from "./internal/moduleInputs.ts"
-import { CurrentRunScope, CurrentUsage } from "./internal/moduleRun.ts"
-import { ParameterTypeId } from "./internal/moduleTree.ts"
-import * as State from "./internal/stateCodec.ts"
 
 export type PredictError = InputValidationError | AdapterParseError | LMError
 
@@ -125,7 +125,10 @@ export class Predict extends Module {
    * Validates inputs, resolves LM (call option, then this predictor's, then CurrentLM) and adapter
    * (CurrentAdapter, else ChatAdapter), calls the LM and records a trace step.
    */
-  forward(inputs: Readonly<Record<string, unknown>>, options: CallOptions = {}): Effect.Effect<Prediction, PredictError, LanguageModel> {
+  forward(
+    inputs: Readonly<Record<string, unknown>>,
+    options: CallOptions = {}
+  ): Effect.Effect<Prediction, PredictError, LanguageModel> {
     return Effect.withFiber<Prediction, PredictError, LanguageModel>((fiber) => forwardIn(this, fiber, inputs, options))
   }
 
@@ -168,7 +171,8 @@ export const validateInputs = (
  * qa.signature.instructions // "Be brief."
  * ```
  */
-export const make = (signature: Signature | string, options: PredictOptions = {}): Predict => new Predict(signature, options)
+export const make = (signature: Signature | string, options: PredictOptions = {}): Predict =>
+  new Predict(signature, options)
 
 // Everything fiber-local is read in one step (this runs once per LM call; see bench/predict-cpu.ts).
 const forwardIn = (
@@ -187,7 +191,8 @@ const forwardIn = (
     return Effect.fail(
       new LMConfigurationError({
         model: "(none)",
-        detail: `predictor "${path}" has no LM: set one with Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
+        detail:
+          `predictor "${path}" has no LM: set one with Effect.provideService(LM.CurrentLM, LM.make("openai/gpt-4o-mini")), program.setLm(lm) or the lm option`
       })
     )
   }

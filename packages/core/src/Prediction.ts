@@ -38,7 +38,11 @@ export class Prediction {
   readonly completions: Completions
   readonly usage: Readonly<Record<string, LMUsage>>
 
-  constructor(data: Readonly<Record<string, unknown>>, completions?: Completions, usage: Readonly<Record<string, LMUsage>> = {}) {
+  constructor(
+    data: Readonly<Record<string, unknown>>,
+    completions?: Completions,
+    usage: Readonly<Record<string, LMUsage>> = {}
+  ) {
     this.data = data
     this.completions = completions ?? new Completions([data])
     this.usage = usage

@@ -3,13 +3,13 @@
  * DSPy and DSPex in both directions, and a content hash of a program's state that optimizers and the
  * cluster use as a candidate id.
  */
+import { Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { readFile, writeFile } from "node:fs/promises"
-import { Effect, Schema } from "effect"
 import { StateLoadError } from "./Errors.ts"
-import type { Module } from "./Module.ts"
 import { isPlainObject } from "./internal/moduleTree.ts"
 import { dumpModule, loadModule } from "./internal/stateCodec.ts"
+import type { Module } from "./Module.ts"
 
 /** How a saved state is applied (`load`, `loadState`, `Module.loadState`). */
 export interface LoadOptions {
@@ -35,7 +35,9 @@ export class ProgramFileError extends Schema.TaggedError<ProgramFileError>()("Pr
     return `Cannot ${this.operation} program file ${this.path}: ${this.reason}`
   }
   get suggestion(): string {
-    return this.operation === "read" ? "Check that the file exists and is readable." : "Check that the directory exists and is writable."
+    return this.operation === "read"
+      ? "Check that the file exists and is readable."
+      : "Check that the directory exists and is writable."
   }
 }
 
@@ -82,8 +84,11 @@ export const dumpState = (
  * fresh.signature.instructions // "Answer in one word."
  * ```
  */
-export const loadState = (program: Module, state: unknown, options: LoadOptions = {}): Effect.Effect<void, StateLoadError> =>
-  loadModule(program, state, options)
+export const loadState = (
+  program: Module,
+  state: unknown,
+  options: LoadOptions = {}
+): Effect.Effect<void, StateLoadError> => loadModule(program, state, options)
 
 /**
  * Writes the program as DSPy does (2-space indented JSON with a final newline).
@@ -115,15 +120,24 @@ export const save = (program: Module, path: string): Effect.Effect<void, Program
  * await Effect.runPromise(ProgramState.load(program, "program.json")) // a file saved by DSPy works too
  * ```
  */
-export const load = (program: Module, path: string, options: LoadOptions = {}): Effect.Effect<void, ProgramFileError | StateLoadError> =>
+export const load = (
+  program: Module,
+  path: string,
+  options: LoadOptions = {}
+): Effect.Effect<void, ProgramFileError | StateLoadError> =>
   Effect.gen(function*() {
     const text = yield* Effect.tryPromise({
       try: () => readFile(path, "utf8"),
-      catch: (e) => new ProgramFileError({ path, operation: "read", reason: e instanceof Error ? e.message : String(e) })
+      catch: (e) =>
+        new ProgramFileError({ path, operation: "read", reason: e instanceof Error ? e.message : String(e) })
     })
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
-      catch: (e) => new StateLoadError({ key: "(root)", reason: `${path} is not valid JSON: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) =>
+        new StateLoadError({
+          key: "(root)",
+          reason: `${path} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`
+        })
     })
     yield* loadModule(program, json, options)
   })

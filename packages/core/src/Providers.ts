@@ -94,7 +94,12 @@ export const layer = <const Ps extends ReadonlyArray<ProviderInput>>(
   Layer.effect(
     Providers,
     Effect.map(
-      Effect.forEach(providers, (p: ProviderInput) => (Effect.isEffect(p) ? p as Effect.Effect<Provider, any, any> : Effect.succeed(p as Provider))),
+      Effect.forEach(
+        providers,
+        (
+          p: ProviderInput
+        ) => (Effect.isEffect(p) ? p as Effect.Effect<Provider, any, any> : Effect.succeed(p as Provider))
+      ),
       (built) => make(...built)
     )
   )

@@ -22,7 +22,9 @@ export interface CoreSupervisorShape {
 }
 
 /** The root supervisor of the core services started by `layerSupervised`. */
-export class CoreSupervisor extends Context.Service<CoreSupervisor, CoreSupervisorShape>()("@dspex/core/CoreSupervisor") {}
+export class CoreSupervisor
+  extends Context.Service<CoreSupervisor, CoreSupervisorShape>()("@dspex/core/CoreSupervisor")
+{}
 
 export interface SupervisedOptions<E1, R1, E2, R2> {
   /** The LanguageModel layer, already provided with its Providers and Cache (or leave those to R1). */
@@ -37,7 +39,12 @@ export interface SupervisedOptions<E1, R1, E2, R2> {
 }
 
 /** A child that builds `layer` and keeps its service in `cell` until the incarnation ends. */
-const serviceChild = <I, S, E, R>(id: string, layer: Layer.Layer<I, E, R>, key: Context.Key<I, S>, cell: { current: S | undefined }) =>
+const serviceChild = <I, S, E, R>(
+  id: string,
+  layer: Layer.Layer<I, E, R>,
+  key: Context.Key<I, S>,
+  cell: { current: S | undefined }
+) =>
   ChildSpec.withInit(
     id,
     Effect.map(Layer.build(layer), (context) => {
@@ -52,7 +59,8 @@ const forwarding = <S extends object>(sample: S, get: () => S): S => {
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(sample)) {
     if (typeof (sample as Record<string, unknown>)[key] === "function") {
-      out[key] = (...args: Array<unknown>) => ((get() as Record<string, unknown>)[key] as (...a: Array<unknown>) => unknown)(...args)
+      out[key] = (...args: Array<unknown>) =>
+        ((get() as Record<string, unknown>)[key] as (...a: Array<unknown>) => unknown)(...args)
     } else {
       Object.defineProperty(out, key, { enumerable: true, get: () => (get() as Record<string, unknown>)[key] })
     }
@@ -123,5 +131,7 @@ export const layerSupervised = <E1 = never, R1 = never, E2 = never, R2 = never>(
  * }).pipe(Effect.provide(CoreLive))
  * ```
  */
-export const child = (id: "languageModel" | "executor"): Effect.Effect<SupervisorEvent.ChildSnapshot | undefined, never, CoreSupervisor> =>
+export const child = (
+  id: "languageModel" | "executor"
+): Effect.Effect<SupervisorEvent.ChildSnapshot | undefined, never, CoreSupervisor> =>
   CoreSupervisor.use((core) => Effect.map(core.snapshot, (s) => s.children.find((c) => c.id === id)))

@@ -36,14 +36,17 @@ export type FieldInit =
 
 const isSchema = (u: unknown): u is Schema.Top => Schema.isSchema(u)
 const isFieldType = (u: unknown): u is T.FieldType =>
-  typeof u === "object" && u !== null && "_tag" in u && typeof (u as { _tag: unknown })._tag === "string" && !isSchema(u)
+  typeof u === "object" && u !== null && "_tag" in u && typeof (u as { _tag: unknown })._tag === "string" &&
+  !isSchema(u)
 
 /** DSPy's `infer_prefix`: `next_tool_args` → `Next Tool Args:`. */
 export const inferPrefix = (name: string): string => {
   const s1 = name.replace(/(.)([A-Z][a-z]+)/g, "$1_$2")
   const snake = s1.replace(/([a-z0-9])([A-Z])/g, "$1_$2")
   const words = snake.split("_").filter((w) => w.length > 0)
-  const titled = words.map((w) => (w === w.toUpperCase() && /[A-Z]/.test(w) ? w : w.charAt(0).toUpperCase() + w.slice(1).toLowerCase()))
+  const titled = words.map((
+    w
+  ) => (w === w.toUpperCase() && /[A-Z]/.test(w) ? w : w.charAt(0).toUpperCase() + w.slice(1).toLowerCase()))
   return `${titled.join(" ")}:`
 }
 
@@ -84,7 +87,9 @@ export const makeField = (name: string, io: FieldIO, init: FieldInit = T.str): F
 
 /** DSPy's default instructions for a field list. */
 export const defaultInstructions = (inputs: ReadonlyArray<string>, outputs: ReadonlyArray<string>): string =>
-  `Given the fields ${inputs.map((n) => `\`${n}\``).join(", ")}, produce the fields ${outputs.map((n) => `\`${n}\``).join(", ")}.`
+  `Given the fields ${inputs.map((n) => `\`${n}\``).join(", ")}, produce the fields ${
+    outputs.map((n) => `\`${n}\``).join(", ")
+  }.`
 
 /**
  * An immutable signature; build one with `make`, `parse` or `fromFields`.
@@ -105,10 +110,18 @@ export class Signature {
   /** An optional name (DSPy's class name), used only in messages. */
   readonly name: string | undefined
 
-  constructor(args: { inputs: ReadonlyArray<Field>; outputs: ReadonlyArray<Field>; instructions?: string | undefined; name?: string | undefined }) {
+  constructor(
+    args: {
+      inputs: ReadonlyArray<Field>
+      outputs: ReadonlyArray<Field>
+      instructions?: string | undefined
+      name?: string | undefined
+    }
+  ) {
     this.inputs = args.inputs
     this.outputs = args.outputs
-    this.instructions = args.instructions ?? defaultInstructions(args.inputs.map((f) => f.name), args.outputs.map((f) => f.name))
+    this.instructions = args.instructions ??
+      defaultInstructions(args.inputs.map((f) => f.name), args.outputs.map((f) => f.name))
     this.name = args.name
   }
 
@@ -143,7 +156,11 @@ export class Signature {
     const list = io === "input" ? [...this.inputs] : [...this.outputs]
     const at = index < 0 ? list.length + 1 + index : index
     if (at < 0 || at > list.length) {
-      throw new SignatureEditError({ operation: "insert", field: name, reason: `index ${index} is out of range for ${list.length} ${io} fields` })
+      throw new SignatureEditError({
+        operation: "insert",
+        field: name,
+        reason: `index ${index} is out of range for ${list.length} ${io} fields`
+      })
     }
     list.splice(at, 0, field)
     const inputs = io === "input" ? list : this.inputs
@@ -162,7 +179,11 @@ export class Signature {
 
   delete(name: string): Signature {
     if (this.field(name) === undefined) {
-      throw new SignatureEditError({ operation: "delete", field: name, reason: `no such field (fields: ${this.fields.map((f) => f.name).join(", ")})` })
+      throw new SignatureEditError({
+        operation: "delete",
+        field: name,
+        reason: `no such field (fields: ${this.fields.map((f) => f.name).join(", ")})`
+      })
     }
     return new Signature({
       inputs: this.inputs.filter((f) => f.name !== name),
@@ -173,21 +194,38 @@ export class Signature {
   }
 
   /** Changes a field's type, description, prefix or constraints, keeping its place. */
-  withUpdatedField(name: string, patch: { type?: T.FieldType | Schema.Top; desc?: string; prefix?: string; constraints?: string }): Signature {
+  withUpdatedField(
+    name: string,
+    patch: { type?: T.FieldType | Schema.Top; desc?: string; prefix?: string; constraints?: string }
+  ): Signature {
     const old = this.field(name)
     if (old === undefined) {
-      throw new SignatureEditError({ operation: "update", field: name, reason: `no such field (fields: ${this.fields.map((f) => f.name).join(", ")})` })
+      throw new SignatureEditError({
+        operation: "update",
+        field: name,
+        reason: `no such field (fields: ${this.fields.map((f) => f.name).join(", ")})`
+      })
     }
-    const base = patch.type === undefined ? makeField(name, old.io, { type: old.type }) : makeField(name, old.io, { type: patch.type })
+    const base = patch.type === undefined
+      ? makeField(name, old.io, { type: old.type })
+      : makeField(name, old.io, { type: patch.type })
     const updated: Field = {
       ...base,
       schema: patch.type === undefined ? old.schema : base.schema,
-      desc: patch.desc ?? (patch.type !== undefined && isSchema(patch.type) && base.desc !== `\${${name}}` ? base.desc : old.desc),
+      desc: patch.desc ??
+        (patch.type !== undefined && isSchema(patch.type) && base.desc !== `\${${name}}` ? base.desc : old.desc),
       prefix: patch.prefix ?? old.prefix,
-      ...(patch.constraints ?? old.constraints) === undefined ? {} : { constraints: patch.constraints ?? old.constraints }
+      ...(patch.constraints ?? old.constraints) === undefined
+        ? {}
+        : { constraints: patch.constraints ?? old.constraints }
     }
     const swap = (fs: ReadonlyArray<Field>) => fs.map((f) => (f.name === name ? updated : f))
-    return new Signature({ inputs: swap(this.inputs), outputs: swap(this.outputs), instructions: this.instructions, name: this.name })
+    return new Signature({
+      inputs: swap(this.inputs),
+      outputs: swap(this.outputs),
+      instructions: this.instructions,
+      name: this.name
+    })
   }
 
   /** Same instructions and the same fields (name, io, type, desc, prefix) in the same order. */
@@ -204,20 +242,29 @@ export class Signature {
 
   /** The typed string form, e.g. `context: list[str], question -> answer`. */
   toString(): string {
-    const side = (fs: ReadonlyArray<Field>) => fs.map((f) => (f.type._tag === "str" ? f.name : `${f.name}: ${stringTypeName(f.type)}`)).join(", ")
+    const side = (fs: ReadonlyArray<Field>) =>
+      fs.map((f) => (f.type._tag === "str" ? f.name : `${f.name}: ${stringTypeName(f.type)}`)).join(", ")
     return `${side(this.inputs)} -> ${side(this.outputs)}`
   }
 }
 
-const stringTypeName = (t: T.FieldType): string => (t._tag === "optional" ? `Optional[${stringTypeName(t.inner)}]` : T.sourceName(t))
+const stringTypeName = (
+  t: T.FieldType
+): string => (t._tag === "optional" ? `Optional[${stringTypeName(t.inner)}]` : T.sourceName(t))
 
 const checkNames = (inputs: ReadonlyArray<Field>, outputs: ReadonlyArray<Field>, operation: string) => {
   const seen = new Set<string>()
   for (const f of [...inputs, ...outputs]) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.name)) {
-      throw new SignatureEditError({ operation, field: f.name, reason: "field names must be identifiers ([A-Za-z_][A-Za-z0-9_]*)" })
+      throw new SignatureEditError({
+        operation,
+        field: f.name,
+        reason: "field names must be identifiers ([A-Za-z_][A-Za-z0-9_]*)"
+      })
     }
-    if (seen.has(f.name)) throw new SignatureEditError({ operation, field: f.name, reason: "a field with this name already exists" })
+    if (seen.has(f.name)) {
+      throw new SignatureEditError({ operation, field: f.name, reason: "a field with this name already exists" })
+    }
     seen.add(f.name)
   }
 }
@@ -295,4 +342,8 @@ export const fromFields = (spec: {
 
 /** Accepts a Signature or DSPy's string syntax (parsed eagerly; a bad string throws SignatureParseError). */
 export const ensure = (sig: Signature | string, instructions?: string): Signature =>
-  typeof sig === "string" ? make(sig, instructions) : instructions === undefined ? sig : sig.withInstructions(instructions)
+  typeof sig === "string"
+    ? make(sig, instructions)
+    : instructions === undefined
+    ? sig
+    : sig.withInstructions(instructions)

@@ -40,7 +40,9 @@ export class TraceBuffer {
 }
 
 /** The trace being recorded by the current fiber, if any. */
-export const CurrentTrace = Context.Reference<TraceBuffer | undefined>("@dspex/core/CurrentTrace", { defaultValue: () => undefined })
+export const CurrentTrace = Context.Reference<TraceBuffer | undefined>("@dspex/core/CurrentTrace", {
+  defaultValue: () => undefined
+})
 
 /** Records a step in the current trace (a no-op outside `capture`). */
 export const record = (step: TraceStep): Effect.Effect<void> =>
@@ -48,7 +50,10 @@ export const record = (step: TraceStep): Effect.Effect<void> =>
 
 /** Appends steps recorded elsewhere (e.g. the winning attempt of BestOfN) to the current trace. */
 export const append = (steps: ReadonlyArray<TraceStep>): Effect.Effect<void> =>
-  Effect.flatMap(CurrentTrace, (buffer) => (buffer === undefined ? Effect.void : Effect.sync(() => steps.forEach((s) => buffer.add(s)))))
+  Effect.flatMap(
+    CurrentTrace,
+    (buffer) => (buffer === undefined ? Effect.void : Effect.sync(() => steps.forEach((s) => buffer.add(s))))
+  )
 
 /**
  * Runs `effect` with a fresh trace and returns its result with the steps it recorded. Captures nest: an
@@ -71,7 +76,10 @@ export const append = (steps: ReadonlyArray<TraceStep>): Effect.Effect<void> =>
  * })
  * ```
  */
-export const capture = <A, E, R>(effect: Effect.Effect<A, E, R>, options: { readonly limit?: number } = {}): Effect.Effect<[A, ReadonlyArray<TraceStep>], E, R> =>
+export const capture = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: { readonly limit?: number } = {}
+): Effect.Effect<[A, ReadonlyArray<TraceStep>], E, R> =>
   Effect.suspend(() => {
     const buffer = new TraceBuffer(options.limit)
     return effect.pipe(
@@ -95,7 +103,10 @@ export const capture = <A, E, R>(effect: Effect.Effect<A, E, R>, options: { read
  * })
  * ```
  */
-export const captureExit = <A, E, R>(effect: Effect.Effect<A, E, R>, options: { readonly limit?: number } = {}): Effect.Effect<[Exit.Exit<A, E>, ReadonlyArray<TraceStep>], never, R> =>
+export const captureExit = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: { readonly limit?: number } = {}
+): Effect.Effect<[Exit.Exit<A, E>, ReadonlyArray<TraceStep>], never, R> =>
   Effect.suspend(() => {
     const buffer = new TraceBuffer(options.limit)
     return Effect.exit(Effect.provideService(effect, CurrentTrace, buffer)).pipe(

@@ -16,12 +16,28 @@
  */
 import type { Adapter, AdapterCall, Demo } from "./Adapter.ts"
 import type { FieldType } from "./FieldType.ts"
-import type { Field, Signature } from "./Signature.ts"
-import { callWithFallback, completeOutputs, EMPTY_RESPONSE, type ParseCore, parseError, tracedParse } from "./internal/adapterCall.ts"
-import { formatFieldValue, has, joinParts, type Layout, perSignature, placeholder, renderMessages, STRUCTURE_INTRO } from "./internal/adapterFormat.ts"
+import {
+  callWithFallback,
+  completeOutputs,
+  EMPTY_RESPONSE,
+  type ParseCore,
+  parseError,
+  tracedParse
+} from "./internal/adapterCall.ts"
+import {
+  formatFieldValue,
+  has,
+  joinParts,
+  type Layout,
+  perSignature,
+  placeholder,
+  renderMessages,
+  STRUCTURE_INTRO
+} from "./internal/adapterFormat.ts"
 import { parseField, validateField } from "./internal/parseValue.ts"
 import { pyRepr, pyStr, pyStrip, toJsonable } from "./internal/pyText.ts"
 import * as JSONAdapter from "./JSONAdapter.ts"
+import type { Field, Signature } from "./Signature.ts"
 
 // ---------------------------------------------------------------------------------------------------
 // Rendering
@@ -41,7 +57,10 @@ const escapeText = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g,
 
 /** `xml.sax.saxutils.quoteattr`. */
 const quoteAttr = (s: string): string => {
-  const v = s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\n/g, "&#10;").replace(/\r/g, "&#13;").replace(/\t/g, "&#9;")
+  const v = s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\n/g, "&#10;").replace(
+    /\r/g,
+    "&#13;"
+  ).replace(/\t/g, "&#9;")
   if (!v.includes("\"")) return `"${v}"`
   if (!v.includes("'")) return `'${v}'`
   return `"${v.replace(/"/g, "&quot;")}"`
@@ -72,7 +91,12 @@ const valueToXml = (raw: unknown, tag: string, t: FieldType | undefined, key?: s
   if (typeof value === "object" && value !== null) {
     const children = Object.entries(value)
       .filter(([, v]) => v !== undefined)
-      .map(([name, child]) => (validTag(name) ? valueToXml(child, name, childType(t, name)) : valueToXml(child, "entry", childType(t, name), name)))
+      .map((
+        [name, child]
+      ) => (validTag(name)
+        ? valueToXml(child, name, childType(t, name))
+        : valueToXml(child, "entry", childType(t, name), name))
+      )
       .join("")
     return `<${tag}${attrs}>${children}</${tag}>`
   }
@@ -111,11 +135,14 @@ const xmlField = (f: Field, value: unknown): string => {
   return `<${f.name}>\n${isOutput && f.type._tag === "str" ? escapeText(formatted) : formatted}\n</${f.name}>`
 }
 
-const xmlFields = (pairs: ReadonlyArray<readonly [Field, unknown]>): string => joinParts(pairs.map(([f, v]) => xmlField(f, v)))
+const xmlFields = (pairs: ReadonlyArray<readonly [Field, unknown]>): string =>
+  joinParts(pairs.map(([f, v]) => xmlField(f, v)))
 
 const reminder = perSignature((sig) => {
   const schemas = sig.outputs.filter((f) => usesNestedXml(f.type)).map((f) => xmlSchema(f.name, f.type))
-  return `Respond with the corresponding output fields wrapped in XML tags ${sig.outputs.map((f) => `\`<${f.name}>\``).join(", then ")}.` +
+  return `Respond with the corresponding output fields wrapped in XML tags ${
+    sig.outputs.map((f) => `\`<${f.name}>\``).join(", then ")
+  }.` +
     (schemas.length > 0 ? ` Use this nested XML structure: ${schemas.join(" ")}` : "")
 })
 
@@ -124,17 +151,24 @@ const xmlLayout: Layout = {
   name: "XMLAdapter",
   structure: (sig) => {
     const group = (fields: ReadonlyArray<Field>) =>
-      fields.map((f) => (f.io === "output" && usesNestedXml(f.type) ? xmlSchema(f.name, f.type) : xmlFields([[f, placeholder(f)]]))).join("\n\n")
+      fields.map((
+        f
+      ) => (f.io === "output" && usesNestedXml(f.type) ? xmlSchema(f.name, f.type) : xmlFields([[f, placeholder(f)]])))
+        .join("\n\n")
     // Unlike ChatAdapter, DSPy does not strip this block.
     return [STRUCTURE_INTRO, group(sig.inputs), group(sig.outputs)].join("\n\n")
   },
   user: (sig, values, prefix, mainRequest) => {
-    const parts = [prefix, xmlFields(sig.inputs.filter((f) => has(values, f.name)).map((f) => [f, values[f.name]] as const))]
+    const parts = [
+      prefix,
+      xmlFields(sig.inputs.filter((f) => has(values, f.name)).map((f) => [f, values[f.name]] as const))
+    ]
     if (mainRequest) parts.push(reminder(sig))
     parts.push("")
     return joinParts(parts)
   },
-  assistant: (sig, values, missing) => xmlFields(sig.outputs.map((f) => [f, has(values, f.name) ? values[f.name] : missing] as const))
+  assistant: (sig, values, missing) =>
+    xmlFields(sig.outputs.map((f) => [f, has(values, f.name) ? values[f.name] : missing] as const))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -150,8 +184,10 @@ interface XmlElement {
 
 class XmlSyntaxError extends Error {}
 
-const nameStart = /[A-Za-z_:\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]/
-const nameRest = /[-.0-9\u00B7\u0300-\u036F\u203F\u2040A-Za-z_:\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]/
+const nameStart =
+  /[A-Za-z_:\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]/
+const nameRest =
+  /[-.0-9\u00B7\u0300-\u036F\u203F\u2040A-Za-z_:\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037F-\u1FFF\u200C\u200D\u2070-\u218F\u2C00-\u2FEF\u3001-\uD7FF\uF900-\uFDCF\uFDF0-\uFFFD]/
 const badChar = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/
 const namedEntities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" }
 
@@ -180,7 +216,9 @@ const parseXml = (input: string): XmlElement => {
       if (!m.endsWith(";") || name === "") fail("not well-formed (invalid token)", offset + at + 1)
       if (name.startsWith("#")) {
         const code = name[1] === "x" ? Number.parseInt(name.slice(2), 16) : Number.parseInt(name.slice(1), 10)
-        if (!/^#(x[0-9a-fA-F]+|[0-9]+)$/.test(name) || code === 0 || code > 0x10ffff) fail("reference to invalid character number", offset + at)
+        if (!/^#(x[0-9a-fA-F]+|[0-9]+)$/.test(name) || code === 0 || code > 0x10ffff) {
+          fail("reference to invalid character number", offset + at)
+        }
         return String.fromCodePoint(code)
       }
       const v = namedEntities[name]
@@ -241,7 +279,9 @@ const parseXml = (input: string): XmlElement => {
         const hadSpace = /\s/.test(src[pos] ?? "")
         while (/\s/.test(src[pos] ?? "")) pos++
         if (src.startsWith("/>", pos) || src[pos] === ">") break
-        if (!hadSpace || pos >= src.length) fail(pos >= src.length ? "unclosed token" : "not well-formed (invalid token)")
+        if (!hadSpace || pos >= src.length) {
+          fail(pos >= src.length ? "unclosed token" : "not well-formed (invalid token)")
+        }
         const name = readName()
         while (/\s/.test(src[pos] ?? "")) pos++
         if (src[pos] !== "=") fail("not well-formed (invalid token)")
@@ -299,11 +339,19 @@ const groupChildren = (el: XmlElement): Map<string, Array<XmlElement>> => {
 // ---------------------------------------------------------------------------------------------------
 // Parsing
 
-const stringTyped = (t: FieldType): boolean => t._tag === "str" || (t._tag === "literal" && t.values.every((v) => typeof v === "string"))
+const stringTyped = (t: FieldType): boolean =>
+  t._tag === "str" || (t._tag === "literal" && t.values.every((v) => typeof v === "string"))
 
-const unionParts = (t: FieldType): { readonly nullable: boolean; readonly choices: ReadonlyArray<FieldType> } | undefined => {
+const unionParts = (
+  t: FieldType
+): { readonly nullable: boolean; readonly choices: ReadonlyArray<FieldType> } | undefined => {
   if (t._tag === "optional") return { nullable: true, choices: [t.inner] }
-  if (t._tag === "union") return { nullable: t.members.some((m) => m._tag === "none"), choices: t.members.filter((m) => m._tag !== "none") }
+  if (t._tag === "union") {
+    return {
+      nullable: t.members.some((m) => m._tag === "none"),
+      choices: t.members.filter((m) => m._tag !== "none")
+    }
+  }
   return undefined
 }
 
@@ -366,7 +414,16 @@ const parseXmlReply = (adapter: string): ParseCore => (sig, completion) => {
     const elements = groups.get(f.name)
     if (elements === undefined) continue
     const union = unionParts(f.type)
-    const candidates = [f.type, ...(union === undefined ? [] : f.type._tag === "optional" ? [f.type.inner, { _tag: "none" } as const] : f.type._tag === "union" ? f.type.members : [])]
+    const candidates = [
+      f.type,
+      ...(union === undefined
+        ? []
+        : f.type._tag === "optional"
+        ? [f.type.inner, { _tag: "none" } as const]
+        : f.type._tag === "union"
+        ? f.type.members
+        : [])
+    ]
     let value: unknown
     let error = ""
     let done = false
@@ -381,7 +438,15 @@ const parseXmlReply = (adapter: string): ParseCore => (sig, completion) => {
       }
       error = result.error
     }
-    if (!done) return parseError(adapter, sig, completion, `Failed to parse field ${f.name} with value ${pyRepr(value)}: ${error}`, { field: f.name })
+    if (!done) {
+      return parseError(
+        adapter,
+        sig,
+        completion,
+        `Failed to parse field ${f.name} with value ${pyRepr(value)}: ${error}`,
+        { field: f.name }
+      )
+    }
   }
   return completeOutputs(adapter, sig, completion, found)
 }
@@ -415,7 +480,8 @@ export const make = (options: XMLAdapterOptions = {}): Adapter => {
     format,
     parse,
     // LM errors (including context-window overflows) are never retried with another format.
-    call: (call: AdapterCall) => callWithFallback(pipeline, call, fallback ? JSONAdapter.defaultAdapter.call : undefined)
+    call: (call: AdapterCall) =>
+      callWithFallback(pipeline, call, fallback ? JSONAdapter.defaultAdapter.call : undefined)
   }
 }
 

@@ -1,11 +1,11 @@
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Logger, Option } from "effect"
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { fileURLToPath } from "node:url"
-import { afterEach, describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Logger, Option } from "effect"
 import * as Cache from "../src/Cache.ts"
 import type { LMResponse } from "../src/LanguageModel.ts"
 
@@ -148,7 +148,8 @@ describe("Cache.layerTiered", () => {
 })
 
 describe("Cache.layerConfig", () => {
-  const withEnv = (env: Record<string, string>) => Cache.layerConfig.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))
+  const withEnv = (env: Record<string, string>) =>
+    Cache.layerConfig.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))
 
   it.effect("DSPEX_CACHE=off disables caching", () =>
     Effect.gen(function*() {
@@ -188,7 +189,10 @@ describe("Cache.layerConfig", () => {
 describe("node:sqlite", () => {
   const script = fileURLToPath(new URL("./scripts/diskCache.ts", import.meta.url))
   const run = (args: ReadonlyArray<string>) => {
-    const r = spawnSync(process.execPath, [...args, "--conditions=@dspex/source", script, tempDir()], { encoding: "utf8", timeout: 30_000 })
+    const r = spawnSync(process.execPath, [...args, "--conditions=@dspex/source", script, tempDir()], {
+      encoding: "utf8",
+      timeout: 30_000
+    })
     return { ...r, lines: r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>) }
   }
 

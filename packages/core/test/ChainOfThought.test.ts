@@ -41,18 +41,25 @@ describe("ChainOfThought", () => {
   })
 
   it("accepts a custom rationale field", () => {
-    const cot = ChainOfThought.make("q -> a", { rationaleField: { desc: "step by step", prefix: "Reasoning: Let's think" } })
-    expect(cot.predict.signature.outputs[0]).toMatchObject({ name: "reasoning", desc: "step by step", prefix: "Reasoning: Let's think" })
+    const cot = ChainOfThought.make("q -> a", {
+      rationaleField: { desc: "step by step", prefix: "Reasoning: Let's think" }
+    })
+    expect(cot.predict.signature.outputs[0]).toMatchObject({
+      name: "reasoning",
+      desc: "step by step",
+      prefix: "Reasoning: Let's think"
+    })
   })
 
   it.effect("returns reasoning and answer, traced under `predict`", () =>
     Effect.gen(function*() {
       const lm = scriptedLM([reply({ reasoning: "3 plus 3 is 6", answer: "6" })])
-      const [pred, steps] = yield* Trace.capture(ChainOfThought.make("question -> answer").call({ question: "3+3?" })).pipe(
-        Effect.provideService(CurrentAdapter, testAdapter),
-        Effect.provideService(LM.CurrentLM, LM.make("test/m")),
-        Effect.provide(lm.layer)
-      )
+      const [pred, steps] = yield* Trace.capture(ChainOfThought.make("question -> answer").call({ question: "3+3?" }))
+        .pipe(
+          Effect.provideService(CurrentAdapter, testAdapter),
+          Effect.provideService(LM.CurrentLM, LM.make("test/m")),
+          Effect.provide(lm.layer)
+        )
       expect(pred.data).toEqual({ reasoning: "3 plus 3 is 6", answer: "6" })
       expect(steps.map((s) => s.path)).toEqual(["predict"])
     }))
@@ -60,7 +67,10 @@ describe("ChainOfThought", () => {
   it.effect("forwards per-call options to the inner Predict", () =>
     Effect.gen(function*() {
       const lm = scriptedLM(() => reply({ reasoning: "r", answer: "a" }))
-      yield* ChainOfThought.make("question -> answer").call({ question: "q" }, { lm: LM.make("option/model"), config: { maxTokens: 7 } }).pipe(
+      yield* ChainOfThought.make("question -> answer").call({ question: "q" }, {
+        lm: LM.make("option/model"),
+        config: { maxTokens: 7 }
+      }).pipe(
         Effect.provideService(CurrentAdapter, testAdapter),
         Effect.provide(lm.layer)
       )
@@ -68,14 +78,17 @@ describe("ChainOfThought", () => {
       expect(lm.calls[0]!.request.maxTokens).toBe(7)
     }))
 
-  it.effect.skipIf(chatAdapter === undefined)("asks ChatAdapter for reasoning before the answer", () =>
-    Effect.gen(function*() {
-      const lm = scriptedLM(["[[ ## reasoning ## ]]\nr\n\n[[ ## answer ## ]]\n6\n\n[[ ## completed ## ]]"])
-      yield* ChainOfThought.make("question -> answer").call({ question: "3+3?" }).pipe(
-        Effect.provideService(LM.CurrentLM, LM.make("test/m")),
-        Effect.provide(lm.layer)
-      )
-      const last = String(lm.calls[0]!.request.messages.at(-1)!.content)
-      expect(last).toContain("starting with the field `[[ ## reasoning ## ]]`, then `[[ ## answer ## ]]`")
-    }))
+  it.effect.skipIf(chatAdapter === undefined)(
+    "asks ChatAdapter for reasoning before the answer",
+    () =>
+      Effect.gen(function*() {
+        const lm = scriptedLM(["[[ ## reasoning ## ]]\nr\n\n[[ ## answer ## ]]\n6\n\n[[ ## completed ## ]]"])
+        yield* ChainOfThought.make("question -> answer").call({ question: "3+3?" }).pipe(
+          Effect.provideService(LM.CurrentLM, LM.make("test/m")),
+          Effect.provide(lm.layer)
+        )
+        const last = String(lm.calls[0]!.request.messages.at(-1)!.content)
+        expect(last).toContain("starting with the field `[[ ## reasoning ## ]]`, then `[[ ## answer ## ]]`")
+      })
+  )
 })

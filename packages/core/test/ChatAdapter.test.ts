@@ -6,16 +6,15 @@ import * as ChatAdapter from "../src/ChatAdapter.ts"
 import { AdapterParseError } from "../src/Errors.ts"
 import * as Example from "../src/Example.ts"
 import * as T from "../src/FieldType.ts"
-import { LMContextWindowExceeded } from "../src/LMError.ts"
 import { parseValue, ValueParseError } from "../src/internal/parseValue.ts"
+import { LMContextWindowExceeded } from "../src/LMError.ts"
 import { textOf } from "../src/Message.ts"
 import * as Signature from "../src/Signature.ts"
 import { adapterCases, fakeLanguageModel, parseCases, signatureFor, testLM } from "./fixtures/adapterCases.ts"
 
 const adapter = ChatAdapter.make({ useJsonAdapterFallback: false })
 
-const parseError = (sig: Signature.Signature, completion: string) =>
-  Effect.flip(adapter.parse(sig, completion))
+const parseError = (sig: Signature.Signature, completion: string) => Effect.flip(adapter.parse(sig, completion))
 
 describe("ChatAdapter.format matches DSPy 3.3.1 byte for byte", () => {
   const cases = adapterCases.filter((c) => c.adapter === "chat")
@@ -56,7 +55,8 @@ describe("ChatAdapter.format beyond the fixtures", () => {
   it("dedents multi-line instructions and indents every line by 8 spaces", () => {
     const sig = Signature.make("question -> answer", "  Line one\n    indented\n\n  Line three")
     const system = textOf(adapter.format(sig, [], { question: "q" })[0]!)
-    expect(system.endsWith("your objective is: \n        Line one\n          indented\n        \n        Line three")).toBe(true)
+    expect(system.endsWith("your objective is: \n        Line one\n          indented\n        \n        Line three"))
+      .toBe(true)
   })
 
   it("numbers a list given to a str field and wraps multi-line items", () => {
@@ -68,7 +68,9 @@ describe("ChatAdapter.format beyond the fixtures", () => {
   it("prints values as Python's str() does: floats typed by the field, True, None", () => {
     const sig = Signature.make("x: float, flag: bool, maybe: Optional[int], items: list[float] -> answer")
     const user = textOf(adapter.format(sig, [], { x: 4, flag: true, maybe: null, items: [1, 2.5, 1e20] })[1]!)
-    expect(user).toContain("[[ ## x ## ]]\n4.0\n\n[[ ## flag ## ]]\nTrue\n\n[[ ## maybe ## ]]\nNone\n\n[[ ## items ## ]]\n[1.0, 2.5, 1e+20]")
+    expect(user).toContain(
+      "[[ ## x ## ]]\n4.0\n\n[[ ## flag ## ]]\nTrue\n\n[[ ## maybe ## ]]\nNone\n\n[[ ## items ## ]]\n[1.0, 2.5, 1e+20]"
+    )
   })
 
   it("renders descriptions and a Constraints line for Schema-built fields", () => {
@@ -84,16 +86,22 @@ describe("ChatAdapter.format beyond the fixtures", () => {
 
   it("drops demos without inputs or outputs and puts incomplete ones first", () => {
     const sig = Signature.make("question -> answer")
-    const messages = adapter.format(sig, [{ question: "full", answer: "A" }, { question: "no output" }, { answer: "no input" }, { question: "partial", answer: null }], { question: "now" })
+    const messages = adapter.format(sig, [{ question: "full", answer: "A" }, { question: "no output" }, {
+      answer: "no input"
+    }, { question: "partial", answer: null }], { question: "now" })
     expect(messages.map((m) => m.role)).toEqual(["system", "user", "assistant", "user", "assistant", "user"])
-    expect(textOf(messages[1]!)).toBe("This is an example of the task, though some input or output fields are not supplied.\n\n[[ ## question ## ]]\npartial")
+    expect(textOf(messages[1]!)).toBe(
+      "This is an example of the task, though some input or output fields are not supplied.\n\n[[ ## question ## ]]\npartial"
+    )
     expect(textOf(messages[2]!)).toBe("[[ ## answer ## ]]\nNone\n\n[[ ## completed ## ]]\n")
     expect(textOf(messages[3]!)).toBe("[[ ## question ## ]]\nfull")
   })
 
   it("accepts Example demos as their fields", () => {
     const sig = Signature.make("question -> answer")
-    const asExample = adapter.format(sig, [Example.make({ question: "q", answer: "a" }) as unknown as Demo], { question: "x" })
+    const asExample = adapter.format(sig, [Example.make({ question: "q", answer: "a" }) as unknown as Demo], {
+      question: "x"
+    })
     expect(asExample).toEqual(adapter.format(sig, [{ question: "q", answer: "a" }], { question: "x" }))
     expect(asExample).toHaveLength(4)
   })
@@ -126,13 +134,19 @@ describe("ChatAdapter.parse matches DSPy 3.3.1", () => {
 describe("ChatAdapter.parse rules", () => {
   it.effect("takes text after the header on the same line, and the first section of a field", () =>
     Effect.gen(function*() {
-      const out = yield* adapter.parse(Signature.make("question -> answer"), "[[ ## answer ## ]] Paris\n[[ ## answer ## ]]\nLyon")
+      const out = yield* adapter.parse(
+        Signature.make("question -> answer"),
+        "[[ ## answer ## ]] Paris\n[[ ## answer ## ]]\nLyon"
+      )
       expect(out).toEqual({ answer: "Paris" })
     }))
 
   it.effect("fills a missing Optional output with null", () =>
     Effect.gen(function*() {
-      const out = yield* adapter.parse(Signature.make("text -> summary, age: Optional[int]"), "[[ ## summary ## ]]\nshort")
+      const out = yield* adapter.parse(
+        Signature.make("text -> summary, age: Optional[int]"),
+        "[[ ## summary ## ]]\nshort"
+      )
       expect(out).toEqual({ summary: "short", age: null })
     }))
 
@@ -149,7 +163,10 @@ describe("ChatAdapter.parse rules", () => {
 
   it.effect("a wrong-typed value names the field and the expected type", () =>
     Effect.gen(function*() {
-      const error = yield* parseError(Signature.make("question -> answer: float"), "[[ ## answer ## ]]\nabc\n\n[[ ## completed ## ]]")
+      const error = yield* parseError(
+        Signature.make("question -> answer: float"),
+        "[[ ## answer ## ]]\nabc\n\n[[ ## completed ## ]]"
+      )
       expect(error.field).toBe("answer")
       expect(error.reason).toContain("expected float")
       expect(error.reason).toContain("'abc'")
@@ -164,13 +181,19 @@ describe("ChatAdapter.parse rules", () => {
   it.effect("coerces like pydantic's lax mode", () =>
     Effect.gen(function*() {
       const sig = Signature.make("q -> n: int, x: float, ok: bool, tags: list[str], m: dict[str, float]")
-      const out = yield* adapter.parse(sig, "[[ ## n ## ]]\n\"5\"\n[[ ## x ## ]]\n5\n[[ ## ok ## ]]\nTrue\n[[ ## tags ## ]]\n['a', \"b\"]\n[[ ## m ## ]]\n{'k': 1,}")
+      const out = yield* adapter.parse(
+        sig,
+        "[[ ## n ## ]]\n\"5\"\n[[ ## x ## ]]\n5\n[[ ## ok ## ]]\nTrue\n[[ ## tags ## ]]\n['a', \"b\"]\n[[ ## m ## ]]\n{'k': 1,}"
+      )
       expect(out).toEqual({ n: 5, x: 5, ok: true, tags: ["a", "b"], m: { k: 1 } })
     }))
 
   it.effect("decodes with the field's Effect Schema, so its checks apply", () =>
     Effect.gen(function*() {
-      const sig = Signature.fromFields({ inputs: { q: Schema.String }, outputs: { score: Schema.Number.check(Schema.isGreaterThan(0)) } })
+      const sig = Signature.fromFields({
+        inputs: { q: Schema.String },
+        outputs: { score: Schema.Number.check(Schema.isGreaterThan(0)) }
+      })
       expect(yield* adapter.parse(sig, "[[ ## score ## ]]\n3")).toEqual({ score: 3 })
       const error = yield* parseError(sig, "[[ ## score ## ]]\n-3")
       expect(error.field).toBe("score")
@@ -210,16 +233,16 @@ const parseValueCases: ReadonlyArray<readonly [string, unknown, { readonly value
   ["bool", "0", { value: false }],
   ["bool", "2", "error"],
   ["bool", "None", "error"],
-  ["list[str]", "['a', 'b']", { value: ["a","b"] }],
+  ["list[str]", "['a', 'b']", { value: ["a", "b"] }],
   ["list[str]", "a, b", "error"],
   ["list[str]", "[\"a\", 'b', 3]", "error"],
-  ["list[int]", "1, 2", { value: [1,2] }],
-  ["list[int]", "(1, 2)", { value: [1,2] }],
-  ["list[int]", "Answer: [1,2] done", { value: [1,2] }],
-  ["list[int]", "[1, 2", { value: [1,2] }],
-  ["list[int]", "```json\n[1, 2]\n```", { value: [1,2] }],
-  ["dict[str, int]", "{'a': 1}", { value: {"a":1} }],
-  ["dict[str, int]", "{\"a\": \"1\"}", { value: {"a":1} }],
+  ["list[int]", "1, 2", { value: [1, 2] }],
+  ["list[int]", "(1, 2)", { value: [1, 2] }],
+  ["list[int]", "Answer: [1,2] done", { value: [1, 2] }],
+  ["list[int]", "[1, 2", { value: [1, 2] }],
+  ["list[int]", "```json\n[1, 2]\n```", { value: [1, 2] }],
+  ["dict[str, int]", "{'a': 1}", { value: { "a": 1 } }],
+  ["dict[str, int]", "{\"a\": \"1\"}", { value: { "a": 1 } }],
   ["dict[str, int]", "{\"a\": 1.5}", "error"],
   ["Optional[int]", "None", { value: null }],
   ["Optional[int]", "null", { value: null }],
@@ -233,12 +256,11 @@ const parseValueCases: ReadonlyArray<readonly [string, unknown, { readonly value
   ["Union[int, str]", "abc", { value: "abc" }],
   ["Union[str, int]", "\"6\"", { value: "6" }],
   ["Union[float, int]", "6", { value: 6 }],
-  ["Any", "{\"a\": [1, true]}", { value: {"a":[1,true]} }],
+  ["Any", "{\"a\": [1, true]}", { value: { "a": [1, true] } }],
   ["Any", "hello", { value: "hello" }],
   ["str", 6, { value: "6" }],
-  ["str", {"a":1}, { value: "{'a': 1}" }],
+  ["str", { "a": 1 }, { value: "{'a': 1}" }],
   ["str", null, { value: "None" }]
-
 ]
 
 describe("parse_value parity with DSPy", () => {
@@ -258,7 +280,15 @@ describe("ChatAdapter.call", () => {
   it.effect("sends the formatted messages with the config and parses every completion", () =>
     Effect.gen(function*() {
       const lm = fakeLanguageModel([[good, "[[ ## answer ## ]]\n5"]])
-      const result = yield* lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" }, config: { n: 2, temperature: 0.7 } }))
+      const result = yield* lm.provide(
+        adapter.call({
+          lm: testLM,
+          signature: sig,
+          demos: [],
+          inputs: { question: "2+2?" },
+          config: { n: 2, temperature: 0.7 }
+        })
+      )
       expect(result.outputs).toEqual([{ answer: 4 }, { answer: 5 }])
       expect(result.adapter).toBe("ChatAdapter")
       expect(lm.requests).toHaveLength(1)
@@ -270,8 +300,14 @@ describe("ChatAdapter.call", () => {
 
   it.effect("falls back to JSONAdapter once when the reply does not parse", () =>
     Effect.gen(function*() {
-      const lm = fakeLanguageModel(["The answer is 4.", "{\"answer\": 4}"], { structuredOutputs: false, jsonObject: true, tools: false })
-      const result = yield* lm.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } }))
+      const lm = fakeLanguageModel(["The answer is 4.", "{\"answer\": 4}"], {
+        structuredOutputs: false,
+        jsonObject: true,
+        tools: false
+      })
+      const result = yield* lm.provide(
+        ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } })
+      )
       expect(result).toMatchObject({ outputs: [{ answer: 4 }], adapter: "JSONAdapter" })
       expect(lm.requests).toHaveLength(2)
       expect(textOf(lm.requests[1]!.messages[0]!)).toContain("Outputs will be a JSON object with the following fields.")
@@ -281,7 +317,11 @@ describe("ChatAdapter.call", () => {
   it.effect("reports JSONAdapter's error when the fallback fails too", () =>
     Effect.gen(function*() {
       const lm = fakeLanguageModel(["no sections", "still not json"])
-      const error = yield* Effect.flip(lm.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } })))
+      const error = yield* Effect.flip(
+        lm.provide(
+          ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } })
+        )
+      )
       expect(error).toBeInstanceOf(AdapterParseError)
       expect(error).toMatchObject({ adapter: "JSONAdapter", completion: "still not json" })
     }))
@@ -289,18 +329,29 @@ describe("ChatAdapter.call", () => {
   it.effect("without the fallback a parse failure is the caller's error", () =>
     Effect.gen(function*() {
       const lm = fakeLanguageModel(["The answer is 4."])
-      const error = yield* Effect.flip(lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } })))
-      expect(error).toMatchObject({ _tag: "AdapterParseError", adapter: "ChatAdapter", field: "answer", completion: "The answer is 4." })
+      const error = yield* Effect.flip(
+        lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "2+2?" } }))
+      )
+      expect(error).toMatchObject({
+        _tag: "AdapterParseError",
+        adapter: "ChatAdapter",
+        field: "answer",
+        completion: "The answer is 4."
+      })
       expect(lm.requests).toHaveLength(1)
     }))
 
   it.effect("an empty completion fails (and is retried with JSONAdapter by default)", () =>
     Effect.gen(function*() {
       const strict = fakeLanguageModel([""])
-      const error = yield* Effect.flip(strict.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })))
+      const error = yield* Effect.flip(
+        strict.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } }))
+      )
       expect(error).toMatchObject({ _tag: "AdapterParseError", reason: "The LM returned an empty or null response." })
       const lenient = fakeLanguageModel(["", "{\"answer\": 1}"])
-      const result = yield* lenient.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } }))
+      const result = yield* lenient.provide(
+        ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })
+      )
       expect(result.outputs).toEqual([{ answer: 1 }])
     }))
 
@@ -308,7 +359,11 @@ describe("ChatAdapter.call", () => {
     Effect.gen(function*() {
       const overflow = new LMContextWindowExceeded({ provider: "openai", model: "test-model", detail: "too long" })
       const lm = fakeLanguageModel([overflow, good])
-      const error = yield* Effect.flip(lm.provide(ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })))
+      const error = yield* Effect.flip(
+        lm.provide(
+          ChatAdapter.defaultAdapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })
+        )
+      )
       expect(error).toBe(overflow)
       expect(lm.requests).toHaveLength(1)
     }))
@@ -317,8 +372,15 @@ describe("ChatAdapter.call", () => {
     Effect.gen(function*() {
       const events: Array<CallbackEvent> = []
       const lm = fakeLanguageModel([good])
-      yield* lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })).pipe(withCallbacks([(e) => events.push(e)]))
-      expect(events.map((e) => e._tag)).toEqual(["AdapterFormatStart", "AdapterFormatEnd", "AdapterParseStart", "AdapterParseEnd"])
+      yield* lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" } })).pipe(
+        withCallbacks([(e) => events.push(e)])
+      )
+      expect(events.map((e) => e._tag)).toEqual([
+        "AdapterFormatStart",
+        "AdapterFormatEnd",
+        "AdapterParseStart",
+        "AdapterParseEnd"
+      ])
       expect(events[0]!.callId).toBe(events[1]!.callId)
       expect(events[2]!.callId).toBe(events[3]!.callId)
       expect(events[3]).toMatchObject({ adapter: "ChatAdapter", outputs: { answer: 4 } })
@@ -327,14 +389,24 @@ describe("ChatAdapter.call", () => {
   it.effect("runs the LM call inside a ChatAdapter.call span with adapter, signature and n", () =>
     Effect.gen(function*() {
       let seen: { name: string; attributes: ReadonlyMap<string, unknown> } | undefined
-      const lm = fakeLanguageModel([[good, good, good]], undefined, Effect.map(Effect.option(Effect.currentSpan), (span) => {
-        if (Option.isSome(span)) seen = { name: span.value.name, attributes: span.value.attributes }
-      }))
-      yield* lm.provide(adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" }, config: { n: 3 } })).pipe(
+      const lm = fakeLanguageModel(
+        [[good, good, good]],
+        undefined,
+        Effect.map(Effect.option(Effect.currentSpan), (span) => {
+          if (Option.isSome(span)) seen = { name: span.value.name, attributes: span.value.attributes }
+        })
+      )
+      yield* lm.provide(
+        adapter.call({ lm: testLM, signature: sig, demos: [], inputs: { question: "q" }, config: { n: 3 } })
+      ).pipe(
         Effect.provideService(Tracer.Tracer, Tracer.make({ span: (options) => new Tracer.NativeSpan(options) }))
       )
       expect(seen?.name).toBe("ChatAdapter.call")
-      expect(Object.fromEntries(seen!.attributes)).toMatchObject({ adapter: "ChatAdapter", signature: "question -> answer: int", n: 3 })
+      expect(Object.fromEntries(seen!.attributes)).toMatchObject({
+        adapter: "ChatAdapter",
+        signature: "question -> answer: int",
+        n: 3
+      })
     }))
 })
 

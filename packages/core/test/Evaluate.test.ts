@@ -5,13 +5,13 @@ import { CurrentAdapter } from "../src/Adapter.ts"
 import { ErrorBudgetExceeded, EvaluationAborted } from "../src/Errors.ts"
 import * as Evaluate from "../src/Evaluate.ts"
 import * as Example from "../src/Example.ts"
-import type { Prediction } from "../src/Prediction.ts"
 import * as Executor from "../src/Executor.ts"
+import { pyRound, pyRoundExact } from "../src/internal/evalRound.ts"
 import * as LM from "../src/LM.ts"
 import { LMAuthError, LMConfigurationError, LMProviderError } from "../src/LMError.ts"
 import * as Predict from "../src/Predict.ts"
+import type { Prediction } from "../src/Prediction.ts"
 import * as ProgramState from "../src/ProgramState.ts"
-import { pyRound, pyRoundExact } from "../src/internal/evalRound.ts"
 import { reply, scriptedLM, testAdapter } from "./moduleTestKit.ts"
 
 const questionOf = (text: string) => /\[\[ ## question ## \]\]\n(.*)/.exec(text)?.[1] ?? ""
@@ -33,8 +33,12 @@ const arithmeticLM = () => {
       for (let i = 0; i < 20 - (a ?? 0); i++) yield* Effect.yieldNow
       inFlight--
       if (q.startsWith("down:")) return yield* new LMProviderError({ provider: "test", model: "m", detail: "503" })
-      if (q.startsWith("badkey:")) return yield* new LMAuthError({ provider: "test", model: "m", status: 401, detail: "invalid key" })
-      if (q.startsWith("bad:")) return "no fields"
+      if (q.startsWith("badkey:")) {
+        return yield* new LMAuthError({ provider: "test", model: "m", status: 401, detail: "invalid key" })
+      }
+      if (q.startsWith("bad:")) {
+        return "no fields"
+      }
       return reply({ answer: String((a ?? 0) + (b ?? 0)) })
     })
   )
@@ -62,8 +66,18 @@ describe("Evaluate.run", () => {
   it.effect("keeps results in devset order and reports DSPy's rounded percentage", () =>
     Effect.gen(function*() {
       const lm = arithmeticLM()
-      const devset = [ex("1+1?", "2"), ex("9+9?", "18"), ex("2+2?", "5"), ex("5+5?", "10"), ex("3+3?", "6"), ex("7+1?", "9")]
-      const result = yield* provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 6 }), lm)
+      const devset = [
+        ex("1+1?", "2"),
+        ex("9+9?", "18"),
+        ex("2+2?", "5"),
+        ex("5+5?", "10"),
+        ex("3+3?", "6"),
+        ex("7+1?", "9")
+      ]
+      const result = yield* provide(
+        Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 6 }),
+        lm
+      )
       expect(result.results.map((r) => r.example)).toEqual(devset)
       expect(result.results.map((r) => r.score)).toEqual([1, 1, 0, 1, 1, 0])
       expect(result.results.map((r) => r.prediction.get("answer"))).toEqual(["2", "18", "4", "10", "6", "8"])
@@ -81,7 +95,13 @@ describe("Evaluate.run", () => {
         Example.make({ question: "no input keys", answer: "x" })
       ]
       const result = yield* provide(
-        Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, failureScore: 0.5, numThreads: 2 }),
+        Evaluate.run({
+          program: Predict.make("question -> answer"),
+          devset,
+          metric: exact,
+          failureScore: 0.5,
+          numThreads: 2
+        }),
         lm
       )
       expect(result.results.map((r) => r.score)).toEqual([1, 0.5, 0.5, 0.5, 0.5])
@@ -102,7 +122,16 @@ describe("Evaluate.run", () => {
       const lm = arithmeticLM()
       const devset = Array.from({ length: 10 }, (_, i) => ex(`bad:${i}+1?`, "x"))
       const exit = yield* Effect.exit(
-        provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, maxErrors: 3, numThreads: 1 }), lm)
+        provide(
+          Evaluate.run({
+            program: Predict.make("question -> answer"),
+            devset,
+            metric: exact,
+            maxErrors: 3,
+            numThreads: 1
+          }),
+          lm
+        )
       )
       const error = failureOf(exit)
       if (!(error instanceof ErrorBudgetExceeded)) throw new Error("expected ErrorBudgetExceeded")
@@ -113,7 +142,16 @@ describe("Evaluate.run", () => {
 
       const parallel = arithmeticLM()
       const exit2 = yield* Effect.exit(
-        provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, maxErrors: 3, numThreads: 2 }), parallel)
+        provide(
+          Evaluate.run({
+            program: Predict.make("question -> answer"),
+            devset,
+            metric: exact,
+            maxErrors: 3,
+            numThreads: 2
+          }),
+          parallel
+        )
       )
       expect(failureOf(exit2)).toMatchObject({ _tag: "ErrorBudgetExceeded", errors: 3 })
       expect(parallel.calls.length).toBeLessThanOrEqual(4)
@@ -124,7 +162,16 @@ describe("Evaluate.run", () => {
       const devset = [ex("1+1?", "2"), ex("2+2?", "4"), ex("bad:3+3?", "6"), ex("down:4+4?", "8"), ex("5+5?", "10")]
       const error = failureOf(
         yield* Effect.exit(
-          provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, maxErrors: 2, numThreads: 1 }), arithmeticLM())
+          provide(
+            Evaluate.run({
+              program: Predict.make("question -> answer"),
+              devset,
+              metric: exact,
+              maxErrors: 2,
+              numThreads: 1
+            }),
+            arithmeticLM()
+          )
         )
       )
       if (!(error instanceof ErrorBudgetExceeded)) throw new Error("expected ErrorBudgetExceeded")
@@ -140,9 +187,18 @@ describe("Evaluate.run", () => {
   it.effect("stops at the first fatal error (bad key, configuration) with EvaluationAborted carrying it and the finished results", () =>
     Effect.gen(function*() {
       const lm = arithmeticLM()
-      const devset = [ex("1+1?", "2"), ex("badkey:2+2?", "4"), ...Array.from({ length: 20 }, (_, i) => ex(`badkey:${i}+1?`, "x"))]
+      const devset = [
+        ex("1+1?", "2"),
+        ex("badkey:2+2?", "4"),
+        ...Array.from({ length: 20 }, (_, i) => ex(`badkey:${i}+1?`, "x"))
+      ]
       const error = failureOf(
-        yield* Effect.exit(provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }), lm))
+        yield* Effect.exit(
+          provide(
+            Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }),
+            lm
+          )
+        )
       )
       if (!(error instanceof EvaluationAborted)) throw new Error(`expected EvaluationAborted, got ${String(error)}`)
       expect(error).toMatchObject({ index: 1, completed: 2, total: 22, retryable: false })
@@ -164,7 +220,12 @@ describe("Evaluate.run", () => {
       const parallel = arithmeticLM()
       const many = Array.from({ length: 30 }, (_, i) => ex(`badkey:${i}+1?`, "x"))
       const aborted = failureOf(
-        yield* Effect.exit(provide(Evaluate.run({ program: Predict.make("question -> answer"), devset: many, metric: exact, numThreads: 4 }), parallel))
+        yield* Effect.exit(
+          provide(
+            Evaluate.run({ program: Predict.make("question -> answer"), devset: many, metric: exact, numThreads: 4 }),
+            parallel
+          )
+        )
       )
       expect(aborted._tag).toBe("EvaluationAborted")
       expect(parallel.calls.length).toBeLessThanOrEqual(4)
@@ -186,10 +247,22 @@ describe("Evaluate.run", () => {
     Effect.gen(function*() {
       const lm = arithmeticLM()
       const devset = Array.from({ length: 12 }, (_, i) => ex(`down:${i}+0?`, "x"))
-      const error = failureOf(yield* Effect.exit(provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }), lm)))
+      const error = failureOf(
+        yield* Effect.exit(
+          provide(
+            Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }),
+            lm
+          )
+        )
+      )
       expect(error).toMatchObject({ _tag: "ErrorBudgetExceeded", maxErrors: 10, errors: 10 })
       const ok = yield* provide(
-        Evaluate.run({ program: Predict.make("question -> answer"), devset: devset.slice(0, 9), metric: exact, numThreads: 1 }),
+        Evaluate.run({
+          program: Predict.make("question -> answer"),
+          devset: devset.slice(0, 9),
+          metric: exact,
+          numThreads: 1
+        }),
         arithmeticLM()
       )
       expect(ok.score).toBe(0)
@@ -199,7 +272,10 @@ describe("Evaluate.run", () => {
     Effect.gen(function*() {
       const lm = arithmeticLM()
       const devset = Array.from({ length: 12 }, (_, i) => ex(`${i % 7}+1?`, String((i % 7) + 1)))
-      const result = yield* provide(Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 3 }), lm)
+      const result = yield* provide(
+        Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 3 }),
+        lm
+      )
       expect(result.score).toBe(100)
       expect(lm.maxInFlight()).toBe(3)
     }))
@@ -210,7 +286,10 @@ describe("Evaluate.run", () => {
       const devset = [ex("1+1?", "2"), ex("2+2?", "4")]
       const numeric = yield* provide(Evaluate.run({ program, devset, metric: () => 0.25 }), arithmeticLM())
       expect(numeric.score).toBe(25)
-      const effectful = yield* provide(Evaluate.run({ program, devset, metric: (e, p) => Effect.succeed(exact(e, p)) }), arithmeticLM())
+      const effectful = yield* provide(
+        Evaluate.run({ program, devset, metric: (e, p) => Effect.succeed(exact(e, p)) }),
+        arithmeticLM()
+      )
       expect(effectful.score).toBe(100)
       const throwing = yield* provide(
         Evaluate.run({
@@ -225,14 +304,20 @@ describe("Evaluate.run", () => {
       )
       expect(throwing.score).toBe(50)
       expect(String(throwing.results[1]!.error)).toContain("metric bug")
-      const illTyped = yield* provide(Evaluate.run({ program, devset, metric: () => "yes" as unknown as number }), arithmeticLM())
+      const illTyped = yield* provide(
+        Evaluate.run({ program, devset, metric: () => "yes" as unknown as number }),
+        arithmeticLM()
+      )
       expect(String(illTyped.results[0]!.error)).toContain("expected a number or a boolean")
       expect(illTyped.results[0]!.error).toMatchObject({ _tag: "MetricError", returned: "\"yes\"", retryable: false })
     }))
 
   it.effect("an empty devset scores 0", () =>
     Effect.gen(function*() {
-      const result = yield* provide(Evaluate.run({ program: Predict.make("question -> answer"), devset: [], metric: exact }), arithmeticLM())
+      const result = yield* provide(
+        Evaluate.run({ program: Predict.make("question -> answer"), devset: [], metric: exact }),
+        arithmeticLM()
+      )
       expect(result).toEqual({ score: 0, results: [] })
     }))
 
@@ -271,12 +356,23 @@ describe("Evaluate.stream", () => {
     Effect.gen(function*() {
       const devset = [ex("1+1?", "2"), ex("2+2?", "5"), ex("bad:3+3?", "6"), ex("4+4?", "8")]
       const events = yield* provide(
-        Stream.runCollect(Evaluate.stream({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 })),
+        Stream.runCollect(
+          Evaluate.stream({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 })
+        ),
         arithmeticLM()
       )
-      expect(events.map((e) => e._tag)).toEqual(["Started", "ExampleDone", "ExampleDone", "ExampleDone", "ExampleDone", "Finished"])
+      expect(events.map((e) => e._tag)).toEqual([
+        "Started",
+        "ExampleDone",
+        "ExampleDone",
+        "ExampleDone",
+        "ExampleDone",
+        "Finished"
+      ])
       expect(events[0]).toEqual({ _tag: "Started", total: 4 })
-      const done = events.filter((e): e is Extract<Evaluate.EvaluateEvent, { _tag: "ExampleDone" }> => e._tag === "ExampleDone")
+      const done = events.filter((e): e is Extract<Evaluate.EvaluateEvent, { _tag: "ExampleDone" }> =>
+        e._tag === "ExampleDone"
+      )
       expect(done.map((e) => [e.index, e.score, e.completed, e.errors, e.runningScore])).toEqual([
         [0, 1, 1, 0, 100],
         [1, 0, 2, 0, 50],
@@ -292,7 +388,9 @@ describe("Evaluate.stream", () => {
   it.effect("logs nothing (its consumer reports the errors it sees in the events); run logs each failure once", () =>
     Effect.gen(function*() {
       const logs: Array<string> = []
-      const logger = Logger.make(({ message }) => logs.push(String(Array.isArray(message) ? message.join(" ") : message)))
+      const logger = Logger.make(({ message }) =>
+        logs.push(String(Array.isArray(message) ? message.join(" ") : message))
+      )
       const devset = [ex("1+1?", "2"), ex("bad:3+3?", "6")]
       const options = { program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }
       const withLogger = Logger.layer([logger])
@@ -308,8 +406,12 @@ describe("Evaluate.stream", () => {
       const devset = [ex("1+1?", "2"), ex("badkey:2+2?", "4"), ex("3+3?", "6")]
       const seen: Array<Evaluate.EvaluateEvent> = []
       const exit = yield* provide(
-        Effect.exit(Stream.runForEach(Evaluate.stream({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }), (e) =>
-          Effect.sync(() => seen.push(e)))),
+        Effect.exit(
+          Stream.runForEach(
+            Evaluate.stream({ program: Predict.make("question -> answer"), devset, metric: exact, numThreads: 1 }),
+            (e) => Effect.sync(() => seen.push(e))
+          )
+        ),
         arithmeticLM()
       )
       expect(seen.map((e) => e._tag)).toEqual(["Started", "ExampleDone", "ExampleDone"])

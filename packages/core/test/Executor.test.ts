@@ -3,7 +3,10 @@ import { Cause, ConfigProvider, Effect, Exit, Fiber, Layer, Metric, type Scope, 
 import * as Executor from "../src/Executor.ts"
 import { fiberCounter } from "./fiberCounter.ts"
 
-const task = <A, E>(id: string, effect: Effect.Effect<A, E>): Executor.Task<A, E> => ({ descriptor: { id, kind: "test" }, effect })
+const task = <A, E>(id: string, effect: Effect.Effect<A, E>): Executor.Task<A, E> => ({
+  descriptor: { id, kind: "test" },
+  effect
+})
 
 const yieldTimes = (n: number) => Effect.repeat(Effect.yieldNow, { times: n })
 
@@ -43,7 +46,9 @@ describe("Executor.layerLocal()", () => {
   it.effect("streams results in completion order", () =>
     Effect.gen(function*() {
       const tasks = [30, 1, 10].map((n, i) => task(`t${i}`, Effect.as(yieldTimes(n), i)))
-      const order = yield* Stream.runCollect(Executor.runBatch(tasks, { concurrency: 3 })).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
+      const order = yield* Stream.runCollect(Executor.runBatch(tasks, { concurrency: 3 })).pipe(
+        Effect.provide(Executor.layerLocal({ concurrency: 8 }))
+      )
       expect(order.map((r) => r.index)).toEqual([1, 2, 0])
     }))
 
@@ -65,9 +70,19 @@ describe("Executor.layerLocal()", () => {
       let started = 0
       let interrupted = 0
       const tasks = Array.from({ length: 10 }, (_, i) =>
-        task(`t${i}`, Effect.sync(() => started++).pipe(Effect.andThen(Effect.never), Effect.onInterrupt(() => Effect.sync(() => interrupted++)))))
-      const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 }))))
-      while (started < 4) yield* Effect.yieldNow
+        task(
+          `t${i}`,
+          Effect.sync(() => started++).pipe(
+            Effect.andThen(Effect.never),
+            Effect.onInterrupt(() => Effect.sync(() => interrupted++))
+          )
+        ))
+      const fiber = yield* Effect.forkChild(
+        Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
+      )
+      while (started < 4) {
+        yield* Effect.yieldNow
+      }
       yield* Fiber.interrupt(fiber)
       expect(started).toBe(4)
       expect(interrupted).toBe(4)
@@ -77,7 +92,9 @@ describe("Executor.layerLocal()", () => {
     Effect.gen(function*() {
       const configured = yield* Effect.provide(
         Executor.Executor,
-        Executor.layerLocal().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "3" }))))
+        Executor.layerLocal().pipe(
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "3" })))
+        )
       )
       expect(configured.defaultConcurrency).toBe(3)
       expect(configured.name).toBe("local")
@@ -87,7 +104,12 @@ describe("Executor.layerLocal()", () => {
       )
       expect(unset.defaultConcurrency).toBe(8)
       const invalid = yield* Effect.flip(
-        Effect.provide(Executor.Executor, Executor.layerLocal().pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "many" })))))
+        Effect.provide(
+          Executor.Executor,
+          Executor.layerLocal().pipe(
+            Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_NUM_THREADS: "many" })))
+          )
+        )
       )
       expect(invalid).toMatchObject({ _tag: "LMConfigurationError", variable: "DSPEX_NUM_THREADS" })
     }))
@@ -123,7 +145,9 @@ describe("Executor.layerLocal() supervision", () => {
               return Effect.as(yieldTimes(2 + (i % 3)), i * 10)
             }))
         ))
-      const results = yield* Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
+      const results = yield* Executor.runAll(tasks, { concurrency: 4 }).pipe(
+        Effect.provide(Executor.layerLocal({ concurrency: 8 }))
+      )
       expect(results.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i))
       const crashed = results[5]!.exit
       expect(Exit.isFailure(crashed) && Cause.hasInterrupts(crashed.cause)).toBe(true)
@@ -138,11 +162,16 @@ describe("Executor.layerLocal() supervision", () => {
   it.effect("a storm of crashes escalates: every task is still reported and the stream ends", () =>
     Effect.gen(function*() {
       const tasks = Array.from({ length: 20 }, (_, i) => task<number, never>(`t${i}`, killWorker))
-      const results = yield* Executor.runAll(tasks, { concurrency: 2 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
+      const results = yield* Executor.runAll(tasks, { concurrency: 2 }).pipe(
+        Effect.provide(Executor.layerLocal({ concurrency: 8 }))
+      )
       expect(results.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i))
       expect(results.every((r) => Exit.isFailure(r.exit))).toBe(true)
       const escalated = results.filter((r) =>
-        Exit.isFailure(r.exit) && r.exit.cause.reasons.some((x) => x._tag === "Die" && (x.defect as { _tag?: string })._tag === "SupervisorEscalation")
+        Exit.isFailure(r.exit) &&
+        r.exit.cause.reasons.some((x) =>
+          x._tag === "Die" && (x.defect as { _tag?: string })._tag === "SupervisorEscalation"
+        )
       )
       expect(escalated.length).toBeGreaterThan(0)
     }))
@@ -150,7 +179,9 @@ describe("Executor.layerLocal() supervision", () => {
   it.effect("a finished batch and an interrupted batch leave no fiber running", () =>
     Effect.gen(function*() {
       const done = yield* tracked(
-        Executor.runAll(Array.from({ length: 30 }, (_, i) => task(`t${i}`, Effect.as(yieldTimes(i % 4), i))), { concurrency: 6 }).pipe(
+        Executor.runAll(Array.from({ length: 30 }, (_, i) => task(`t${i}`, Effect.as(yieldTimes(i % 4), i))), {
+          concurrency: 6
+        }).pipe(
           Effect.provide(Executor.layerLocal({ concurrency: 8 }))
         )
       )
@@ -160,9 +191,14 @@ describe("Executor.layerLocal() supervision", () => {
 
       let running = 0
       const stopped = yield* tracked(Effect.gen(function*() {
-        const tasks = Array.from({ length: 10 }, (_, i) => task(`s${i}`, Effect.andThen(Effect.sync(() => running++), Effect.never)))
-        const fiber = yield* Effect.forkChild(Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 }))))
-        while (running < 4) yield* Effect.yieldNow
+        const tasks = Array.from({ length: 10 }, (_, i) =>
+          task(`s${i}`, Effect.andThen(Effect.sync(() => running++), Effect.never)))
+        const fiber = yield* Effect.forkChild(
+          Executor.runAll(tasks, { concurrency: 4 }).pipe(Effect.provide(Executor.layerLocal({ concurrency: 8 })))
+        )
+        while (running < 4) {
+          yield* Effect.yieldNow
+        }
         yield* Fiber.interrupt(fiber)
       }))
       expect(stopped.active).toBe(0)
@@ -170,7 +206,9 @@ describe("Executor.layerLocal() supervision", () => {
 
   it.effect("an empty batch ends at once", () =>
     Effect.gen(function*() {
-      const results = yield* Executor.runAll<number, never, never>([]).pipe(Effect.provide(Executor.layerLocal({ concurrency: 4 })))
+      const results = yield* Executor.runAll<number, never, never>([]).pipe(
+        Effect.provide(Executor.layerLocal({ concurrency: 4 }))
+      )
       expect(results).toEqual([])
     }))
 })

@@ -26,7 +26,9 @@ describe("JSONAdapter.format matches DSPy 3.3.1 byte for byte", () => {
   it("prints demo outputs as indented JSON with floats typed by the field", () => {
     const sig = Signature.make("q -> x: float, xs: list[float], flag: bool, none: Optional[int]")
     const messages = adapter.format(sig, [{ q: "a", x: 2, xs: [1, 0.5], flag: false, none: null }], { q: "b" })
-    expect(textOf(messages[2]!)).toBe("{\n  \"x\": 2.0,\n  \"xs\": [\n    1.0,\n    0.5\n  ],\n  \"flag\": false,\n  \"none\": null\n}")
+    expect(textOf(messages[2]!)).toBe(
+      "{\n  \"x\": 2.0,\n  \"xs\": [\n    1.0,\n    0.5\n  ],\n  \"flag\": false,\n  \"none\": null\n}"
+    )
   })
 })
 
@@ -49,18 +51,25 @@ describe("JSONAdapter.parse rules", () => {
   it.effect("finds the object inside prose and code fences, keeping only output keys", () =>
     Effect.gen(function*() {
       const sig = Signature.make("question -> answer: int")
-      expect(yield* adapter.parse(sig, "Sure! ```json\n{\"answer\": 4, \"extra\": 1}\n``` Hope that helps.")).toEqual({ answer: 4 })
+      expect(yield* adapter.parse(sig, "Sure! ```json\n{\"answer\": 4, \"extra\": 1}\n``` Hope that helps.")).toEqual({
+        answer: 4
+      })
     }))
 
   it.effect("repairs truncated JSON", () =>
     Effect.gen(function*() {
       const sig = Signature.make("question -> reasoning, answer")
-      expect(yield* adapter.parse(sig, "{\"reasoning\": \"2+2\", \"answer\": \"4")).toEqual({ reasoning: "2+2", answer: "4" })
+      expect(yield* adapter.parse(sig, "{\"reasoning\": \"2+2\", \"answer\": \"4")).toEqual({
+        reasoning: "2+2",
+        answer: "4"
+      })
     }))
 
   it.effect("a wrong-typed value names the field", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(adapter.parse(Signature.make("question -> answer: float"), "{\"answer\": \"abc\"}"))
+      const error = yield* Effect.flip(
+        adapter.parse(Signature.make("question -> answer: float"), "{\"answer\": \"abc\"}")
+      )
       expect(error).toMatchObject({ field: "answer", adapter: "JSONAdapter" })
       expect(error.reason).toContain("expected float")
     }))
@@ -75,13 +84,22 @@ describe("JSONAdapter.parse rules", () => {
 
 describe("structured output schema", () => {
   it("lists every property as required and forbids others, recursively", () => {
-    const inner: T.FieldType = { _tag: "object", name: "Step", properties: [{ name: "text", type: T.str, optional: true }] }
+    const inner: T.FieldType = {
+      _tag: "object",
+      name: "Step",
+      properties: [{ name: "text", type: T.str, optional: true }]
+    }
     const sig = Signature.make("q -> answer: int").append("steps", "output", T.list(inner))
     const format = JSONAdapter.structuredOutputFormat(sig)
     expect(format.type).toBe("json_schema")
     expect(format.json_schema).toMatchObject({ name: "DSPyProgramOutputs", strict: true })
     const schema = format.json_schema.schema as Record<string, any>
-    expect(schema).toMatchObject({ type: "object", title: "DSPyProgramOutputs", required: ["answer", "steps"], additionalProperties: false })
+    expect(schema).toMatchObject({
+      type: "object",
+      title: "DSPyProgramOutputs",
+      required: ["answer", "steps"],
+      additionalProperties: false
+    })
     expect(schema.properties.answer).toEqual({ type: "integer", title: "Answer" })
     expect(schema.properties.steps.items).toEqual({ $ref: "#/$defs/Step" })
     expect(schema.$defs.Step).toMatchObject({ required: ["text"], additionalProperties: false })
@@ -111,7 +129,11 @@ describe("JSONAdapter.call request modes", () => {
 
   it.effect("retries once in json_object mode when the provider rejects the schema", () =>
     Effect.gen(function*() {
-      const rejected = new LMBadRequest({ provider: "openai", model: "test-model", detail: "Invalid schema for response_format" })
+      const rejected = new LMBadRequest({
+        provider: "openai",
+        model: "test-model",
+        detail: "Invalid schema for response_format"
+      })
       const lm = fakeLanguageModel([rejected, "{\"answer\": 4}"], structured)
       const result = yield* lm.provide(adapter.call(call))
       expect(result.outputs).toEqual([{ answer: 4 }])

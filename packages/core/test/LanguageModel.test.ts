@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Fiber, Layer, Tracer } from "effect"
 import { TestClock } from "effect/testing"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Cache from "../src/Cache.ts"
 import { type CallbackEvent, withCallbacks } from "../src/Callbacks.ts"
 import * as LanguageModel from "../src/LanguageModel.ts"
@@ -16,13 +16,18 @@ type Raw = Omit<LanguageModel.LMResponse, "cacheHit" | "model">
 type Step = (request: LanguageModel.ProviderRequest) => Effect.Effect<Raw, LMError>
 
 /** Our own Provider interface implemented in-test: counts calls and in-flight calls, follows a script. */
-const testProvider = (options: { readonly name?: string; readonly script?: ReadonlyArray<Step>; readonly latency?: Duration.Input } = {}) => {
+const testProvider = (
+  options: { readonly name?: string; readonly script?: ReadonlyArray<Step>; readonly latency?: Duration.Input } = {}
+) => {
   const name = options.name ?? "test"
   const calls: Array<LanguageModel.ProviderRequest> = []
   let inFlight = 0
   let maxInFlight = 0
   const answer = (request: LanguageModel.ProviderRequest): Raw => ({
-    outputs: [{ text: `answer ${calls.length} to ${JSON.stringify(request.messages.at(-1)?.content)}`, finishReason: "stop" }],
+    outputs: [{
+      text: `answer ${calls.length} to ${JSON.stringify(request.messages.at(-1)?.content)}`,
+      finishReason: "stop"
+    }],
     usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
     responseModel: `${request.model}-2024`
   })
@@ -50,13 +55,22 @@ const testProvider = (options: { readonly name?: string; readonly script?: Reado
   }
 }
 
-const lmLayer = (provider: LanguageModel.Provider, options: LanguageModel.LanguageModelOptions = {}, cache: Layer.Layer<Cache.Cache> = Cache.layerMemory()) =>
-  LanguageModel.layer({ retryBaseDelayMs: 100, ...options }).pipe(Layer.provide([Providers.layer(provider), cache]))
+const lmLayer = (
+  provider: LanguageModel.Provider,
+  options: LanguageModel.LanguageModelOptions = {},
+  cache: Layer.Layer<Cache.Cache> = Cache.layerMemory()
+) => LanguageModel.layer({ retryBaseDelayMs: 100, ...options }).pipe(Layer.provide([Providers.layer(provider), cache]))
 
-const msgs = (text: string): ReadonlyArray<Message> => [{ role: "system", content: "Be brief." }, { role: "user", content: text }]
-const ask = (text: string, extra: Omit<LanguageModel.LMRequest, "messages"> = {}): LanguageModel.LMRequest => ({ messages: msgs(text), ...extra })
+const msgs = (
+  text: string
+): ReadonlyArray<Message> => [{ role: "system", content: "Be brief." }, { role: "user", content: text }]
+const ask = (text: string, extra: Omit<LanguageModel.LMRequest, "messages"> = {}): LanguageModel.LMRequest => ({
+  messages: msgs(text),
+  ...extra
+})
 const model: LM = makeLM("test/small", { temperature: 0.7 })
-const generate = (lm: LM | undefined, request: LanguageModel.LMRequest) => LanguageModel.LanguageModel.use((s) => s.generate(lm, request))
+const generate = (lm: LM | undefined, request: LanguageModel.LMRequest) =>
+  LanguageModel.LanguageModel.use((s) => s.generate(lm, request))
 const fail = (e: LMError): Step => () => Effect.fail(e)
 const common = { provider: "test", model: "test/small" }
 
@@ -140,8 +154,12 @@ describe("LanguageModel cache", () => {
     const a = testProvider()
     const b = testProvider()
     return Effect.gen(function*() {
-      const first = yield* generate(model, ask("persist me")).pipe(Effect.provide(lmLayer(a.provider, {}, Cache.layerDisk({ path: dir }))))
-      const second = yield* generate(model, ask("persist me")).pipe(Effect.provide(lmLayer(b.provider, {}, Cache.layerTiered({}, { path: dir }))))
+      const first = yield* generate(model, ask("persist me")).pipe(
+        Effect.provide(lmLayer(a.provider, {}, Cache.layerDisk({ path: dir })))
+      )
+      const second = yield* generate(model, ask("persist me")).pipe(
+        Effect.provide(lmLayer(b.provider, {}, Cache.layerTiered({}, { path: dir })))
+      )
       expect(a.calls.length).toBe(1)
       expect(b.calls.length).toBe(0)
       expect(second.cacheHit).toBe(true)
@@ -160,11 +178,15 @@ describe("LanguageModel cache namespaces", () => {
       lmLayer({ ...t.provider, endpoint }, {}, Cache.layerDisk({ path: dir }))
     return Effect.gen(function*() {
       yield* generate(model, ask("same prompt")).pipe(Effect.provide(at(local, "http://localhost:8000/v1")))
-      const fromRemote = yield* generate(model, ask("same prompt")).pipe(Effect.provide(at(remote, "https://api.example.com/v1")))
+      const fromRemote = yield* generate(model, ask("same prompt")).pipe(
+        Effect.provide(at(remote, "https://api.example.com/v1"))
+      )
       expect(remote.calls.length).toBe(1)
       expect(fromRemote.cacheHit).toBe(false)
       // The same endpoint (a trailing slash aside) still hits.
-      const fromLocal = yield* generate(model, ask("same prompt")).pipe(Effect.provide(at(again, "http://localhost:8000/v1/")))
+      const fromLocal = yield* generate(model, ask("same prompt")).pipe(
+        Effect.provide(at(again, "http://localhost:8000/v1/"))
+      )
       expect(again.calls.length).toBe(0)
       expect(fromLocal.cacheHit).toBe(true)
     }).pipe(Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
@@ -175,7 +197,9 @@ describe("LanguageModel concurrency", () => {
   it.effect("10 concurrent identical calls make one provider call; only one caller is charged", () => {
     const t = testProvider({ latency: "1 second" })
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.all(Array.from({ length: 10 }, () => generate(model, ask("same"))), { concurrency: "unbounded" }))
+      const fiber = yield* Effect.forkChild(
+        Effect.all(Array.from({ length: 10 }, () => generate(model, ask("same"))), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("2 seconds")
       const results = yield* Fiber.join(fiber)
       expect(t.calls.length).toBe(1)
@@ -208,7 +232,9 @@ describe("LanguageModel concurrency", () => {
   it.effect("in-flight calls per provider never exceed maxConcurrency", () => {
     const t = testProvider({ latency: "1 second" })
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.all(Array.from({ length: 10 }, (_, i) => generate(model, ask(`q${i}`))), { concurrency: "unbounded" }))
+      const fiber = yield* Effect.forkChild(
+        Effect.all(Array.from({ length: 10 }, (_, i) => generate(model, ask(`q${i}`))), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("1 minute")
       yield* Fiber.join(fiber)
       expect(t.calls.length).toBe(10)
@@ -219,7 +245,9 @@ describe("LanguageModel concurrency", () => {
   it.effect("requestsPerMinute delays calls beyond the budget", () => {
     const t = testProvider()
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.all(Array.from({ length: 3 }, (_, i) => generate(model, ask(`r${i}`))), { concurrency: "unbounded" }))
+      const fiber = yield* Effect.forkChild(
+        Effect.all(Array.from({ length: 3 }, (_, i) => generate(model, ask(`r${i}`))), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("1 second")
       expect(t.calls.length).toBe(2)
       yield* TestClock.adjust("20 seconds")
@@ -234,7 +262,10 @@ describe("LanguageModel concurrency", () => {
 describe("LanguageModel retries and timeouts", () => {
   it.effect("retryable errors are retried and the retries are recorded", () => {
     const t = testProvider({
-      script: [fail(new LMProviderError({ ...common, status: 500, detail: "boom" })), fail(new LMProviderError({ ...common, status: 503, detail: "busy" }))]
+      script: [
+        fail(new LMProviderError({ ...common, status: 500, detail: "boom" })),
+        fail(new LMProviderError({ ...common, status: 503, detail: "busy" }))
+      ]
     })
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(generate(model, ask("q")))
@@ -250,10 +281,29 @@ describe("LanguageModel retries and timeouts", () => {
   it.effect("usage counts the retries of every call and the calls that failed after theirs", () => {
     const e500 = fail(new LMProviderError({ ...common, status: 500, detail: "boom" }))
     // First call: two faults absorbed. Second: fails after its 3 retries. Third: fails at once (auth).
-    const t = testProvider({ script: [e500, e500, () => Effect.succeed({ outputs: [{ text: "ok" }], usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 } }), e500, e500, e500, e500, fail(new LMAuthError({ ...common, status: 401, detail: "bad" }))] })
+    const t = testProvider({
+      script: [
+        e500,
+        e500,
+        () =>
+          Effect.succeed({
+            outputs: [{ text: "ok" }],
+            usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 }
+          }),
+        e500,
+        e500,
+        e500,
+        e500,
+        fail(new LMAuthError({ ...common, status: 401, detail: "bad" }))
+      ]
+    })
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(
-        Effect.all([generate(model, ask("a")), Effect.flip(generate(model, ask("b"))), Effect.flip(generate(model, ask("c")))])
+        Effect.all([
+          generate(model, ask("a")),
+          Effect.flip(generate(model, ask("b"))),
+          Effect.flip(generate(model, ask("c")))
+        ])
       )
       yield* TestClock.adjust("10 minutes")
       yield* Fiber.join(fiber)
@@ -263,7 +313,9 @@ describe("LanguageModel retries and timeouts", () => {
   })
 
   it.effect("an unreachable endpoint (connection refused) is retried at most twice, quickly, and stays a retryable transport error", () => {
-    const refused = fail(new LMProviderError({ ...common, transport: true, code: "ECONNREFUSED", detail: "could not connect" }))
+    const refused = fail(
+      new LMProviderError({ ...common, transport: true, code: "ECONNREFUSED", detail: "could not connect" })
+    )
     const t = testProvider({ script: Array.from({ length: 10 }, () => refused) })
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(Effect.flip(generate(model, ask("q"))))
@@ -301,7 +353,9 @@ describe("LanguageModel retries and timeouts", () => {
   })
 
   it.effect("the provider's retry-after is waited out even when the backoff is shorter", () => {
-    const t = testProvider({ script: [fail(new LMRateLimited({ ...common, status: 429, detail: "slow down", retryAfterMs: 10_000 }))] })
+    const t = testProvider({
+      script: [fail(new LMRateLimited({ ...common, status: 429, detail: "slow down", retryAfterMs: 10_000 }))]
+    })
     return Effect.gen(function*() {
       const fiber = yield* Effect.forkChild(generate(model, ask("q")))
       yield* TestClock.adjust("9 seconds")
@@ -351,7 +405,10 @@ describe("LanguageModel accounting and configuration", () => {
       expect(usage["test/large"]?.calls).toBe(1)
       const history = svc.history()
       expect(history.length).toBe(3)
-      expect(history.map((h) => [h.model, h.cacheHit])).toEqual([["test/small", false], ["test/small", true], ["test/large", false]])
+      expect(history.map((h) => [h.model, h.cacheHit])).toEqual([["test/small", false], ["test/small", true], [
+        "test/large",
+        false
+      ]])
       expect(history[1]?.usage.totalTokens).toBe(0)
       expect(svc.history(1)[0]?.model).toBe("test/large")
       expect(svc.history(0)).toEqual([])
@@ -365,9 +422,13 @@ describe("LanguageModel accounting and configuration", () => {
 
   it.effect("settings come from the environment when the layer options leave them out, per provider too", () => {
     const t = testProvider({ latency: "1 second" })
-    const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ DSPEX_LM_TIMEOUT_MS: "2500", DSPEX_LM_TEST_MAX_CONCURRENCY: "2" }))
+    const env = ConfigProvider.layer(
+      ConfigProvider.fromUnknown({ DSPEX_LM_TIMEOUT_MS: "2500", DSPEX_LM_TEST_MAX_CONCURRENCY: "2" })
+    )
     return Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.all(Array.from({ length: 6 }, (_, i) => generate(model, ask(`e${i}`))), { concurrency: "unbounded" }))
+      const fiber = yield* Effect.forkChild(
+        Effect.all(Array.from({ length: 6 }, (_, i) => generate(model, ask(`e${i}`))), { concurrency: "unbounded" })
+      )
       yield* TestClock.adjust("1 minute")
       yield* Fiber.join(fiber)
       expect(t.maxInFlight).toBe(2)
@@ -378,7 +439,9 @@ describe("LanguageModel accounting and configuration", () => {
   it.effect("an invalid setting fails the layer with an LMConfigurationError naming the variable and what it takes", () => {
     const t = testProvider()
     const build = (env: Record<string, string>) =>
-      Effect.flip(Layer.build(lmLayer(t.provider).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))))
+      Effect.flip(
+        Layer.build(lmLayer(t.provider).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))))
+      )
     return Effect.gen(function*() {
       const timeout = yield* build({ DSPEX_LM_TIMEOUT_MS: "60s" })
       expect(timeout).toBeInstanceOf(Error)

@@ -3,11 +3,11 @@ import { Effect, Layer } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import * as Evaluate from "../src/Evaluate.ts"
 import * as Example from "../src/Example.ts"
-import { Prediction } from "../src/Prediction.ts"
 import * as Executor from "../src/Executor.ts"
 import * as LM from "../src/LM.ts"
 import * as M from "../src/Metrics.ts"
 import * as Predict from "../src/Predict.ts"
+import { Prediction } from "../src/Prediction.ts"
 import { reply, scriptedLM, testAdapter } from "./moduleTestKit.ts"
 
 // Expected values are DSPy 3.3.1's (docstrings and tests of dspy/evaluate/metrics.py, checked in Python).
@@ -82,7 +82,8 @@ describe("answerPassageMatch", () => {
     expect(M.answerPassageMatch(Example.make({ answer: ["Louvre", "the eiffel tower!"] }), pred)).toBe(true)
     expect(M.answerPassageMatch(Example.make({ answer: "Louvre" }), pred)).toBe(false)
     // Token match, not substring: "Paris" is not found inside "Parisian".
-    expect(M.answerPassageMatch(Example.make({ answer: "Paris" }), new Prediction({ context: ["A Parisian cafe."] }))).toBe(false)
+    expect(M.answerPassageMatch(Example.make({ answer: "Paris" }), new Prediction({ context: ["A Parisian cafe."] })))
+      .toBe(false)
     // Punctuation goes before matching, so "8,849" matches "8849"; a token prefix does not match.
     expect(M.passageMatch(["Mount Everest, 8,849 m"], ["8,849"])).toBe(true)
     expect(M.passageMatch(["Mount Everest 8849 m"], ["884"])).toBe(false)
@@ -97,7 +98,12 @@ describe("metrics in Evaluate", () => {
         Example.make({ question: "Tallest tower in Paris?", answer: "Eiffel Tower" }).withInputs("question"),
         Example.make({ question: "Capital of France?", answer: ["Paris"] }).withInputs("question")
       ]
-      const result = yield* Evaluate.run({ program: Predict.make("question -> answer"), devset, metric: M.answerExactMatch, numThreads: 1 }).pipe(
+      const result = yield* Evaluate.run({
+        program: Predict.make("question -> answer"),
+        devset,
+        metric: M.answerExactMatch,
+        numThreads: 1
+      }).pipe(
         Effect.provideService(CurrentAdapter, testAdapter),
         Effect.provideService(LM.CurrentLM, LM.make("test/m")),
         Effect.provide(Layer.mergeAll(lm.layer, Executor.layerLocal({ concurrency: 1 })))

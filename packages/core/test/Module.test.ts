@@ -3,10 +3,10 @@ import { Effect, Option, Tracer } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import { type CallbackEvent, withCallbacks } from "../src/Callbacks.ts"
 import * as ChainOfThought from "../src/ChainOfThought.ts"
-import { Prediction } from "../src/Prediction.ts"
 import * as LM from "../src/LM.ts"
 import { Module } from "../src/Module.ts"
 import * as Predict from "../src/Predict.ts"
+import { Prediction } from "../src/Prediction.ts"
 import * as Trace from "../src/Trace.ts"
 import { reply, scriptedLM, testAdapter, usage } from "./moduleTestKit.ts"
 
@@ -39,7 +39,10 @@ class Shared extends Module {
 }
 
 const withTestAdapter = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(Effect.provideService(CurrentAdapter, testAdapter), Effect.provideService(LM.CurrentLM, LM.make("test/model")))
+  effect.pipe(
+    Effect.provideService(CurrentAdapter, testAdapter),
+    Effect.provideService(LM.CurrentLM, LM.make("test/model"))
+  )
 
 describe("named predictor paths", () => {
   it("names a bare Predict `self` and ChainOfThought's inner predictor `predict`", () => {
@@ -98,7 +101,9 @@ describe("copies", () => {
     copy.generate_query.predict.lm = LM.make("other/model")
 
     expect(rag.generate_answer.demos).toEqual([{ context: ["c"], question: "q", answer: "a" }])
-    expect(rag.generate_answer.signature.instructions).toBe("Given the fields `context`, `question`, produce the fields `answer`.")
+    expect(rag.generate_answer.signature.instructions).toBe(
+      "Given the fields `context`, `question`, produce the fields `answer`."
+    )
     expect(rag.generate_answer.lm!.kwargs).toEqual({ top_p: 0.5 })
     expect(rag.generate_query.predict.lm).toBeUndefined()
   })
@@ -163,7 +168,10 @@ describe("Module.call", () => {
     Effect.gen(function*() {
       class Probe extends Module {
         forward(_: Record<string, never>) {
-          return Effect.map(Effect.currentSpan, (span) => new Prediction({ name: span.name, attributes: Object.fromEntries(span.attributes) }))
+          return Effect.map(
+            Effect.currentSpan,
+            (span) => new Prediction({ name: span.name, attributes: Object.fromEntries(span.attributes) })
+          )
         }
       }
       class Outer extends Module {
@@ -182,13 +190,19 @@ describe("Module.call", () => {
     Effect.gen(function*() {
       class Probe extends Module {
         forward(_: Record<string, never>) {
-          return Effect.map(Effect.option(Effect.currentSpan), (span) => new Prediction({ span: Option.getOrUndefined(span)?.name ?? "none" }))
+          return Effect.map(
+            Effect.option(Effect.currentSpan),
+            (span) => new Prediction({ span: Option.getOrUndefined(span)?.name ?? "none" })
+          )
         }
       }
       expect((yield* new Probe().call({})).get("span")).toBe("none")
       // Tracing turned off explicitly keeps them off even under a real tracer.
       const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
-      const off = yield* new Probe().call({}).pipe(Effect.withTracerEnabled(false), Effect.provideService(Tracer.Tracer, tracer))
+      const off = yield* new Probe().call({}).pipe(
+        Effect.withTracerEnabled(false),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
       expect(off.get("span")).not.toBe("Module.call")
     }))
 
@@ -196,7 +210,11 @@ describe("Module.call", () => {
     Effect.gen(function*() {
       const events: Array<CallbackEvent> = []
       const exit = yield* Effect.exit(
-        Predict.make("q -> a").call({ wrong: 1 }).pipe(withCallbacks([(e) => events.push(e)]), withTestAdapter, Effect.provide(scriptedLM([]).layer))
+        Predict.make("q -> a").call({ wrong: 1 }).pipe(
+          withCallbacks([(e) => events.push(e)]),
+          withTestAdapter,
+          Effect.provide(scriptedLM([]).layer)
+        )
       )
       expect(exit._tag).toBe("Failure")
       const end = events.find((e) => e._tag === "ModuleEnd")
@@ -208,7 +226,10 @@ describe("Trace", () => {
   it.effect("captures each predictor call with its path, inputs and outputs", () =>
     Effect.gen(function*() {
       const lm = scriptedLM([reply({ reasoning: "r", query: "q1" }), reply({ answer: "a1" })])
-      const [pred, steps] = yield* Trace.capture(new RAG().call({ question: "Q" })).pipe(withTestAdapter, Effect.provide(lm.layer))
+      const [pred, steps] = yield* Trace.capture(new RAG().call({ question: "Q" })).pipe(
+        withTestAdapter,
+        Effect.provide(lm.layer)
+      )
       expect(steps.map((s) => s.path)).toEqual(["generate_query.predict", "generate_answer"])
       expect(steps[1]!.inputs).toEqual({ context: ["q1"], question: "Q" })
       expect(steps[1]!.outputs.data).toBe(pred.data)
@@ -258,7 +279,9 @@ describe("Trace", () => {
   it("is bounded: beyond the limit the oldest steps are dropped", () => {
     const buffer = new Trace.TraceBuffer()
     const p = Predict.make("q -> a")
-    for (let i = 0; i < Trace.maxSteps + 5; i++) buffer.add({ path: "self", predictor: p, inputs: { q: String(i) }, outputs: new Prediction({}) })
+    for (let i = 0; i < Trace.maxSteps + 5; i++) {
+      buffer.add({ path: "self", predictor: p, inputs: { q: String(i) }, outputs: new Prediction({}) })
+    }
     const steps = buffer.steps()
     expect(Trace.maxSteps).toBe(10_000)
     expect(steps).toHaveLength(10_000)
@@ -270,17 +293,21 @@ describe("Trace", () => {
     Effect.gen(function*() {
       const lm = scriptedLM(() => reply({ a: "x" }))
       const p = Predict.make("q -> a")
-      const [, steps] = yield* Trace.capture(Effect.forEach(["1", "2", "3", "4"], (q) => p.call({ q })), { limit: 2 }).pipe(
-        withTestAdapter,
-        Effect.provide(lm.layer)
-      )
+      const [, steps] = yield* Trace.capture(Effect.forEach(["1", "2", "3", "4"], (q) => p.call({ q })), { limit: 2 })
+        .pipe(
+          withTestAdapter,
+          Effect.provide(lm.layer)
+        )
       expect(steps.map((s) => s.inputs.q)).toEqual(["3", "4"])
     }))
 
   it.effect("captureExit returns the steps of a failed run", () =>
     Effect.gen(function*() {
       const lm = scriptedLM([reply({ reasoning: "r", query: "q" }), "no sections at all"])
-      const [exit, steps] = yield* Trace.captureExit(new RAG().call({ question: "Q" })).pipe(withTestAdapter, Effect.provide(lm.layer))
+      const [exit, steps] = yield* Trace.captureExit(new RAG().call({ question: "Q" })).pipe(
+        withTestAdapter,
+        Effect.provide(lm.layer)
+      )
       expect(exit._tag).toBe("Failure")
       expect(steps.map((s) => s.path)).toEqual(["generate_query.predict"])
     }))
@@ -289,7 +316,10 @@ describe("Trace", () => {
 describe("usage", () => {
   it.effect("a Predict's prediction carries the usage of its own call", () =>
     Effect.gen(function*() {
-      const pred = yield* Predict.make("q -> a").call({ q: "x" }).pipe(withTestAdapter, Effect.provide(scriptedLM([reply({ a: "1" })]).layer))
+      const pred = yield* Predict.make("q -> a").call({ q: "x" }).pipe(
+        withTestAdapter,
+        Effect.provide(scriptedLM([reply({ a: "1" })]).layer)
+      )
       expect(pred.usage).toEqual({ "test/model": usage })
     }))
 })

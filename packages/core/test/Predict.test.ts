@@ -11,7 +11,11 @@ import { loadChatAdapter, reply, scriptedLM, testAdapter, usage } from "./module
 
 const chatAdapter = await loadChatAdapter()
 
-const run = <A, E, R>(effect: Effect.Effect<A, E, R>, lm: ReturnType<typeof scriptedLM>, current: LM.LM | null = LM.make("test/current")) =>
+const run = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  lm: ReturnType<typeof scriptedLM>,
+  current: LM.LM | null = LM.make("test/current")
+) =>
   effect.pipe(
     Effect.provideService(CurrentAdapter, testAdapter),
     Effect.provideService(LM.CurrentLM, current ?? undefined),
@@ -56,7 +60,10 @@ describe("Predict.call", () => {
   it.effect("sends instructions, demos and inputs through the adapter and returns the parsed prediction", () =>
     Effect.gen(function*() {
       const lm = scriptedLM([reply({ answer: "6" })])
-      const p = Predict.make("question -> answer", { instructions: "Be brief.", demos: [{ question: "2+2?", answer: "4" }] })
+      const p = Predict.make("question -> answer", {
+        instructions: "Be brief.",
+        demos: [{ question: "2+2?", answer: "4" }]
+      })
       const pred = yield* run(p.call({ question: "3+3?" }), lm)
       expect(pred.get("answer")).toBe("6")
       expect(pred.usage).toEqual({ "test/current": usage })
@@ -139,7 +146,9 @@ describe("Predict.call", () => {
       const p = Predict.make("q -> a")
       const parse = failureOf(yield* Effect.exit(run(p.call({ q: "x" }), scriptedLM(["no fields here"]))))
       expect(parse._tag).toBe("AdapterParseError")
-      const rateLimited = scriptedLM(() => Effect.fail(new LMRateLimited({ provider: "test", model: "m", detail: "slow down" })))
+      const rateLimited = scriptedLM(() =>
+        Effect.fail(new LMRateLimited({ provider: "test", model: "m", detail: "slow down" }))
+      )
       const lmError = failureOf(yield* Effect.exit(run(p.call({ q: "x" }), rateLimited)))
       expect(lmError._tag).toBe("LMRateLimited")
     }))
@@ -212,14 +221,19 @@ describe("Predict.validateInputs", () => {
 })
 
 describe("default adapter", () => {
-  it.effect.skipIf(chatAdapter === undefined)("uses ChatAdapter when no CurrentAdapter is set", () =>
-    Effect.gen(function*() {
-      const lm = scriptedLM(["[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]"])
-      const pred = yield* Predict.make("question -> answer").call({ question: "2+2?" }).pipe(
-        Effect.provideService(LM.CurrentLM, LM.make("test/m")),
-        Effect.provide(lm.layer)
-      )
-      expect(pred.get("answer")).toBe("4")
-      expect(lm.calls[0]!.request.messages).toEqual(chatAdapter!.format(Signature.make("question -> answer"), [], { question: "2+2?" }))
-    }))
+  it.effect.skipIf(chatAdapter === undefined)(
+    "uses ChatAdapter when no CurrentAdapter is set",
+    () =>
+      Effect.gen(function*() {
+        const lm = scriptedLM(["[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]"])
+        const pred = yield* Predict.make("question -> answer").call({ question: "2+2?" }).pipe(
+          Effect.provideService(LM.CurrentLM, LM.make("test/m")),
+          Effect.provide(lm.layer)
+        )
+        expect(pred.get("answer")).toBe("4")
+        expect(lm.calls[0]!.request.messages).toEqual(
+          chatAdapter!.format(Signature.make("question -> answer"), [], { question: "2+2?" })
+        )
+      })
+  )
 })

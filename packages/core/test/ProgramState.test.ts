@@ -1,16 +1,16 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
 import { mkdtemp, readFile, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
 import { CurrentAdapter } from "../src/Adapter.ts"
 import * as ChainOfThought from "../src/ChainOfThought.ts"
 import { StateLoadError } from "../src/Errors.ts"
+import { lmFromState, lmToState } from "../src/internal/stateCodec.ts"
 import * as LM from "../src/LM.ts"
 import { Module } from "../src/Module.ts"
 import * as Predict from "../src/Predict.ts"
 import * as ProgramState from "../src/ProgramState.ts"
-import { lmFromState, lmToState } from "../src/internal/stateCodec.ts"
 import { loadChatAdapter, scriptedLM, testAdapter } from "./moduleTestKit.ts"
 
 const fixture = (name: string) => new URL(`./fixtures/saved/${name}`, import.meta.url).pathname
@@ -106,8 +106,10 @@ describe("runs.json: loaded programs behave as in DSPy", () => {
     })
 
   it("compares messages with the real ChatAdapter", () => expect(chatAdapter).toBeDefined())
-  it.effect("predict: same messages and prediction", () => check("predict", Predict.make("question -> answer"), predictJson))
-  it.effect("two_predictors: same messages and prediction for both calls", () => check("two_predictors", new TwoPredictors(), twoJson))
+  it.effect("predict: same messages and prediction", () =>
+    check("predict", Predict.make("question -> answer"), predictJson))
+  it.effect("two_predictors: same messages and prediction for both calls", () =>
+    check("two_predictors", new TwoPredictors(), twoJson))
 })
 
 describe("atomic loading", () => {
@@ -167,20 +169,46 @@ describe("atomic loading", () => {
   it.effect("ignores metadata and unknown top-level keys", () =>
     Effect.gen(function*() {
       const program = new TwoPredictors()
-      yield* ProgramState.loadState(program, { ...twoJson, extra: { anything: true }, metadata: { dependency_versions: { dspy: "2.6.0" } } })
+      yield* ProgramState.loadState(program, {
+        ...twoJson,
+        extra: { anything: true },
+        metadata: { dependency_versions: { dspy: "2.6.0" } }
+      })
       expect(program.generate_answer.instructions).toBe("Answer using the context.")
     }))
 })
 
 describe("LM state", () => {
   it("dumps DSPy's LM layout without any API key", () => {
-    const lm = LM.make("openai/gpt-4o-mini", { temperature: 0.2, maxTokens: 500, rolloutId: 3, kwargs: { top_p: 0.9, api_key: "sk-secret" } })
+    const lm = LM.make("openai/gpt-4o-mini", {
+      temperature: 0.2,
+      maxTokens: 500,
+      rolloutId: 3,
+      kwargs: { top_p: 0.9, api_key: "sk-secret" }
+    })
     const state = lmToState(lm)
     expect(Object.keys(state)).toEqual([
-      "_dspy_lm_class", "model", "model_type", "cache", "num_retries", "temperature", "max_tokens", "rollout_id", "top_p",
-      "finetuning_model", "launch_kwargs", "train_kwargs"
+      "_dspy_lm_class",
+      "model",
+      "model_type",
+      "cache",
+      "num_retries",
+      "temperature",
+      "max_tokens",
+      "rollout_id",
+      "top_p",
+      "finetuning_model",
+      "launch_kwargs",
+      "train_kwargs"
     ])
-    expect(state).toMatchObject({ model: "openai/gpt-4o-mini", model_type: "chat", cache: true, num_retries: 3, temperature: 0.2, max_tokens: 500 })
+    expect(state).toMatchObject({
+      model: "openai/gpt-4o-mini",
+      model_type: "chat",
+      cache: true,
+      num_retries: 3,
+      temperature: 0.2,
+      max_tokens: 500
+    })
     expect(JSON.stringify(state)).not.toContain("sk-secret")
     expect(lmToState(LM.make("m")).temperature).toBeNull()
     // DSPy moves max_tokens of OpenAI reasoning models to the end.
@@ -216,17 +244,29 @@ describe("LM state", () => {
       numRetries: 5,
       kwargs: { top_p: 0.5 }
     })
-    expect(lmFromState("lm", { model: "m", base_url: "http://local" }, { allowUnsafeLmState: true })!.kwargs).toEqual({ base_url: "http://local" })
+    expect(lmFromState("lm", { model: "m", base_url: "http://local" }, { allowUnsafeLmState: true })!.kwargs).toEqual({
+      base_url: "http://local"
+    })
     expect(lmFromState("lm", null)).toBeUndefined()
   })
 
   it.effect("round-trips a predictor's LM through save and load", () =>
     Effect.gen(function*() {
-      const p = Predict.make("question -> answer", { lm: LM.make("anthropic/claude-sonnet-4-5", { temperature: 1, maxTokens: 64, kwargs: { top_k: 5 } }) })
+      const p = Predict.make("question -> answer", {
+        lm: LM.make("anthropic/claude-sonnet-4-5", { temperature: 1, maxTokens: 64, kwargs: { top_k: 5 } })
+      })
       const saved = ProgramState.dumpState(p)
       const q = Predict.make("question -> answer")
       yield* ProgramState.loadState(q, saved)
-      expect(q.lm).toEqual({ model: "anthropic/claude-sonnet-4-5", modelType: "chat", temperature: 1, maxTokens: 64, cache: true, numRetries: 3, kwargs: { top_k: 5 } })
+      expect(q.lm).toEqual({
+        model: "anthropic/claude-sonnet-4-5",
+        modelType: "chat",
+        temperature: 1,
+        maxTokens: 64,
+        cache: true,
+        numRetries: 3,
+        kwargs: { top_k: 5 }
+      })
       expect(JSON.stringify(ProgramState.dumpState(q))).toBe(JSON.stringify(saved))
     }))
 })
@@ -249,7 +289,9 @@ describe("stateHash", () => {
   })
 
   it("does not depend on key order or metadata", () => {
-    expect(ProgramState.canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}')
+    expect(ProgramState.canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe(
+      "{\"a\":{\"c\":null,\"d\":[1,{\"x\":1,\"y\":2}]},\"b\":1}"
+    )
     expect(ProgramState.hashState({ x: 1, y: 2 })).toBe(ProgramState.hashState({ y: 2, x: 1 }))
     const p = Predict.make("q -> a")
     const dumped = ProgramState.dumpState(p, { metadata: { anything: 1 } })

@@ -29,7 +29,8 @@ const testProvider = () => {
 }
 
 const model = makeLM("test/small")
-const ask = (text: string) => LanguageModel.LanguageModel.use((lm) => lm.generate(model, { messages: [{ role: "user", content: text }] }))
+const ask = (text: string) =>
+  LanguageModel.LanguageModel.use((lm) => lm.generate(model, { messages: [{ role: "user", content: text }] }))
 
 describe("Services.layerSupervised", () => {
   it.effect("starts LanguageModel and Executor as running children; closing the scope stops the tree", () =>
@@ -41,13 +42,21 @@ describe("Services.layerSupervised", () => {
         executor: Executor.layerLocal({ concurrency: 3 })
       })
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(layer, scope).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, counter.service))
-      const run = <A, E>(effect: Effect.Effect<A, E, LanguageModel.LanguageModel | Executor.Executor | Services.CoreSupervisor>) =>
+      const context = yield* Layer.buildWithScope(layer, scope).pipe(
+        Effect.provideService(Metric.FiberRuntimeMetrics, counter.service)
+      )
+      const run = <A, E>(
+        effect: Effect.Effect<A, E, LanguageModel.LanguageModel | Executor.Executor | Services.CoreSupervisor>
+      ) =>
         effect.pipe(Effect.provideContext(context), Effect.provideService(Metric.FiberRuntimeMetrics, counter.service))
 
       const response = yield* run(ask("2+2?"))
       expect(response.outputs[0]!.text).toBe(`answer to "2+2?"`)
-      const results = yield* run(Executor.runAll(["a", "b", "c", "d"].map((q, i) => ({ descriptor: { id: `q${i}`, kind: "ask" }, effect: ask(q) }))))
+      const results = yield* run(
+        Executor.runAll(
+          ["a", "b", "c", "d"].map((q, i) => ({ descriptor: { id: `q${i}`, kind: "ask" }, effect: ask(q) }))
+        )
+      )
       expect(results.every((r) => Exit.isSuccess(r.exit))).toBe(true)
       expect(t.calls()).toBe(5)
       const executor = yield* run(Executor.Executor.useSync((e) => e))
@@ -56,7 +65,10 @@ describe("Services.layerSupervised", () => {
       const snapshot = yield* run(Services.CoreSupervisor.use((core) => core.snapshot))
       expect(snapshot.name).toBe("dspex-core")
       expect(snapshot.status).toBe("running")
-      expect(snapshot.children.map((c) => [c.id, c.status])).toEqual([["languageModel", "running"], ["executor", "running"]])
+      expect(snapshot.children.map((c) => [c.id, c.status])).toEqual([["languageModel", "running"], [
+        "executor",
+        "running"
+      ]])
       expect(counter.active()).toBeGreaterThan(0)
 
       yield* Scope.close(scope, Exit.void)
@@ -91,15 +103,29 @@ describe("Services.layerSupervised", () => {
         expect(child?.status).toBe("running")
         expect(child?.restarts).toBe(1)
       })
-      yield* program.pipe(Effect.provide(Services.layerSupervised({ languageModel, executor: Executor.layerLocal({ concurrency: 2 }) })))
+      yield* program.pipe(
+        Effect.provide(Services.layerSupervised({ languageModel, executor: Executor.layerLocal({ concurrency: 2 }) }))
+      )
       expect(t.calls()).toBe(2)
     }))
 
   it.effect("a child that cannot be built fails the layer at once with ChildStartFailed naming it", () =>
     Effect.gen(function*() {
       let attempts = 0
-      const broken = Layer.effect(LanguageModel.LanguageModel, Effect.suspend(() => (attempts++, Effect.die(new Error("no providers"))))) as Layer.Layer<LanguageModel.LanguageModel>
-      const exit = yield* Effect.exit(Effect.provide(Effect.void, Services.layerSupervised({ languageModel: broken, executor: Executor.layerLocal({ concurrency: 1 }), maxRestarts: 3 })))
+      const broken = Layer.effect(
+        LanguageModel.LanguageModel,
+        Effect.suspend(() => (attempts++, Effect.die(new Error("no providers"))))
+      ) as Layer.Layer<LanguageModel.LanguageModel>
+      const exit = yield* Effect.exit(
+        Effect.provide(
+          Effect.void,
+          Services.layerSupervised({
+            languageModel: broken,
+            executor: Executor.layerLocal({ concurrency: 1 }),
+            maxRestarts: 3
+          })
+        )
+      )
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         const fail = exit.cause.reasons.find((r) => r._tag === "Fail")

@@ -29,7 +29,9 @@ describe("Signature.parse", () => {
     expect(name("maybe")).toBe("Union[int, NoneType]")
     expect(name("other")).toBe("Union[str, NoneType]")
     expect(name("nested")).toBe("list[dict[str, float]]")
-    expect(sig.instructions).toBe("Given the fields `context`, `scores`, `flag`, `n`, produce the fields `answer`, `label`, `maybe`, `other`, `nested`.")
+    expect(sig.instructions).toBe(
+      "Given the fields `context`, `scores`, `flag`, `n`, produce the fields `answer`, `label`, `maybe`, `other`, `nested`."
+    )
   })
 
   it("accepts typing-prefixed names and a Literal without spaces", () => {
@@ -133,7 +135,9 @@ describe("Signature.fromFields", () => {
         label: Schema.Literals(["yes", "no"]),
         count: Schema.Int,
         extra: Schema.NullOr(Schema.Int),
-        item: Schema.Struct({ name: Schema.String, qty: Schema.optionalKey(Schema.Int) }).annotate({ identifier: "Item" })
+        item: Schema.Struct({ name: Schema.String, qty: Schema.optionalKey(Schema.Int) }).annotate({
+          identifier: "Item"
+        })
       }
     })
     expect(sig.field("context")!.desc).toBe("may contain relevant facts")
@@ -154,7 +158,8 @@ describe("Signature.fromFields", () => {
   })
 
   it("rejects a schema with no prompt-level type", () => {
-    expect(() => Signature.fromFields({ inputs: { d: Schema.Date as Schema.Top }, outputs: { a: Schema.String } })).toThrow(/no prompt-level type/)
+    expect(() => Signature.fromFields({ inputs: { d: Schema.Date as Schema.Top }, outputs: { a: Schema.String } }))
+      .toThrow(/no prompt-level type/)
   })
 })
 
@@ -166,4 +171,3 @@ describe("inferPrefix", () => {
     expect(Signature.inferPrefix("answer")).toBe("Answer:")
   })
 })
-

@@ -23,19 +23,34 @@ describe("XMLAdapter.format matches DSPy 3.3.1 byte for byte", () => {
 })
 
 describe("XMLAdapter.format of structured outputs", () => {
-  const step: T.FieldType = { _tag: "object", name: "Step", properties: [{ name: "text", type: T.str, optional: false }, { name: "score", type: T.float, optional: false }] }
-  const sig = Signature.make("q -> answer").append("steps", "output", T.list(step)).append("meta", "output", T.dict(T.any))
+  const step: T.FieldType = {
+    _tag: "object",
+    name: "Step",
+    properties: [{ name: "text", type: T.str, optional: false }, { name: "score", type: T.float, optional: false }]
+  }
+  const sig = Signature.make("q -> answer").append("steps", "output", T.list(step)).append(
+    "meta",
+    "output",
+    T.dict(T.any)
+  )
 
   it("shows the nested shape in the structure block and the reminder", () => {
     const [system, user] = adapter.format(sig, [], { q: "x" })
-    expect(textOf(system!)).toContain("<answer>\n{answer}\n</answer>\n\n<steps><item><text>...</text><score>...</score></item></steps>\n\n<meta>...</meta>")
+    expect(textOf(system!)).toContain(
+      "<answer>\n{answer}\n</answer>\n\n<steps><item><text>...</text><score>...</score></item></steps>\n\n<meta>...</meta>"
+    )
     expect(textOf(user!)).toBe(
       "<q>\nx\n</q>\n\nRespond with the corresponding output fields wrapped in XML tags `<answer>`, then `<steps>`, then `<meta>`. Use this nested XML structure: <steps><item><text>...</text><score>...</score></item></steps> <meta>...</meta>"
     )
   })
 
   it("renders demo values as nested XML, escaping text and odd keys", () => {
-    const messages = adapter.format(sig, [{ q: "x", answer: "a < b & c", steps: [{ text: "t", score: 1 }], meta: { "bad key": null, ok: true } }], { q: "y" })
+    const messages = adapter.format(sig, [{
+      q: "x",
+      answer: "a < b & c",
+      steps: [{ text: "t", score: 1 }],
+      meta: { "bad key": null, ok: true }
+    }], { q: "y" })
     expect(textOf(messages[2]!)).toBe(
       "<answer>\na &lt; b &amp; c\n</answer>\n\n<steps><item><text>t</text><score>1.0</score></item></steps>\n\n<meta><entry key=\"bad key\" /><ok>True</ok></meta>"
     )
@@ -56,7 +71,10 @@ describe("XMLAdapter.parse rules", () => {
   it.effect("reads nested lists, dicts and Optional values", () =>
     Effect.gen(function*() {
       const sig = Signature.make("q -> tags: list[str], counts: dict[str, int], age: Optional[int], note: str")
-      const out = yield* adapter.parse(sig, "<tags><item>a</item><item>b</item></tags>\n<counts><x>1</x><entry key=\"y z\">2</entry></counts>\n<age></age>\n<note>see <b>this</b></note>")
+      const out = yield* adapter.parse(
+        sig,
+        "<tags><item>a</item><item>b</item></tags>\n<counts><x>1</x><entry key=\"y z\">2</entry></counts>\n<age></age>\n<note>see <b>this</b></note>"
+      )
       expect(out).toEqual({ tags: ["a", "b"], counts: { x: 1, "y z": 2 }, age: null, note: "see <b>this</b>" })
     }))
 
@@ -84,10 +102,19 @@ describe("XMLAdapter.call", () => {
   it.effect("parses the reply, and falls back to JSONAdapter when it cannot", () =>
     Effect.gen(function*() {
       const ok = fakeLanguageModel(["<answer>4</answer>"])
-      expect(yield* ok.provide(XMLAdapter.defaultAdapter.call(call))).toMatchObject({ outputs: [{ answer: 4 }], adapter: "XMLAdapter" })
+      expect(yield* ok.provide(XMLAdapter.defaultAdapter.call(call))).toMatchObject({
+        outputs: [{ answer: 4 }],
+        adapter: "XMLAdapter"
+      })
       const fallback = fakeLanguageModel(["<answer>four</answer>", "{\"answer\": 4}"])
-      expect(yield* fallback.provide(XMLAdapter.defaultAdapter.call(call))).toMatchObject({ outputs: [{ answer: 4 }], adapter: "JSONAdapter" })
+      expect(yield* fallback.provide(XMLAdapter.defaultAdapter.call(call))).toMatchObject({
+        outputs: [{ answer: 4 }],
+        adapter: "JSONAdapter"
+      })
       const strict = fakeLanguageModel(["<answer>four</answer>"])
-      expect(yield* Effect.flip(strict.provide(adapter.call(call)))).toMatchObject({ adapter: "XMLAdapter", field: "answer" })
+      expect(yield* Effect.flip(strict.provide(adapter.call(call)))).toMatchObject({
+        adapter: "XMLAdapter",
+        field: "answer"
+      })
     }))
 })

@@ -7,27 +7,52 @@ const base: CacheKeyRequest = {
   model: "openai/gpt-4o-mini",
   messages: [
     { role: "system", content: "Your input fields are:\n1. `question` (str)" },
-    { role: "user", content: [{ type: "text", text: "What is 2+2?" }, { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] }
+    {
+      role: "user",
+      content: [{ type: "text", text: "What is 2+2?" }, {
+        type: "image_url",
+        image_url: { url: "data:image/png;base64,AAAA" }
+      }]
+    }
   ],
   temperature: 0.7,
   maxTokens: 1000,
   stop: ["\n\n"],
   responseFormat: { type: "json_object" },
-  tools: [{ name: "search", description: "web search", parameters: { type: "object", properties: { q: { type: "string" } } } }],
+  tools: [{
+    name: "search",
+    description: "web search",
+    parameters: { type: "object", properties: { q: { type: "string" } } }
+  }],
   kwargs: { top_p: 0.9, seed: 7 }
 }
 
 describe("canonicalJson", () => {
   it("sorts keys at every level, is compact, and drops undefined members like JSON", () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, undefined, "x"], c: null }, e: undefined })).toBe('{"a":{"c":null,"d":[3,null,"x"]},"b":1}')
+    expect(canonicalJson({ b: 1, a: { d: [3, undefined, "x"], c: null }, e: undefined })).toBe(
+      "{\"a\":{\"c\":null,\"d\":[3,null,\"x\"]},\"b\":1}"
+    )
     expect(canonicalJson("é\n\"")).toBe(JSON.stringify("é\n\""))
     expect(canonicalJson([1.5, -0, true, Number.NaN])).toBe("[1.5,0,true,null]")
   })
 
   it("matches DSPy's sorted-key request dict layout", () => {
-    const json = canonicalJson({ ...dspyKwargs({ temperature: 0, maxTokens: 5 }), model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
-    expect(json).toBe('{"max_tokens":5,"messages":[{"content":"hi","role":"user"}],"model":"openai/gpt-4o-mini","temperature":0}')
-    expect(cacheKey({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }], temperature: 0, maxTokens: 5 })).toBe(
+    const json = canonicalJson({
+      ...dspyKwargs({ temperature: 0, maxTokens: 5 }),
+      model: "openai/gpt-4o-mini",
+      messages: [{ role: "user", content: "hi" }]
+    })
+    expect(json).toBe(
+      "{\"max_tokens\":5,\"messages\":[{\"content\":\"hi\",\"role\":\"user\"}],\"model\":\"openai/gpt-4o-mini\",\"temperature\":0}"
+    )
+    expect(
+      cacheKey({
+        model: "openai/gpt-4o-mini",
+        messages: [{ role: "user", content: "hi" }],
+        temperature: 0,
+        maxTokens: 5
+      })
+    ).toBe(
       createHash("sha256").update(json).digest("hex")
     )
   })
@@ -43,14 +68,24 @@ describe("cacheKey", () => {
   it("does not depend on object key order", () => {
     const reordered: CacheKeyRequest = {
       kwargs: { seed: 7, top_p: 0.9 },
-      tools: [{ parameters: { properties: { q: { type: "string" } }, type: "object" }, description: "web search", name: "search" }],
+      tools: [{
+        parameters: { properties: { q: { type: "string" } }, type: "object" },
+        description: "web search",
+        name: "search"
+      }],
       responseFormat: { type: "json_object" },
       stop: ["\n\n"],
       maxTokens: 1000,
       temperature: 0.7,
       messages: [
         { content: "Your input fields are:\n1. `question` (str)", role: "system" },
-        { content: [{ text: "What is 2+2?", type: "text" }, { image_url: { url: "data:image/png;base64,AAAA" }, type: "image_url" }], role: "user" }
+        {
+          content: [{ text: "What is 2+2?", type: "text" }, {
+            image_url: { url: "data:image/png;base64,AAAA" },
+            type: "image_url"
+          }],
+          role: "user"
+        }
       ],
       model: "openai/gpt-4o-mini"
     }
@@ -62,8 +97,14 @@ describe("cacheKey", () => {
     const variants: ReadonlyArray<CacheKeyRequest> = [
       { ...base, model: "anthropic/gpt-4o-mini" },
       { ...base, messages: [...base.messages, { role: "assistant", content: "4" }] },
-      { ...base, messages: [{ role: "user", content: "Your input fields are:\n1. `question` (str)" }, base.messages[1]!] },
-      { ...base, messages: [{ role: "system", content: "Your input fields are:\n1. `question` (str) " }, base.messages[1]!] },
+      {
+        ...base,
+        messages: [{ role: "user", content: "Your input fields are:\n1. `question` (str)" }, base.messages[1]!]
+      },
+      {
+        ...base,
+        messages: [{ role: "system", content: "Your input fields are:\n1. `question` (str) " }, base.messages[1]!]
+      },
       { ...base, temperature: 0.8 },
       { ...base, temperature: undefined },
       { ...base, maxTokens: 1001 },
@@ -87,7 +128,12 @@ describe("cacheKey", () => {
 
   it("leaves out the API key, base URL, num_retries, the cache flag and headers; n = 1 is the default", () => {
     const k = cacheKey(base)
-    expect(cacheKey({ ...base, kwargs: { ...base.kwargs, api_key: "sk-secret", api_base: "http://x", base_url: "http://y" } })).toBe(k)
+    expect(
+      cacheKey({
+        ...base,
+        kwargs: { ...base.kwargs, api_key: "sk-secret", api_base: "http://x", base_url: "http://y" }
+      })
+    ).toBe(k)
     expect(cacheKey({ ...base, kwargs: { ...base.kwargs, num_retries: 8, cache: false, headers: { a: "b" } } })).toBe(k)
     expect(cacheKey({ ...base, n: 1 })).toBe(k)
     const request = { ...base, cache: false } as CacheKeyRequest
@@ -95,6 +141,9 @@ describe("cacheKey", () => {
   })
 
   it("keys named settings over same-named kwargs", () => {
-    expect(dspyKwargs({ temperature: 0.5, kwargs: { temperature: 0.9, max_tokens: 3 } })).toEqual({ temperature: 0.5, max_tokens: 3 })
+    expect(dspyKwargs({ temperature: 0.5, kwargs: { temperature: 0.9, max_tokens: 3 } })).toEqual({
+      temperature: 0.5,
+      max_tokens: 3
+    })
   })
 })

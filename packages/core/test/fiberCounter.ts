@@ -21,6 +21,8 @@ export const fiberCounter = () => {
     active: () => active,
     started: () => started,
     /** Lets interrupted fibers unwind before counting. */
-    settle: Effect.forEach(Array.from({ length: 5 }), () => (active > 0 ? Effect.yieldNow : Effect.void), { discard: true })
+    settle: Effect.forEach(Array.from({ length: 5 }), () => (active > 0 ? Effect.yieldNow : Effect.void), {
+      discard: true
+    })
   }
 }

@@ -12,7 +12,10 @@ describe("timeoutFail on the system clock", () => {
 
   it.live("passes a failure through", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(timeoutFail(Effect.as(Effect.sleep("5 millis"), 0).pipe(Effect.andThen(Effect.fail("boom"))), 1_000, () => "timeout"))
+      const exit = yield* Effect.exit(
+        timeoutFail(Effect.as(Effect.sleep("5 millis"), 0).pipe(Effect.andThen(Effect.fail("boom"))), 1_000, () =>
+          "timeout")
+      )
       expect(exit).toEqual(Exit.fail("boom"))
     }))
 

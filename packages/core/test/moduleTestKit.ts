@@ -14,7 +14,10 @@ import type { Signature } from "../src/Signature.ts"
 export type Script =
   | string
   | ReadonlyArray<string>
-  | ((request: LMRequest, lm: LM) => string | ReadonlyArray<string> | Effect.Effect<string | ReadonlyArray<string>, LMError>)
+  | ((
+    request: LMRequest,
+    lm: LM
+  ) => string | ReadonlyArray<string> | Effect.Effect<string | ReadonlyArray<string>, LMError>)
 
 export interface Recorded {
   readonly lm: LM
@@ -60,18 +63,34 @@ export const scriptedLM = (script: ReadonlyArray<Script> | Extract<Script, Funct
 
 /** Renders a reply the way ChatAdapter expects one. */
 export const reply = (fields: Readonly<Record<string, unknown>>): string =>
-  Object.entries(fields).map(([k, v]) => `[[ ## ${k} ## ]]\n${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n\n") +
+  Object.entries(fields).map(([k, v]) => `[[ ## ${k} ## ]]\n${typeof v === "string" ? v : JSON.stringify(v)}`).join(
+    "\n\n"
+  ) +
   "\n\n[[ ## completed ## ]]"
 
-const section = (name: string, value: unknown) => `[[ ## ${name} ## ]]\n${typeof value === "string" ? value : JSON.stringify(value)}`
+const section = (name: string, value: unknown) =>
+  `[[ ## ${name} ## ]]\n${typeof value === "string" ? value : JSON.stringify(value)}`
 
-const format = (signature: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>): ReadonlyArray<Message> => {
+const format = (
+  signature: Signature,
+  demos: ReadonlyArray<Demo>,
+  inputs: Readonly<Record<string, unknown>>
+): ReadonlyArray<Message> => {
   const messages: Array<Message> = [{ role: "system", content: signature.instructions }]
   for (const demo of demos) {
-    messages.push({ role: "user", content: signature.inputNames.filter((n) => n in demo).map((n) => section(n, demo[n])).join("\n\n") })
-    messages.push({ role: "assistant", content: signature.outputNames.filter((n) => n in demo).map((n) => section(n, demo[n])).join("\n\n") })
+    messages.push({
+      role: "user",
+      content: signature.inputNames.filter((n) => n in demo).map((n) => section(n, demo[n])).join("\n\n")
+    })
+    messages.push({
+      role: "assistant",
+      content: signature.outputNames.filter((n) => n in demo).map((n) => section(n, demo[n])).join("\n\n")
+    })
   }
-  messages.push({ role: "user", content: signature.inputNames.filter((n) => n in inputs).map((n) => section(n, inputs[n])).join("\n\n") })
+  messages.push({
+    role: "user",
+    content: signature.inputNames.filter((n) => n in inputs).map((n) => section(n, inputs[n])).join("\n\n")
+  })
   return messages
 }
 
@@ -85,7 +104,14 @@ const parse = (signature: Signature, completion: string): Effect.Effect<Record<s
   const missing = signature.outputNames.filter((n) => !(n in out))
   return missing.length === 0
     ? Effect.succeed(out)
-    : Effect.fail(new AdapterParseError({ adapter: "TestAdapter", signature: signature.toString(), completion, reason: `missing ${missing.join(", ")}` }))
+    : Effect.fail(
+      new AdapterParseError({
+        adapter: "TestAdapter",
+        signature: signature.toString(),
+        completion,
+        reason: `missing ${missing.join(", ")}`
+      })
+    )
 }
 
 /** A minimal adapter: instructions as system message, `[[ ## f ## ]]` sections, no type handling. */

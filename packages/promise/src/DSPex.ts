@@ -18,7 +18,17 @@
  * prediction.get("answer") // 4
  * ```
  */
-import { Cache, Evaluate, type Example, Executor, LanguageModel, LM, Module, type Prediction, ProgramState } from "@dspex/core"
+import {
+  Cache,
+  Evaluate,
+  type Example,
+  Executor,
+  LanguageModel,
+  LM,
+  Module,
+  type Prediction,
+  ProgramState
+} from "@dspex/core"
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Schema } from "effect"
 import { providerFor } from "./internal/providerFor.ts"
 
@@ -45,8 +55,12 @@ export class NotConfigured extends Schema.TaggedError<NotConfigured>()("NotConfi
   operation: Schema.String
 }) {
   readonly retryable = false
-  override get message() { return `DSPex is not configured: ${this.operation} needs an LM` }
-  get suggestion() { return 'Call DSPex.configure({ model: "openai/gpt-4o-mini" }) once before using programs.' }
+  override get message() {
+    return `DSPex is not configured: ${this.operation} needs an LM`
+  }
+  get suggestion() {
+    return "Call DSPex.configure({ model: \"openai/gpt-4o-mini\" }) once before using programs."
+  }
 }
 
 /** A failure that is not one of DSPex's typed errors (a defect: a bug, or a throw inside a metric). */
@@ -54,8 +68,12 @@ export class UnexpectedError extends Schema.TaggedError<UnexpectedError>()("Unex
   detail: Schema.String
 }) {
   readonly retryable = false
-  override get message() { return `unexpected failure: ${this.detail}` }
-  get suggestion() { return "This is a bug or a throw in your own code (a metric, a module's forward); the detail says where." }
+  override get message() {
+    return `unexpected failure: ${this.detail}`
+  }
+  get suggestion() {
+    return "This is a bug or a throw in your own code (a metric, a module's forward); the detail says where."
+  }
 }
 
 type Services = LanguageModel.LanguageModel | Executor.Executor
@@ -164,7 +182,8 @@ export interface Program<M extends Module.Module> {
  */
 export const program = <M extends Module.Module>(module: M): Program<M> => ({
   module,
-  call: (inputs, options) => run("program.call", module.call(inputs, options) as Effect.Effect<Module.OutputOf<M>, unknown, Services>),
+  call: (inputs, options) =>
+    run("program.call", module.call(inputs, options) as Effect.Effect<Module.OutputOf<M>, unknown, Services>),
   save: (path) => run("program.save", ProgramState.save(module, path)),
   load: (path) => run("program.load", ProgramState.load(module, path))
 })
@@ -187,7 +206,8 @@ export interface EvaluateOptions<M extends Module.Module> {
   readonly failureScore?: number | undefined
 }
 
-const isPromise = (u: unknown): u is Promise<number | boolean> => typeof (u as { then?: unknown } | null)?.then === "function"
+const isPromise = (u: unknown): u is Promise<number | boolean> =>
+  typeof (u as { then?: unknown } | null)?.then === "function"
 
 /**
  * Evaluates a program on a devset, as `Evaluate.run` does (DSPy's percentage score, a result per example).

@@ -3,7 +3,6 @@
  * program calls and evaluations. The namespaces a program is written with come along from @dspex/core, so
  * this one package is all such code imports.
  */
-export * as DSPex from "./DSPex.ts"
 export * as ChainOfThought from "@dspex/core/ChainOfThought"
 export * as Errors from "@dspex/core/Errors"
 export * as Example from "@dspex/core/Example"
@@ -13,3 +12,4 @@ export * as Module from "@dspex/core/Module"
 export * as Predict from "@dspex/core/Predict"
 export * as Prediction from "@dspex/core/Prediction"
 export * as Signature from "@dspex/core/Signature"
+export * as DSPex from "./DSPex.ts"

@@ -37,7 +37,9 @@ describe("DSPex (Promise entry)", () => {
     const qa = DSPex.program(Predict.make("question -> answer"))
     await qa.call({ question: "What is the capital of France?" })
     const before = requests()
-    const again = await DSPex.program(Predict.make("question -> answer")).call({ question: "What is the capital of France?" })
+    const again = await DSPex.program(Predict.make("question -> answer")).call({
+      question: "What is the capital of France?"
+    })
     expect(again.get("answer")).toBe("Paris")
     expect(requests()).toBe(before)
   })
@@ -50,7 +52,11 @@ describe("DSPex (Promise entry)", () => {
       Example.make({ question: "What is 9 * 9?", answer: 81 }).withInputs("question"),
       Example.make({ question: "What is 2 + 2?", answer: 5 }).withInputs("question")
     ]
-    const sync = await DSPex.evaluate({ program: qa, devset, metric: (ex, pred) => pred.get("answer") === ex.get("answer") })
+    const sync = await DSPex.evaluate({
+      program: qa,
+      devset,
+      metric: (ex, pred) => pred.get("answer") === ex.get("answer")
+    })
     expect(sync.score).toBe(66.67)
     expect(sync.results).toHaveLength(3)
     const promised = await DSPex.evaluate({
@@ -102,14 +108,18 @@ describe("DSPex (Promise entry)", () => {
     expect(String(error)).not.toContain("sk-promise-test") // the key never shows
 
     configureSim()
-    const bad = await DSPex.program(Predict.make("question -> answer")).call({ wrong: 1 } as never).catch((e: unknown) => e)
+    const bad = await DSPex.program(Predict.make("question -> answer")).call({ wrong: 1 } as never).catch((
+      e: unknown
+    ) => e)
     expect(bad).toBeInstanceOf(Errors.InputValidationError)
     expect((bad as Errors.InputValidationError)._tag).toBe("InputValidationError")
   })
 
   it("before configure, a call rejects with NotConfigured saying what to do", async () => {
     await DSPex.dispose()
-    const error = await DSPex.program(Predict.make("question -> answer")).call({ question: "hi" }).catch((e: unknown) => e)
+    const error = await DSPex.program(Predict.make("question -> answer")).call({ question: "hi" }).catch((e: unknown) =>
+      e
+    )
     expect(error).toBeInstanceOf(DSPex.NotConfigured)
     expect((error as DSPex.NotConfigured).suggestion).toContain("DSPex.configure")
   })
@@ -126,7 +136,9 @@ describe("DSPex (Promise entry)", () => {
 
   it("an unknown provider prefix without a baseURL rejects with LMConfigurationError", async () => {
     DSPex.configure({ model: "mystery/model-1", cache: "off" })
-    const error = await DSPex.program(Predict.make("question -> answer")).call({ question: "hi" }).catch((e: unknown) => e)
+    const error = await DSPex.program(Predict.make("question -> answer")).call({ question: "hi" }).catch((e: unknown) =>
+      e
+    )
     expect(error).toBeInstanceOf(LMError.LMConfigurationError)
     expect((error as Error).message).toContain("mystery")
   })

@@ -83,19 +83,23 @@ export const provider = <E, R>(
         Effect.timeoutOrElse({
           duration: Duration.millis(request.timeoutMs),
           orElse: () =>
-            Effect.fail(new LMError.LMTimeout({
-              provider: name,
-              model: request.model,
-              timeoutMs: request.timeoutMs,
-              detail: `no response from the effect/ai model within ${request.timeoutMs} ms`
-            }))
+            Effect.fail(
+              new LMError.LMTimeout({
+                provider: name,
+                model: request.model,
+                timeoutMs: request.timeoutMs,
+                detail: `no response from the effect/ai model within ${request.timeoutMs} ms`
+              })
+            )
         }),
         Effect.flatMap((response) => {
           const out = toOutput(response)
           const meta = metadataOf(response)
           if (out._tag === "malformed") {
             const withId = meta.requestId === undefined ? {} : { requestId: meta.requestId }
-            return Effect.fail(new LMError.LMMalformedResponse({ provider: name, model: request.model, detail: out.detail, ...withId }))
+            return Effect.fail(
+              new LMError.LMMalformedResponse({ provider: name, model: request.model, detail: out.detail, ...withId })
+            )
           }
           return Effect.succeed({ output: out.output, usage: usageOf(response), ...meta })
         })
@@ -124,7 +128,12 @@ export const provider = <E, R>(
       }
     })
 
-    const capabilities: LanguageModel.ModelCapabilities = { structuredOutputs: false, jsonObject: false, tools: true, ...options.capabilities }
+    const capabilities: LanguageModel.ModelCapabilities = {
+      structuredOutputs: false,
+      jsonObject: false,
+      tools: true,
+      ...options.capabilities
+    }
     return {
       name,
       complete,

@@ -6,10 +6,10 @@
 import { type LanguageModel, type LMError, Providers } from "@dspex/core"
 import { Effect, type Layer, Redacted } from "effect"
 import OpenAI from "openai"
+import { linkedFetch } from "./internal/abortLink.ts"
 import { baseUrl, optionalString, type Reader, requiredKey } from "./internal/env.ts"
 import { makeChatProvider } from "./internal/openaiChat.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
-import { linkedFetch } from "./internal/abortLink.ts"
 
 export const defaultBaseURL = "https://api.openai.com/v1"
 
@@ -46,39 +46,40 @@ export interface Options {
  * const ProvidersLive = Providers.layer(openai, local) // building it fails with LMConfigurationError if a key is missing
  * ```
  */
-export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> = Effect.fn(
-  "OpenAi.provider"
-)(function*(options: Options = {}) {
-  const reader: Reader = { provider: options.name ?? "openai", call: "OpenAi.layer" }
-  const apiKey = yield* requiredKey(options.apiKey, "OPENAI_API_KEY", reader)
-  const baseURL = yield* baseUrl(options.baseURL, "OPENAI_BASE_URL", defaultBaseURL, reader)
-  const key = Redacted.value(apiKey)
-  const client = new OpenAI({
-    apiKey: key,
-    baseURL,
-    organization: options.organization ?? (yield* optionalString("OPENAI_ORG_ID", reader)) ?? null,
-    project: options.project ?? (yield* optionalString("OPENAI_PROJECT_ID", reader)) ?? null,
-    maxRetries: 0,
-    fetch: linkedFetch,
-    ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
+export const provider: (options?: Options) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> =
+  Effect.fn(
+    "OpenAi.provider"
+  )(function*(options: Options = {}) {
+    const reader: Reader = { provider: options.name ?? "openai", call: "OpenAi.layer" }
+    const apiKey = yield* requiredKey(options.apiKey, "OPENAI_API_KEY", reader)
+    const baseURL = yield* baseUrl(options.baseURL, "OPENAI_BASE_URL", defaultBaseURL, reader)
+    const key = Redacted.value(apiKey)
+    const client = new OpenAI({
+      apiKey: key,
+      baseURL,
+      organization: options.organization ?? (yield* optionalString("OPENAI_ORG_ID", reader)) ?? null,
+      project: options.project ?? (yield* optionalString("OPENAI_PROJECT_ID", reader)) ?? null,
+      maxRetries: 0,
+      fetch: linkedFetch,
+      ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
+    })
+    const overrides = options.capabilities ?? {}
+    return makeChatProvider({
+      name: options.name ?? "openai",
+      client,
+      baseURL,
+      secrets: [key],
+      reasoningRules: true,
+      capabilities: (model): LanguageModel.ModelCapabilities => ({
+        structuredOutputs: true,
+        jsonObject: true,
+        tools: true,
+        contextWindow: contextWindowOf("openai", model),
+        ...overrides
+      }),
+      cost: (model: string, usage: LanguageModel.LMUsage) => costOf("openai", model, usage)
+    }) satisfies LanguageModel.Provider
   })
-  const overrides = options.capabilities ?? {}
-  return makeChatProvider({
-    name: options.name ?? "openai",
-    client,
-    baseURL,
-    secrets: [key],
-    reasoningRules: true,
-    capabilities: (model): LanguageModel.ModelCapabilities => ({
-      structuredOutputs: true,
-      jsonObject: true,
-      tools: true,
-      contextWindow: contextWindowOf("openai", model),
-      ...overrides
-    }),
-    cost: (model: string, usage: LanguageModel.LMUsage) => costOf("openai", model, usage)
-  }) satisfies LanguageModel.Provider
-})
 
 /**
  * A `Providers` layer with OpenAI as its only provider. To combine providers, list their `provider`

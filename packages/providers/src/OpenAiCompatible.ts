@@ -6,10 +6,10 @@
 import { type LanguageModel, type LMError, Providers } from "@dspex/core"
 import { Effect, type Layer, Redacted } from "effect"
 import OpenAI from "openai"
+import { linkedFetch } from "./internal/abortLink.ts"
 import { baseUrl, optionalKey, type Reader, requiredKey } from "./internal/env.ts"
 import { makeChatProvider } from "./internal/openaiChat.ts"
 import { contextWindowOf, costOf } from "./internal/prices.ts"
-import { linkedFetch } from "./internal/abortLink.ts"
 
 export interface Options {
   /** The provider prefix of model ids, e.g. "ollama" for "ollama/llama3.2". */
@@ -41,33 +41,38 @@ const conservative: LanguageModel.ModelCapabilities = { structuredOutputs: false
  * ```
  */
 export const provider = (options: Options): Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> =>
-  Effect.map(baseUrl(options.baseURL, undefined, undefined, { provider: options.name, call: "OpenAiCompatible.provider" }), () => {
-    const key = options.apiKey === undefined ? undefined : Redacted.value(options.apiKey)
-    const client = new OpenAI({
-      // The SDK insists on a key; servers without auth ignore this placeholder.
-      apiKey: key ?? "no-key",
-      baseURL: options.baseURL,
-      organization: null,
-      project: null,
-      maxRetries: 0,
-      fetch: linkedFetch,
-      ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
-    })
-    const pricing = options.pricing
-    const capabilities = { ...conservative, ...options.capabilities }
-    return makeChatProvider({
-      name: options.name,
-      client,
-      baseURL: options.baseURL,
-      secrets: key === undefined ? [] : [key],
-      reasoningRules: false,
-      capabilities: (model) =>
-        pricing === undefined || capabilities.contextWindow !== undefined
-          ? capabilities
-          : { ...capabilities, contextWindow: contextWindowOf(pricing, model) },
-      cost: pricing === undefined ? undefined : (model: string, usage: LanguageModel.LMUsage) => costOf(pricing, model, usage)
-    })
-  })
+  Effect.map(
+    baseUrl(options.baseURL, undefined, undefined, { provider: options.name, call: "OpenAiCompatible.provider" }),
+    () => {
+      const key = options.apiKey === undefined ? undefined : Redacted.value(options.apiKey)
+      const client = new OpenAI({
+        // The SDK insists on a key; servers without auth ignore this placeholder.
+        apiKey: key ?? "no-key",
+        baseURL: options.baseURL,
+        organization: null,
+        project: null,
+        maxRetries: 0,
+        fetch: linkedFetch,
+        ...(options.headers === undefined ? {} : { defaultHeaders: { ...options.headers } })
+      })
+      const pricing = options.pricing
+      const capabilities = { ...conservative, ...options.capabilities }
+      return makeChatProvider({
+        name: options.name,
+        client,
+        baseURL: options.baseURL,
+        secrets: key === undefined ? [] : [key],
+        reasoningRules: false,
+        capabilities: (model) =>
+          pricing === undefined || capabilities.contextWindow !== undefined
+            ? capabilities
+            : { ...capabilities, contextWindow: contextWindowOf(pricing, model) },
+        cost: pricing === undefined
+          ? undefined
+          : (model: string, usage: LanguageModel.LMUsage) => costOf(pricing, model, usage)
+      })
+    }
+  )
 
 /**
  * A `Providers` layer with one OpenAI-compatible server as its only provider.
@@ -105,7 +110,9 @@ interface Preset {
   readonly pricing?: string | undefined
 }
 
-const fromPreset = (preset: Preset): (options?: PresetOptions) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> =>
+const fromPreset = (
+  preset: Preset
+): (options?: PresetOptions) => Effect.Effect<LanguageModel.Provider, LMError.LMConfigurationError> =>
   Effect.fn(`OpenAiCompatible.${preset.name}`)(function*(options: PresetOptions = {}) {
     const reader: Reader = { provider: options.name ?? preset.name, call: `OpenAiCompatible.${preset.name}` }
     const baseURL = yield* baseUrl(options.baseURL, preset.baseURLConfig, preset.defaultBaseURL, reader)

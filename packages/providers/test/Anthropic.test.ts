@@ -2,16 +2,31 @@ import type { LanguageModel } from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { Anthropic } from "../src/index.ts"
-import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, recordingSimulator } from "./support.ts"
+import {
+  calculator,
+  closedPort,
+  errorText,
+  failureOf,
+  goodKey,
+  qa,
+  recordingSimulator,
+  request,
+  secretKey
+} from "./support.ts"
 
 const recorded = recordingSimulator()
 const bodies = recorded.bodies
 const model = "claude-haiku-4-5"
 
 const anthropic = (headers?: Record<string, string>, apiKey = goodKey) =>
-  Anthropic.provider({ apiKey: Redacted.make(apiKey), baseURL: recorded.sim.anthropicBaseUrl, ...(headers === undefined ? {} : { headers }) })
+  Anthropic.provider({
+    apiKey: Redacted.make(apiKey),
+    baseURL: recorded.sim.anthropicBaseUrl,
+    ...(headers === undefined ? {} : { headers })
+  })
 
-const complete = (provider: LanguageModel.Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
+const complete = (provider: LanguageModel.Provider, ...args: Parameters<typeof request>) =>
+  provider.complete(request(...args))
 
 describe("Anthropic.provider", () => {
   it.live("answers with usage, request id (request-id header), response model and cost", () =>
@@ -74,13 +89,22 @@ describe("Anthropic.provider", () => {
       yield* complete(p, model, {
         messages: [
           ...qa("What is 2 + 3?"),
-          { role: "assistant", content: "", toolCalls: [{ id: calls[0]!.id, name: "calculator", arguments: calls[0]!.arguments }] },
+          {
+            role: "assistant",
+            content: "",
+            toolCalls: [{ id: calls[0]!.id, name: "calculator", arguments: calls[0]!.arguments }]
+          },
           { role: "tool", content: "5", toolCallId: calls[0]!.id }
         ]
       })
       const messages = bodies[0]!.messages as Array<{ role: string; content: unknown }>
       expect(messages.map((m) => m.role)).toEqual(["user", "assistant", "user"])
-      expect(messages[1]!.content).toEqual([{ type: "tool_use", id: calls[0]!.id, name: "calculator", input: { expression: "2 + 3" } }])
+      expect(messages[1]!.content).toEqual([{
+        type: "tool_use",
+        id: calls[0]!.id,
+        name: "calculator",
+        input: { expression: "2 + 3" }
+      }])
       expect(messages[2]!.content).toEqual([{ type: "tool_result", tool_use_id: calls[0]!.id, content: "5" }])
     }))
 
@@ -89,7 +113,9 @@ describe("Anthropic.provider", () => {
       const p = yield* anthropic()
       bodies.length = 0
       const schema = { type: "object", properties: { answer: { type: "string" } }, required: ["answer"] }
-      yield* complete(p, model, { responseFormat: { type: "json_schema", json_schema: { name: "out", schema, strict: true } } })
+      yield* complete(p, model, {
+        responseFormat: { type: "json_schema", json_schema: { name: "out", schema, strict: true } }
+      })
       const system = bodies[0]!.system as string
       expect(system).toContain("Respond with a single valid JSON object")
       expect(system).toContain(JSON.stringify(schema))
@@ -99,11 +125,16 @@ describe("Anthropic.provider", () => {
 
   it.effect("reads ANTHROPIC_API_KEY from config and fails with an LMConfigurationError naming it without it", () =>
     Effect.gen(function*() {
-      const withEnv = (env: Record<string, string>) => Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+      const withEnv = (env: Record<string, string>) =>
+        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
       const p = yield* Anthropic.provider().pipe(withEnv({ ANTHROPIC_API_KEY: goodKey }))
       expect(p.name).toBe("anthropic")
       const missing = yield* failureOf(Anthropic.provider().pipe(withEnv({})))
-      expect(missing).toMatchObject({ _tag: "LMConfigurationError", provider: "anthropic", variable: "ANTHROPIC_API_KEY" })
+      expect(missing).toMatchObject({
+        _tag: "LMConfigurationError",
+        provider: "anthropic",
+        variable: "ANTHROPIC_API_KEY"
+      })
       expect(missing.message).toContain("ANTHROPIC_API_KEY is not set")
       expect(missing.suggestion).toContain("Anthropic.layer")
     }))

@@ -7,7 +7,17 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream } from "effect"
 import { AiError, LanguageModel, type Prompt, type Response, Tool } from "effect/ai"
 import { EffectAi } from "../src/index.ts"
-import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, recordingSimulator } from "./support.ts"
+import {
+  calculator,
+  closedPort,
+  errorText,
+  failureOf,
+  goodKey,
+  qa,
+  recordingSimulator,
+  request,
+  secretKey
+} from "./support.ts"
 
 const recorded = recordingSimulator()
 const bodies = recorded.bodies
@@ -26,7 +36,13 @@ const toWire = (prompt: Prompt.Prompt): Array<Record<string, unknown>> =>
           content: m.content.map((p) => (p.type === "text" ? p.text : "")).join("") || null,
           ...(calls.length === 0
             ? {}
-            : { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: JSON.stringify(c.params) } })) })
+            : {
+              tool_calls: calls.map((c) => ({
+                id: c.id,
+                type: "function",
+                function: { name: c.name, arguments: JSON.stringify(c.params) }
+              }))
+            })
         }
       }
       case "tool": {
@@ -36,7 +52,8 @@ const toWire = (prompt: Prompt.Prompt): Array<Record<string, unknown>> =>
     }
   })
 
-const fail = (reason: AiError.AiErrorReason) => Effect.fail(AiError.make({ module: "SimModel", method: "generateText", reason }))
+const fail = (reason: AiError.AiErrorReason) =>
+  Effect.fail(AiError.make({ module: "SimModel", method: "generateText", reason }))
 
 /** An Effect AI LanguageModel over the simulator's OpenAI endpoint. */
 const simModel = (baseUrl: string, model: string, apiKey: string, headers: Record<string, string> = {}) =>
@@ -63,35 +80,60 @@ const simModel = (baseUrl: string, model: string, apiKey: string, headers: Recor
               headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...headers },
               body: JSON.stringify(body)
             })
-            return { status: response.status, headers: Object.fromEntries(response.headers), json: await response.json() as any }
+            return {
+              status: response.status,
+              headers: Object.fromEntries(response.headers),
+              json: await response.json() as any
+            }
           },
           catch: (e) =>
             AiError.make({
               module: "SimModel",
               method: "generateText",
-              reason: new AiError.NetworkError({ reason: "TransportError", method: "POST", url, description: String(e) })
+              reason: new AiError.NetworkError({
+                reason: "TransportError",
+                method: "POST",
+                url,
+                description: String(e)
+              })
             })
-        }).pipe(Effect.flatMap(({ status, headers, json }): Effect.Effect<Array<Response.PartEncoded>, AiError.AiError> => {
-          const http = { response: { status, headers } }
-          if (status === 429 && json.error?.code === "insufficient_quota") return fail(new AiError.QuotaExhaustedError({ http }))
-          if (status === 429) {
-            return fail(new AiError.RateLimitError({ http, retryAfter: Duration.seconds(Number(headers["retry-after"] ?? 0)) }))
-          }
-          if (status !== 200) return fail(AiError.reasonFromHttpStatus({ status, http, description: json.error?.message }))
-          const choice = json.choices[0]
-          const parts: Array<Response.PartEncoded> = [{ type: "response-metadata", id: json.id, modelId: json.model }]
-          if (choice.message.content) parts.push({ type: "text", text: choice.message.content })
-          for (const c of choice.message.tool_calls ?? []) {
-            parts.push({ type: "tool-call", id: c.id, name: c.function.name, params: JSON.parse(c.function.arguments) })
-          }
-          parts.push({
-            type: "finish",
-            reason: choice.finish_reason === "tool_calls" ? "tool-calls" : choice.finish_reason,
-            usage: { inputTokens: { total: json.usage.prompt_tokens }, outputTokens: { total: json.usage.completion_tokens } },
-            response: { status, headers }
+        }).pipe(
+          Effect.flatMap(({ status, headers, json }): Effect.Effect<Array<Response.PartEncoded>, AiError.AiError> => {
+            const http = { response: { status, headers } }
+            if (status === 429 && json.error?.code === "insufficient_quota") {
+              return fail(new AiError.QuotaExhaustedError({ http }))
+            }
+            if (status === 429) {
+              return fail(
+                new AiError.RateLimitError({ http, retryAfter: Duration.seconds(Number(headers["retry-after"] ?? 0)) })
+              )
+            }
+            if (status !== 200) {
+              return fail(AiError.reasonFromHttpStatus({ status, http, description: json.error?.message }))
+            }
+            const choice = json.choices[0]
+            const parts: Array<Response.PartEncoded> = [{ type: "response-metadata", id: json.id, modelId: json.model }]
+            if (choice.message.content) parts.push({ type: "text", text: choice.message.content })
+            for (const c of choice.message.tool_calls ?? []) {
+              parts.push({
+                type: "tool-call",
+                id: c.id,
+                name: c.function.name,
+                params: JSON.parse(c.function.arguments)
+              })
+            }
+            parts.push({
+              type: "finish",
+              reason: choice.finish_reason === "tool_calls" ? "tool-calls" : choice.finish_reason,
+              usage: {
+                inputTokens: { total: json.usage.prompt_tokens },
+                outputTokens: { total: json.usage.completion_tokens }
+              },
+              response: { status, headers }
+            })
+            return Effect.succeed(parts)
           })
-          return Effect.succeed(parts)
-        }))
+        )
       },
       streamText: () => Stream.die("streaming is not used by the adapter")
     })
@@ -141,15 +183,25 @@ describe("EffectAi.provider", () => {
       yield* p.complete(request("gpt-4o-mini", {
         messages: [
           ...qa("What is 2 + 3?"),
-          { role: "assistant", content: "", toolCalls: [{ id: "call_9", name: "calculator", arguments: "{\"expression\":\"2 + 3\"}" }] },
+          {
+            role: "assistant",
+            content: "",
+            toolCalls: [{ id: "call_9", name: "calculator", arguments: "{\"expression\":\"2 + 3\"}" }]
+          },
           { role: "tool", content: "5", toolCallId: "call_9" }
         ],
         responseFormat: { type: "json_object" }
       }))
       const messages = bodies[0]!.messages as Array<Record<string, unknown>>
-      expect(messages[2]).toMatchObject({ role: "assistant", tool_calls: [{ id: "call_9", function: { name: "calculator" } }] })
+      expect(messages[2]).toMatchObject({
+        role: "assistant",
+        tool_calls: [{ id: "call_9", function: { name: "calculator" } }]
+      })
       expect(messages[3]).toEqual({ role: "tool", tool_call_id: "call_9", content: "5" })
-      expect(messages.at(-1)).toEqual({ role: "system", content: "Respond with a single valid JSON object and nothing else." })
+      expect(messages.at(-1)).toEqual({
+        role: "system",
+        content: "Respond with a single valid JSON object and nothing else."
+      })
     }))
 
   it.live("configure wraps each generateText call with the request's settings", () =>

@@ -19,10 +19,13 @@ beforeAll(async () => {
 afterAll(() => sim.close())
 
 const lmLayer = <E>(providers: Layer.Layer<Providers.Providers, E>) =>
-  LanguageModel.layer({ retryBaseDelayMs: 10, retryMaxDelayMs: 100 }).pipe(Layer.provide([providers, Cache.layerMemory()]))
+  LanguageModel.layer({ retryBaseDelayMs: 10, retryMaxDelayMs: 100 }).pipe(
+    Layer.provide([providers, Cache.layerMemory()])
+  )
 
 const ask: LanguageModel.LMRequest = { messages: qa("What is the capital of France?") }
-const generate = (model: string, request: LanguageModel.LMRequest = ask) => LanguageModel.LanguageModel.use((lm) => lm.generate(LM.make(model), request))
+const generate = (model: string, request: LanguageModel.LMRequest = ask) =>
+  LanguageModel.LanguageModel.use((lm) => lm.generate(LM.make(model), request))
 
 describe("providers under LanguageModel.layer", () => {
   it.live("an injected 429 is retried after retry-after, then the answer is cached", () =>

@@ -2,15 +2,30 @@ import { type LanguageModel, LMError } from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Redacted } from "effect"
 import { OpenAi } from "../src/index.ts"
-import { calculator, closedPort, errorText, failureOf, goodKey, qa, request, secretKey, recordingSimulator } from "./support.ts"
+import {
+  calculator,
+  closedPort,
+  errorText,
+  failureOf,
+  goodKey,
+  qa,
+  recordingSimulator,
+  request,
+  secretKey
+} from "./support.ts"
 
 const recorded = recordingSimulator()
 const bodies = recorded.bodies
 
 const openai = (headers?: Record<string, string>, apiKey = goodKey) =>
-  OpenAi.provider({ apiKey: Redacted.make(apiKey), baseURL: recorded.sim.openaiBaseUrl, ...(headers === undefined ? {} : { headers }) })
+  OpenAi.provider({
+    apiKey: Redacted.make(apiKey),
+    baseURL: recorded.sim.openaiBaseUrl,
+    ...(headers === undefined ? {} : { headers })
+  })
 
-const complete = (provider: LanguageModel.Provider, ...args: Parameters<typeof request>) => provider.complete(request(...args))
+const complete = (provider: LanguageModel.Provider, ...args: Parameters<typeof request>) =>
+  provider.complete(request(...args))
 
 describe("OpenAi.provider", () => {
   it.live("answers a DSPy ChatAdapter prompt with usage, request id, response model and cost", () =>
@@ -39,7 +54,12 @@ describe("OpenAi.provider", () => {
   it.live("sends a json_schema response_format and returns the JSON text", () =>
     Effect.gen(function*() {
       const p = yield* openai()
-      const schema = { type: "object", properties: { answer: { type: "string" } }, required: ["answer"], additionalProperties: false }
+      const schema = {
+        type: "object",
+        properties: { answer: { type: "string" } },
+        required: ["answer"],
+        additionalProperties: false
+      }
       const r = yield* complete(p, "gpt-4o-mini", {
         responseFormat: { type: "json_schema", json_schema: { name: "output", schema, strict: true } }
       })
@@ -65,16 +85,30 @@ describe("OpenAi.provider", () => {
       yield* complete(p, "gpt-4o-mini", {
         messages: [
           ...qa("What is 2 + 3?"),
-          { role: "assistant", content: "", toolCalls: [{ id: "call_1", name: "calculator", arguments: "{\"expression\":\"2 + 3\"}" }] },
+          {
+            role: "assistant",
+            content: "",
+            toolCalls: [{ id: "call_1", name: "calculator", arguments: "{\"expression\":\"2 + 3\"}" }]
+          },
           { role: "tool", content: "5", toolCallId: "call_1" },
-          { role: "user", content: [{ type: "text", text: "And the capital of France?" }, { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] }
+          {
+            role: "user",
+            content: [{ type: "text", text: "And the capital of France?" }, {
+              type: "image_url",
+              image_url: { url: "data:image/png;base64,AAAA" }
+            }]
+          }
         ]
       })
       const messages = bodies[0]!.messages as Array<Record<string, unknown>>
       expect(messages[2]).toEqual({
         role: "assistant",
         content: null,
-        tool_calls: [{ id: "call_1", type: "function", function: { name: "calculator", arguments: "{\"expression\":\"2 + 3\"}" } }]
+        tool_calls: [{
+          id: "call_1",
+          type: "function",
+          function: { name: "calculator", arguments: "{\"expression\":\"2 + 3\"}" }
+        }]
       })
       expect(messages[3]).toEqual({ role: "tool", tool_call_id: "call_1", content: "5" })
       expect(messages[4]!.content).toEqual([
@@ -87,7 +121,11 @@ describe("OpenAi.provider", () => {
     Effect.gen(function*() {
       const p = yield* openai()
       bodies.length = 0
-      yield* complete(p, "o4-mini", { temperature: 0, maxTokens: 20_000, kwargs: { seed: 7, api_key: "never-sent", rollout_id: 3 } })
+      yield* complete(p, "o4-mini", {
+        temperature: 0,
+        maxTokens: 20_000,
+        kwargs: { seed: 7, api_key: "never-sent", rollout_id: 3 }
+      })
       yield* complete(p, "gpt-4o-mini", { temperature: 0, maxTokens: 300, stop: ["\n\n[[ ## completed"] })
       const [reasoning, plain] = bodies
       expect(reasoning!.max_completion_tokens).toBe(20_000)
@@ -104,8 +142,14 @@ describe("OpenAi.provider", () => {
 
   it("reports capabilities and cost from the price catalogue", () => {
     const p = Effect.runSync(OpenAi.provider({ apiKey: Redacted.make(goodKey), baseURL: "http://127.0.0.1:1/v1" }))
-    expect(p.capabilities("gpt-4o-mini")).toMatchObject({ structuredOutputs: true, jsonObject: true, tools: true, contextWindow: 128000 })
-    expect(p.cost?.("gpt-4o-mini", { promptTokens: 1_000_000, completionTokens: 0, totalTokens: 1_000_000 })).toBeCloseTo(0.15)
+    expect(p.capabilities("gpt-4o-mini")).toMatchObject({
+      structuredOutputs: true,
+      jsonObject: true,
+      tools: true,
+      contextWindow: 128000
+    })
+    expect(p.cost?.("gpt-4o-mini", { promptTokens: 1_000_000, completionTokens: 0, totalTokens: 1_000_000 }))
+      .toBeCloseTo(0.15)
     expect(p.cost?.("no-such-model-xyz", { promptTokens: 10, completionTokens: 10, totalTokens: 20 })).toBeUndefined()
   })
 
@@ -113,7 +157,9 @@ describe("OpenAi.provider", () => {
     Effect.gen(function*() {
       const withEnv = (env: Record<string, string>) =>
         Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
-      const p = yield* OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: goodKey, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" }))
+      const p = yield* OpenAi.provider().pipe(
+        withEnv({ OPENAI_API_KEY: goodKey, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" })
+      )
       const e = yield* failureOf(p.complete(request("gpt-4o-mini", { timeoutMs: 2_000 })))
       expect(e._tag).toBe("LMProviderError")
       expect((e as LMError.LMError & { detail: string }).detail).toContain("http://127.0.0.1:9/v1")
@@ -124,8 +170,12 @@ describe("OpenAi.provider", () => {
       expect(missing.message).toContain("OPENAI_API_KEY is not set")
       expect(missing.suggestion).toContain("export OPENAI_API_KEY=")
       // An empty variable is as good as none.
-      expect((yield* failureOf(OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: "" }))))._tag).toBe("LMConfigurationError")
-      const badUrl = yield* failureOf(OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: goodKey, OPENAI_BASE_URL: "localhost:11434" })))
+      expect((yield* failureOf(OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: "" }))))._tag).toBe(
+        "LMConfigurationError"
+      )
+      const badUrl = yield* failureOf(
+        OpenAi.provider().pipe(withEnv({ OPENAI_API_KEY: goodKey, OPENAI_BASE_URL: "localhost:11434" }))
+      )
       expect(badUrl).toMatchObject({ _tag: "LMConfigurationError", variable: "OPENAI_BASE_URL" })
       expect(badUrl.message).toContain("\"localhost:11434\" is not an http(s) URL")
     }))

@@ -19,7 +19,8 @@ beforeAll(async () => {
 })
 afterAll(() => sim.close())
 
-const withEnv = (env: Record<string, string>) => Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+const withEnv = (env: Record<string, string>) =>
+  Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
 
 describe("OpenAiCompatible.provider", () => {
   it.live("answers through any OpenAI-compatible base URL, without a key", () =>
@@ -48,7 +49,12 @@ describe("OpenAiCompatible.provider", () => {
       expect(bodies[0]!.max_tokens).toBe(50)
       expect(bodies[0]!.max_completion_tokens).toBeUndefined()
       expect(bodies[0]!.temperature).toBe(0)
-      expect(p.capabilities("any")).toEqual({ structuredOutputs: true, jsonObject: false, tools: false, contextWindow: 32_000 })
+      expect(p.capabilities("any")).toEqual({
+        structuredOutputs: true,
+        jsonObject: false,
+        tools: false,
+        contextWindow: 32_000
+      })
     }))
 
   it.live("an unreachable server → LMProviderError transport naming the base URL", () =>
@@ -92,7 +98,9 @@ describe("OpenAiCompatible presets", () => {
       const badUrl = yield* failureOf(OpenAiCompatible.provider({ name: "local", baseURL: "not a url" }))
       expect(badUrl).toMatchObject({ _tag: "LMConfigurationError", provider: "local" })
       auth.length = 0
-      const g = yield* OpenAiCompatible.gemini().pipe(withEnv({ GEMINI_API_KEY: "AIza-gemini-test", GEMINI_BASE_URL: sim.openaiBaseUrl }))
+      const g = yield* OpenAiCompatible.gemini().pipe(
+        withEnv({ GEMINI_API_KEY: "AIza-gemini-test", GEMINI_BASE_URL: sim.openaiBaseUrl })
+      )
       const r = yield* g.complete(request("gemini-2.5-flash"))
       expect(g.name).toBe("gemini")
       expect(auth[0]).toBe("Bearer AIza-gemini-test")

@@ -2,19 +2,32 @@
  * Unit tests of the translation and classification rules that the HTTP tests cannot reach through the
  * simulator (servers echoing keys, retry-after forms, every status, edge-case bodies).
  */
+import AnthropicSdk from "@anthropic-ai/sdk"
+import { LMError } from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
 import OpenAI from "openai"
-import AnthropicSdk from "@anthropic-ai/sdk"
-import { describeAnthropicError, parseMessage, toAnthropicBody, toAnthropicMessages } from "../src/internal/anthropicRequest.ts"
+import {
+  describeAnthropicError,
+  parseMessage,
+  toAnthropicBody,
+  toAnthropicMessages
+} from "../src/internal/anthropicRequest.ts"
 import { type CallContext, retryAfterMs, scrub, toLMError } from "../src/internal/errors.ts"
 import { describeOpenAiError } from "../src/internal/openaiChat.ts"
 import { isReasoningModel, parseCompletion, toChatBody } from "../src/internal/openaiRequest.ts"
 import { errorText, secretKey } from "./support.ts"
-import { LMError } from "@dspex/core"
 
-const ctx: CallContext = { provider: "openai", model: "gpt-4o-mini", baseURL: "http://127.0.0.1:1/v1", timeoutMs: 1234, secrets: [secretKey] }
-const http = (status: number, extra: Partial<{ code: string; type: string; message: string; headers: Headers; param: string }> = {}) =>
-  toLMError({ kind: "http", status, message: extra.message ?? "boom", ...extra }, ctx)
+const ctx: CallContext = {
+  provider: "openai",
+  model: "gpt-4o-mini",
+  baseURL: "http://127.0.0.1:1/v1",
+  timeoutMs: 1234,
+  secrets: [secretKey]
+}
+const http = (
+  status: number,
+  extra: Partial<{ code: string; type: string; message: string; headers: Headers; param: string }> = {}
+) => toLMError({ kind: "http", status, message: extra.message ?? "boom", ...extra }, ctx)
 
 describe("secrets", () => {
   it("scrub removes the key and key-shaped tokens", () => {
@@ -25,7 +38,12 @@ describe("secrets", () => {
 
   it("an SDK error whose server echoed the full key becomes an LM error without it", () => {
     const headers = new Headers({ "x-request-id": "req_123" })
-    const sdkError = OpenAI.APIError.generate(401, { error: { message: `Incorrect API key provided: ${secretKey}`, code: "invalid_api_key" } }, undefined, headers)
+    const sdkError = OpenAI.APIError.generate(
+      401,
+      { error: { message: `Incorrect API key provided: ${secretKey}`, code: "invalid_api_key" } },
+      undefined,
+      headers
+    )
     const e = toLMError(describeOpenAiError(sdkError), ctx)
     expect(e._tag).toBe("LMAuthError")
     expect((e as { requestId?: string }).requestId).toBe("req_123")
@@ -45,7 +63,11 @@ describe("secrets", () => {
   })
 
   it("a connection error naming the key (e.g. in a URL) does not leak it", () => {
-    const e = toLMError({ kind: "connection", message: `failed to fetch http://x/?key=${secretKey}`, cause: { code: "ENOTFOUND" } }, ctx)
+    const e = toLMError({
+      kind: "connection",
+      message: `failed to fetch http://x/?key=${secretKey}`,
+      cause: { code: "ENOTFOUND" }
+    }, ctx)
     expect(e._tag).toBe("LMProviderError")
     expect(errorText(e)).not.toContain(secretKey)
     expect((e as { detail: string }).detail).toContain("ENOTFOUND")
@@ -74,8 +96,12 @@ describe("status classification", () => {
     expect(http(401)._tag).toBe("LMAuthError")
     expect(http(403)._tag).toBe("LMAuthError")
     expect(http(400, { code: "context_length_exceeded" })._tag).toBe("LMContextWindowExceeded")
-    expect(http(400, { message: "prompt is too long: 300000 tokens > 200000 maximum" })._tag).toBe("LMContextWindowExceeded")
-    expect(http(400, { message: "This model's maximum context length is 8192 tokens" })._tag).toBe("LMContextWindowExceeded")
+    expect(http(400, { message: "prompt is too long: 300000 tokens > 200000 maximum" })._tag).toBe(
+      "LMContextWindowExceeded"
+    )
+    expect(http(400, { message: "This model's maximum context length is 8192 tokens" })._tag).toBe(
+      "LMContextWindowExceeded"
+    )
     const bad = http(400, { message: "Unsupported value: 'temperature'", param: "temperature" })
     expect(bad._tag).toBe("LMBadRequest")
     expect((bad as { param?: string }).param).toBe("temperature")
@@ -93,7 +119,9 @@ describe("status classification", () => {
   it("classifies SDK timeouts and connection errors", () => {
     expect(toLMError(describeOpenAiError(new OpenAI.APIConnectionTimeoutError()), ctx)._tag).toBe("LMTimeout")
     expect(toLMError(describeAnthropicError(new AnthropicSdk.APIConnectionTimeoutError()), ctx)._tag).toBe("LMTimeout")
-    const refused = Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) })
+    const refused = Object.assign(new TypeError("fetch failed"), {
+      cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })
+    })
     const e = toLMError(describeOpenAiError(new OpenAI.APIConnectionError({ cause: refused })), ctx)
     expect(e._tag).toBe("LMProviderError")
     expect((e as { transport?: boolean }).transport).toBe(true)
@@ -103,7 +131,9 @@ describe("status classification", () => {
     expect(LMError.isUnreachable(e)).toBe(true)
     const reset = toLMError({ kind: "connection", message: "socket hang up", cause: { code: "ECONNRESET" } }, ctx)
     expect(LMError.isUnreachable(reset)).toBe(false)
-    expect(toLMError(describeOpenAiError(new SyntaxError("Unexpected end of JSON input")), ctx)._tag).toBe("LMMalformedResponse")
+    expect(toLMError(describeOpenAiError(new SyntaxError("Unexpected end of JSON input")), ctx)._tag).toBe(
+      "LMMalformedResponse"
+    )
   })
 })
 
@@ -111,7 +141,13 @@ describe("unknown models", () => {
   it("are LMModelNotFound, fatal, for each provider's way of saying so", () => {
     const openai = OpenAI.APIError.generate(
       404,
-      { error: { message: "The model `gpt-9` does not exist or you do not have access to it.", type: "invalid_request_error", code: "model_not_found" } },
+      {
+        error: {
+          message: "The model `gpt-9` does not exist or you do not have access to it.",
+          type: "invalid_request_error",
+          code: "model_not_found"
+        }
+      },
       undefined,
       new Headers()
     )
@@ -121,7 +157,12 @@ describe("unknown models", () => {
       undefined,
       new Headers()
     )
-    const ollama = OpenAI.APIError.generate(404, { error: { message: "model \"llama9\" not found, try pulling it first", type: "api_error" } }, undefined, new Headers())
+    const ollama = OpenAI.APIError.generate(
+      404,
+      { error: { message: "model \"llama9\" not found, try pulling it first", type: "api_error" } },
+      undefined,
+      new Headers()
+    )
     for (
       const e of [
         toLMError(describeOpenAiError(openai), ctx),
@@ -141,7 +182,18 @@ describe("unknown models", () => {
 
 describe("OpenAI request and response mapping", () => {
   it("recognises reasoning models as DSPy does", () => {
-    for (const m of ["o1", "o1-pro", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5-2025-08-07", "openai/o3"]) {
+    for (
+      const m of [
+        "o1",
+        "o1-pro",
+        "o3-mini",
+        "o4-mini-2025-04-16",
+        "gpt-5",
+        "gpt-5-mini",
+        "gpt-5-2025-08-07",
+        "openai/o3"
+      ]
+    ) {
       expect(isReasoningModel(m)).toBe(true)
     }
     for (const m of ["gpt-4o", "gpt-4o-mini", "gpt-5-chat-latest", "o2", "omni-moderation-latest", "gpt-4.1"]) {
@@ -150,13 +202,21 @@ describe("OpenAI request and response mapping", () => {
   })
 
   it("moves a max_tokens kwarg to max_completion_tokens for reasoning models and omits n = 1", () => {
-    const body = toChatBody({ model: "gpt-5", messages: [{ role: "user", content: "hi" }], n: 1, timeoutMs: 1, kwargs: { max_tokens: 16_000 } }, {
+    const body = toChatBody({
+      model: "gpt-5",
+      messages: [{ role: "user", content: "hi" }],
+      n: 1,
+      timeoutMs: 1,
+      kwargs: { max_tokens: 16_000 }
+    }, {
       reasoningRules: true
     }) as unknown as Record<string, unknown>
     expect(body.max_completion_tokens).toBe(16_000)
     expect(body.max_tokens).toBeUndefined()
     expect(body.n).toBeUndefined()
-    const plain = toChatBody({ model: "gpt-5", messages: [], n: 2, timeoutMs: 1, maxTokens: 10, temperature: 0.3 }, { reasoningRules: false }) as unknown as Record<
+    const plain = toChatBody({ model: "gpt-5", messages: [], n: 2, timeoutMs: 1, maxTokens: 10, temperature: 0.3 }, {
+      reasoningRules: false
+    }) as unknown as Record<
       string,
       unknown
     >

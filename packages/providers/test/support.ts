@@ -55,7 +55,10 @@ export const qa = (question: string): ReadonlyArray<Message.Message> => [
   { role: "user", content: user(question) }
 ]
 
-export const request = (model: string, overrides: Partial<LanguageModel.ProviderRequest> = {}): LanguageModel.ProviderRequest => ({
+export const request = (
+  model: string,
+  overrides: Partial<LanguageModel.ProviderRequest> = {}
+): LanguageModel.ProviderRequest => ({
   model,
   messages: qa("What is the capital of France?"),
   n: 1,
@@ -74,7 +77,8 @@ export const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effec
 
 /** Everything an error exposes as text: message, JSON encoding, string form. */
 export const errorText = (e: unknown): string =>
-  [String((e as { message?: unknown }).message), JSON.stringify(e), String(e), (e as { stack?: string }).stack ?? ""].join("\n")
+  [String((e as { message?: unknown }).message), JSON.stringify(e), String(e), (e as { stack?: string }).stack ?? ""]
+    .join("\n")
 
 /** A loopback port nothing listens on (bound, then released). */
 export const closedPort = (): Promise<number> =>

@@ -16,7 +16,13 @@ import { RemoteReplyInvalid } from "./Errors.ts"
  * The runtime errors a served ref can fail with; they cross the wire as themselves (`ActorUnreachable` when
  * the served ref is itself a remote ref whose transport failed).
  */
-export const RuntimeError = Schema.Union([ActorError.AskTimeout, ActorError.MailboxFull, ActorError.ActorGone, ActorError.MessageRejected, ActorError.ActorUnreachable])
+export const RuntimeError = Schema.Union([
+  ActorError.AskTimeout,
+  ActorError.MailboxFull,
+  ActorError.ActorGone,
+  ActorError.MessageRejected,
+  ActorError.ActorUnreachable
+])
 export type RuntimeError = typeof RuntimeError.Type
 
 const runtimeErrorJson = Schema.toCodecJson(RuntimeError)
@@ -45,7 +51,8 @@ export type ExitAnnouncement = typeof ExitAnnouncement.Type
 const announcementJson = Schema.toCodecJson(NodeAnnouncement)
 const exitJson = Schema.toCodecJson(ExitAnnouncement)
 
-export const encodeAnnouncement = (a: NodeAnnouncement): string => JSON.stringify(Schema.encodeSync(announcementJson)(a))
+export const encodeAnnouncement = (a: NodeAnnouncement): string =>
+  JSON.stringify(Schema.encodeSync(announcementJson)(a))
 export const decodeAnnouncement = (data: Uint8Array): NodeAnnouncement | undefined => {
   const exit = Schema.decodeUnknownExit(announcementJson)(parseJson(data))
   return Exit.isSuccess(exit) ? exit.value : undefined
@@ -72,13 +79,21 @@ const tagOf = (value: unknown): string => {
   return typeof tag === "string" ? tag : "<none>"
 }
 
-const rejected = (actor: string, v: Protocol.Violation) => new ActorError.MessageRejected({ actor, tag: v.tag, path: v.path, issue: v.issue })
+const rejected = (actor: string, v: Protocol.Violation) =>
+  new ActorError.MessageRejected({ actor, tag: v.tag, path: v.path, issue: v.issue })
 
 /** A request as encoded or decoded: the value, or why it does not fit the protocol. */
-export type Checked<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: ActorError.MessageRejected }
+export type Checked<A> = { readonly ok: true; readonly value: A } | {
+  readonly ok: false
+  readonly error: ActorError.MessageRejected
+}
 
 /** Encodes a message for the wire, or says why it does not fit the protocol. */
-export const encodeRequest = <P extends Protocol.Any>(protocol: P, actor: string, message: Protocol.Message<P>): Checked<string> => {
+export const encodeRequest = <P extends Protocol.Any>(
+  protocol: P,
+  actor: string,
+  message: Protocol.Message<P>
+): Checked<string> => {
   const exit = protocol.encodeMessage(message)
   return Exit.isSuccess(exit)
     ? { ok: true, value: JSON.stringify(exit.value) }
@@ -86,9 +101,18 @@ export const encodeRequest = <P extends Protocol.Any>(protocol: P, actor: string
 }
 
 /** Decodes a request off the wire; anything that is not JSON or does not fit the protocol is a `MessageRejected`. */
-export const decodeRequest = <P extends Protocol.Any>(protocol: P, actor: string, data: Uint8Array): Checked<Protocol.Message<P>> => {
+export const decodeRequest = <P extends Protocol.Any>(
+  protocol: P,
+  actor: string,
+  data: Uint8Array
+): Checked<Protocol.Message<P>> => {
   const input = parseJson(data)
-  if (input === notJson) return { ok: false, error: new ActorError.MessageRejected({ actor, tag: "<none>", path: "", issue: "the request is not JSON" }) }
+  if (input === notJson) {
+    return {
+      ok: false,
+      error: new ActorError.MessageRejected({ actor, tag: "<none>", path: "", issue: "the request is not JSON" })
+    }
+  }
   const exit = protocol.decodeMessage(input)
   return Exit.isSuccess(exit)
     ? { ok: true, value: exit.value as Protocol.Message<P> }
@@ -105,14 +129,25 @@ export const encodeSuccess = (protocol: Protocol.Any, tag: string, value: unknow
   const exit = protocol.encodeReply(tag, value)
   return Exit.isSuccess(exit)
     ? JSON.stringify({ t: "ok", v: exit.value })
-    : JSON.stringify({ t: "invalid", v: { path: violationOf(exit, tag).path, issue: `the server's reply does not fit the reply Schema: ${violationOf(exit, tag).issue}` } })
+    : JSON.stringify({
+      t: "invalid",
+      v: {
+        path: violationOf(exit, tag).path,
+        issue: `the server's reply does not fit the reply Schema: ${violationOf(exit, tag).issue}`
+      }
+    })
 }
 
 /**
  * The reply envelope for a failed ask: a runtime error as itself, a handler's typed error with the tag's
  * error Schema; anything else (a defect) becomes `ActorGone` with the failure as its reason.
  */
-export const encodeFailure = (protocol: Protocol.Any, actor: string, tag: string, cause: Cause.Cause<unknown>): string => {
+export const encodeFailure = (
+  protocol: Protocol.Any,
+  actor: string,
+  tag: string,
+  cause: Cause.Cause<unknown>
+): string => {
   const failure = cause.reasons.find((r) => r._tag === "Fail")
   if (failure?._tag === "Fail") {
     const error = failure.error
@@ -131,7 +166,8 @@ export const encodeFailure = (protocol: Protocol.Any, actor: string, tag: string
 }
 
 /** The reply envelope for a request that never reached the actor. */
-export const encodeRejected = (error: ActorError.MessageRejected): string => JSON.stringify({ t: "runtime", v: Schema.encodeSync(runtimeErrorJson)(error) })
+export const encodeRejected = (error: ActorError.MessageRejected): string =>
+  JSON.stringify({ t: "runtime", v: Schema.encodeSync(runtimeErrorJson)(error) })
 
 /** What a reply decodes to: the reply, the handler's typed error, a runtime error, or an invalid reply. */
 export type DecodedReply =
@@ -142,7 +178,10 @@ export type DecodedReply =
 
 /** Decodes a reply envelope for a request with message tag `tag`. */
 export const decodeReply = (protocol: Protocol.Any, actor: string, tag: string, data: Uint8Array): DecodedReply => {
-  const invalid = (path: string, issue: string): DecodedReply => ({ _tag: "invalid", error: new RemoteReplyInvalid({ actor, tag, path, issue }) })
+  const invalid = (path: string, issue: string): DecodedReply => ({
+    _tag: "invalid",
+    error: new RemoteReplyInvalid({ actor, tag, path, issue })
+  })
   const envelope = parseJson(data)
   if (typeof envelope !== "object" || envelope === null) return invalid("", "the reply is not a JSON envelope")
   const { t, v } = envelope as { t?: unknown; v?: unknown }
@@ -165,7 +204,10 @@ export const decodeReply = (protocol: Protocol.Any, actor: string, tag: string, 
     }
     case "invalid": {
       const detail = (typeof v === "object" && v !== null ? v : {}) as { path?: unknown; issue?: unknown }
-      return invalid(typeof detail.path === "string" ? detail.path : "", typeof detail.issue === "string" ? detail.issue : "invalid reply")
+      return invalid(
+        typeof detail.path === "string" ? detail.path : "",
+        typeof detail.issue === "string" ? detail.issue : "invalid reply"
+      )
     }
     default:
       return invalid("t", `unknown reply kind ${JSON.stringify(t)}`)

@@ -81,7 +81,9 @@ export class RemoteReplyInvalid extends Schema.TaggedError<RemoteReplyInvalid>()
 }) {
   readonly retryable = false
   override get message() {
-    return `reply to "${this.tag}" from remote actor ${this.actor} does not fit the protocol${this.path === "" ? "" : ` at ${this.path}`}: ${this.issue}`
+    return `reply to "${this.tag}" from remote actor ${this.actor} does not fit the protocol${
+      this.path === "" ? "" : ` at ${this.path}`
+    }: ${this.issue}`
   }
   get suggestion() {
     return "Run the same protocol version on every node that serves or calls this actor."

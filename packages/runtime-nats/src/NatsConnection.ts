@@ -42,7 +42,9 @@ export interface NatsConnectionShape {
   readonly unavailable: () => NatsUnavailable
 }
 
-export class NatsConnection extends Context.Service<NatsConnection, NatsConnectionShape>()("@dspex/runtime-nats/NatsConnection") {}
+export class NatsConnection
+  extends Context.Service<NatsConnection, NatsConnectionShape>()("@dspex/runtime-nats/NatsConnection")
+{}
 
 const describeError = (e: unknown): string => {
   if (!(e instanceof Error)) return String(e)
@@ -112,7 +114,7 @@ export const make = Effect.fn("NatsConnection.make")(function*(options: NatsConn
   const lost = (next: ConnectionState) => {
     const was = state
     state = next
-    if (was === "connected") for (const f of disconnectListeners) f()
+    if (was === "connected") { for (const f of disconnectListeners) f() }
   }
   // status() is an async iterator that ends when the client closes; it must run detached from any fiber
   void (async () => {
@@ -136,7 +138,10 @@ export const make = Effect.fn("NatsConnection.make")(function*(options: NatsConn
   void client.closed().then(() => lost("closed"))
 
   const unavailable = () =>
-    new NatsUnavailable({ url, detail: state === "closed" ? "the connection is closed" : "connection lost; reconnecting" })
+    new NatsUnavailable({
+      url,
+      detail: state === "closed" ? "the connection is closed" : "connection lost; reconnecting"
+    })
 
   return {
     client,
@@ -169,5 +174,6 @@ export const make = Effect.fn("NatsConnection.make")(function*(options: NatsConn
  * const runnable = program.pipe(Effect.provide(Node.layer({ name: "worker-1" }).pipe(Layer.provideMerge(NatsLive))))
  * ```
  */
-export const layer = (options?: NatsConnectionOptions): Layer.Layer<NatsConnection, NatsUnavailable | Config.ConfigError> =>
-  Layer.effect(NatsConnection, make(options))
+export const layer = (
+  options?: NatsConnectionOptions
+): Layer.Layer<NatsConnection, NatsUnavailable | Config.ConfigError> => Layer.effect(NatsConnection, make(options))

@@ -10,15 +10,15 @@
  * suspended and every node gets a fresh grace period once the connection is back. A NATS outage alone
  * therefore never fires monitors (and never makes supervisors restart work needlessly).
  */
-import type { ServiceInfo } from "@nats-io/services"
 import { nuid } from "@nats-io/nats-core"
+import type { ServiceInfo } from "@nats-io/services"
 import { Config, Context, Duration, Effect, Layer, PubSub, type Scope, type Stream } from "effect"
 import { hostname } from "node:os"
 import type { NodeAnnouncement } from "./Codec.ts"
 import type { NatsUnavailable, NodeDown } from "./Errors.ts"
-import { NatsConnection } from "./NatsConnection.ts"
 import { NodeImpl } from "./internal/node.ts"
 import * as Subjects from "./internal/subjects.ts"
+import { NatsConnection } from "./NatsConnection.ts"
 
 /** A live node as this node sees it. */
 export interface NodeInfo extends NodeAnnouncement {
@@ -187,9 +187,12 @@ export class Node extends Context.Service<Node, NodeShape>()("@dspex/runtime-nat
 
 const configOf = (options: NodeOptions) =>
   Effect.gen(function*() {
-    const name = options.name ?? (yield* Config.String("DSPEX_NODE_NAME").pipe(Config.withDefault(`${hostname()}-${process.pid}`)))
-    const heartbeat = options.heartbeatInterval ?? (yield* Config.Duration("DSPEX_NODE_HEARTBEAT_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))))
-    const liveness = options.livenessTimeout ?? (yield* Config.Duration("DSPEX_NODE_LIVENESS_TIMEOUT").pipe(Config.withDefault(Duration.seconds(3))))
+    const name = options.name ??
+      (yield* Config.String("DSPEX_NODE_NAME").pipe(Config.withDefault(`${hostname()}-${process.pid}`)))
+    const heartbeat = options.heartbeatInterval ??
+      (yield* Config.Duration("DSPEX_NODE_HEARTBEAT_INTERVAL").pipe(Config.withDefault(Duration.seconds(1))))
+    const liveness = options.livenessTimeout ??
+      (yield* Config.Duration("DSPEX_NODE_LIVENESS_TIMEOUT").pipe(Config.withDefault(Duration.seconds(3))))
     const id = options.id ?? nuid.next()
     Subjects.assertValidNodeId(id)
     return {
@@ -223,16 +226,28 @@ const configOf = (options: NodeOptions) =>
 export const make = Effect.fn("Node.make")(function*(options: NodeOptions = {}) {
   const nats = yield* NatsConnection
   const config = yield* configOf(options)
-  const events = yield* Effect.acquireRelease(PubSub.sliding<MemberEvent>(Math.max(1, options.eventBuffer ?? 1024)), PubSub.shutdown)
+  const events = yield* Effect.acquireRelease(
+    PubSub.sliding<MemberEvent>(Math.max(1, options.eventBuffer ?? 1024)),
+    PubSub.shutdown
+  )
   const node = new NodeImpl(nats, config, events)
   yield* Effect.promise(() => node.register())
   node.start()
-  yield* Effect.addFinalizer(() => Effect.promise(() => node.close()).pipe(Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.void })))
+  yield* Effect.addFinalizer(() =>
+    Effect.promise(() => node.close()).pipe(Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.void }))
+  )
 
-  yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(config.heartbeatIntervalMs)), Effect.sync(() => node.heartbeat()))))
+  yield* Effect.forkScoped(
+    Effect.forever(Effect.andThen(
+      Effect.sleep(Duration.millis(config.heartbeatIntervalMs)),
+      Effect.sync(() => node.heartbeat())
+    ))
+  )
   // a node is declared down at most one sweep period after its liveness timeout
   const sweepEveryMs = Math.max(10, Math.min(100, Math.floor(config.livenessTimeoutMs / 20)))
-  yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(sweepEveryMs)), Effect.sync(() => node.sweep()))))
+  yield* Effect.forkScoped(
+    Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(sweepEveryMs)), Effect.sync(() => node.sweep())))
+  )
   node.hello()
   return node as NodeShape
 })
@@ -251,7 +266,8 @@ export const make = Effect.fn("Node.make")(function*(options: NodeOptions = {}) 
  * }).pipe(Effect.provide(Live))
  * ```
  */
-export const layer = (options?: NodeOptions): Layer.Layer<Node, Config.ConfigError, NatsConnection> => Layer.effect(Node, make(options))
+export const layer = (options?: NodeOptions): Layer.Layer<Node, Config.ConfigError, NatsConnection> =>
+  Layer.effect(Node, make(options))
 
 /**
  * The live nodes, this one included.
@@ -286,4 +302,5 @@ export const members = (): Effect.Effect<ReadonlyArray<NodeInfo>, never, Node> =
  * })
  * ```
  */
-export const watch = (nodeId: string): Effect.Effect<Effect.Effect<NodeDown>, never, Node> => Node.use((node) => node.watch(nodeId))
+export const watch = (nodeId: string): Effect.Effect<Effect.Effect<NodeDown>, never, Node> =>
+  Node.use((node) => node.watch(nodeId))

@@ -23,10 +23,10 @@ import type { Msg } from "@nats-io/transport-node"
 import { Duration, Effect, Exit, FiberSet, Scheduler, Scope } from "effect"
 import * as Codec from "./Codec.ts"
 import type { NatsUnavailable, NoResponders, RemoteReplyInvalid } from "./Errors.ts"
-import { NatsConnection } from "./NatsConnection.ts"
-import { Node } from "./Node.ts"
 import { isRemoteError, RemoteRefCore } from "./internal/remoteRef.ts"
 import * as Subjects from "./internal/subjects.ts"
+import { NatsConnection } from "./NatsConnection.ts"
+import { Node } from "./Node.ts"
 
 /** The failures only the network adds (a ref's `askRemote` / `tellRemote` return them as themselves). */
 export type RemoteError = NatsUnavailable | NoResponders | RemoteReplyInvalid
@@ -134,7 +134,9 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
   const announceExit = (reason: ActorError.ExitReason) => {
     if (reason === announced) return
     announced = reason
-    if (nats.isConnected()) client.publish(Subjects.exitSubject(clusterName), Codec.encodeExit({ actor: clusterName, node: node.id, reason }))
+    if (nats.isConnected()) {
+      client.publish(Subjects.exitSubject(clusterName), Codec.encodeExit({ actor: clusterName, node: node.id, reason }))
+    }
   }
 
   const handle = (err: Error | null, msg: Msg) => {
@@ -147,7 +149,12 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
     }
     const message = decoded.value
     if (!reply) {
-      run(Effect.catchCause(localRef.tell(message), (cause) => Effect.logDebug(`remote tell to ${clusterName} dropped`, cause)))
+      run(
+        Effect.catchCause(
+          localRef.tell(message),
+          (cause) => Effect.logDebug(`remote tell to ${clusterName} dropped`, cause)
+        )
+      )
       return
     }
     const tag = (message as { readonly _tag: string })._tag
@@ -155,7 +162,11 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
       localRef.ask(message, askOptions).pipe(
         Effect.onExit((exit) =>
           Effect.sync(() => {
-            msg.respond(Exit.isSuccess(exit) ? Codec.encodeSuccess(protocol, tag, exit.value) : Codec.encodeFailure(protocol, clusterName, tag, exit.cause))
+            msg.respond(
+              Exit.isSuccess(exit)
+                ? Codec.encodeSuccess(protocol, tag, exit.value)
+                : Codec.encodeFailure(protocol, clusterName, tag, exit.cause)
+            )
           })
         ),
         Effect.ignore
@@ -175,10 +186,13 @@ export const serve = Effect.fn("RemoteActor.serve")(function*<P extends Protocol
     })
   ]
   // stop taking requests first, then say so: a remote monitor that hears the exit finds nobody serving
-  yield* Scope.addFinalizer(serving, Effect.sync(() => {
-    for (const sub of subs) sub.unsubscribe()
-    announceExit(finalReason)
-  }))
+  yield* Scope.addFinalizer(
+    serving,
+    Effect.sync(() => {
+      for (const sub of subs) sub.unsubscribe()
+      announceExit(finalReason)
+    })
+  )
   yield* node.announceActor(clusterName).pipe(Scope.provide(serving))
 
   // every incarnation's exit is announced, as a local monitor would see it (one monitor per incarnation,
@@ -230,7 +244,9 @@ export const ref = Effect.fn("RemoteActor.ref")(function*<P extends Protocol.Any
   Subjects.assertValidName("cluster name", clusterName)
   const nats = yield* NatsConnection
   const node = yield* Node
-  const defaultTimeoutMs = options.timeout === undefined ? ActorRef.DEFAULT_ASK_TIMEOUT_MS : Duration.toMillis(options.timeout)
+  const defaultTimeoutMs = options.timeout === undefined
+    ? ActorRef.DEFAULT_ASK_TIMEOUT_MS
+    : Duration.toMillis(options.timeout)
   const core = new RemoteRefCore(clusterName, protocol, nats, node, defaultTimeoutMs)
 
   const asUnreachable = (e: RemoteError) => toActorUnreachable(clusterName, e)

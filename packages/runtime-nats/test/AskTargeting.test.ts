@@ -45,77 +45,104 @@ describe("remote asks target a serving node", () => {
     return proc
   }
 
-  it.live("an ask pending on a node that is SIGKILLed fails with ActorGone(NodeDown) once membership declares the node down", () =>
-    Effect.gen(function*() {
-      const victim = yield* Effect.promise(() => spawn("victim-node", "victim"))
-      const node = yield* Node.Node
-      yield* serversAre("victim", [victim.nodeId])
-      const ref = yield* RemoteActor.ref("victim", Counter, { timeout: "8 seconds" })
-      const pending = yield* Effect.forkChild(elapsed(ref.ask({ _tag: "Sleep", ms: 7_000 })))
-      yield* Effect.sleep("300 millis") // the request has reached the actor
+  it.live(
+    "an ask pending on a node that is SIGKILLed fails with ActorGone(NodeDown) once membership declares the node down",
+    () =>
+      Effect.gen(function*() {
+        const victim = yield* Effect.promise(() => spawn("victim-node", "victim"))
+        const node = yield* Node.Node
+        yield* serversAre("victim", [victim.nodeId])
+        const ref = yield* RemoteActor.ref("victim", Counter, { timeout: "8 seconds" })
+        const pending = yield* Effect.forkChild(elapsed(ref.ask({ _tag: "Sleep", ms: 7_000 })))
+        yield* Effect.sleep("300 millis") // the request has reached the actor
 
-      const killedAt = Date.now()
-      yield* Effect.promise(() => victim.kill("SIGKILL"))
-      const { exit } = yield* Fiber.join(pending)
-      const failedAfter = Date.now() - killedAt
-      const gone = failure(exit)
-      expect(gone).toBeInstanceOf(ActorError.ActorGone)
-      const reason = (gone as ActorError.ActorGone).reason
-      expect(reason._tag === "NodeDown" && [reason.node, reason.nodeName]).toEqual([victim.nodeId, "victim-node"])
-      // the liveness timeout, not the 8 s ask timeout (the benchmark measures the tight figure)
-      expect(failedAfter).toBeLessThanOrEqual(livenessMs + 600)
-      expect(node.stats().pendingAsks).toBe(0)
-    }).pipe(Effect.provide(clientLayer(nats.url))), 20_000)
+        const killedAt = Date.now()
+        yield* Effect.promise(() => victim.kill("SIGKILL"))
+        const { exit } = yield* Fiber.join(pending)
+        const failedAfter = Date.now() - killedAt
+        const gone = failure(exit)
+        expect(gone).toBeInstanceOf(ActorError.ActorGone)
+        const reason = (gone as ActorError.ActorGone).reason
+        expect(reason._tag === "NodeDown" && [reason.node, reason.nodeName]).toEqual([victim.nodeId, "victim-node"])
+        // the liveness timeout, not the 8 s ask timeout (the benchmark measures the tight figure)
+        expect(failedAfter).toBeLessThanOrEqual(livenessMs + 600)
+        expect(node.stats().pendingAsks).toBe(0)
+      }).pipe(Effect.provide(clientLayer(nats.url))),
+    20_000
+  )
 
-  it.live("two nodes serve a name: asks alternate between them, and killing one fails only the asks it held", () =>
-    Effect.gen(function*() {
-      const [p, q] = yield* Effect.promise(() => Promise.all([spawn("shared-p", "shared"), spawn("shared-q", "shared")]))
-      yield* serversAre("shared", [p!.nodeId, q!.nodeId])
-      const ref = yield* RemoteActor.ref("shared", Counter, { timeout: "8 seconds" })
+  it.live(
+    "two nodes serve a name: asks alternate between them, and killing one fails only the asks it held",
+    () =>
+      Effect.gen(function*() {
+        const [p, q] = yield* Effect.promise(() =>
+          Promise.all([spawn("shared-p", "shared"), spawn("shared-q", "shared")])
+        )
+        yield* serversAre("shared", [p!.nodeId, q!.nodeId])
+        const ref = yield* RemoteActor.ref("shared", Counter, { timeout: "8 seconds" })
 
-      const answered = new Map<number, number>()
-      for (let i = 0; i < 4; i++) {
-        const who = yield* ref.ask({ _tag: "Whoami" })
-        answered.set(who.pid, (answered.get(who.pid) ?? 0) + 1)
-      }
-      expect([answered.get(p!.pid), answered.get(q!.pid)]).toEqual([2, 2])
+        const answered = new Map<number, number>()
+        for (let i = 0; i < 4; i++) {
+          const who = yield* ref.ask({ _tag: "Whoami" })
+          answered.set(who.pid, (answered.get(who.pid) ?? 0) + 1)
+        }
+        expect([answered.get(p!.pid), answered.get(q!.pid)]).toEqual([2, 2])
 
-      // four slow asks: two on each node
-      const asks = yield* Effect.forEach([0, 1, 2, 3], () => Effect.forkChild(Effect.exit(ref.ask({ _tag: "Sleep", ms: 1_500 }))))
-      yield* Effect.sleep("300 millis")
-      const killedAt = Date.now()
-      yield* Effect.promise(() => p!.kill("SIGKILL"))
-      const exits = yield* Effect.forEach(asks, Fiber.join)
-      const lost = exits.filter((e) => e._tag === "Failure").map(failure)
-      const served = exits.filter((e) => e._tag === "Success").map((e) => e.value)
-      expect(served).toEqual(["slept 1500 ms", "slept 1500 ms"])
-      expect(lost).toHaveLength(2)
-      for (const e of lost) {
-        expect(e).toBeInstanceOf(ActorError.ActorGone)
-        expect((e as ActorError.ActorGone).reason._tag === "NodeDown" && (e as ActorError.ActorGone).reason).toMatchObject({ node: p!.nodeId })
-      }
-      // q's two sleeps run one after the other (3 s), so only p's failures bound this
-      expect(Date.now() - killedAt).toBeLessThan(3_000 + 1_000)
+        // four slow asks: two on each node
+        const asks = yield* Effect.forEach(
+          [0, 1, 2, 3],
+          () => Effect.forkChild(Effect.exit(ref.ask({ _tag: "Sleep", ms: 1_500 })))
+        )
+        yield* Effect.sleep("300 millis")
+        const killedAt = Date.now()
+        yield* Effect.promise(() => p!.kill("SIGKILL"))
+        const exits = yield* Effect.forEach(asks, Fiber.join)
+        const lost = exits.filter((e) => e._tag === "Failure").map(failure)
+        const served = exits.filter((e) => e._tag === "Success").map((e) => e.value)
+        expect(served).toEqual(["slept 1500 ms", "slept 1500 ms"])
+        expect(lost).toHaveLength(2)
+        for (const e of lost) {
+          expect(e).toBeInstanceOf(ActorError.ActorGone)
+          expect((e as ActorError.ActorGone).reason._tag === "NodeDown" && (e as ActorError.ActorGone).reason)
+            .toMatchObject({ node: p!.nodeId })
+        }
+        // q's two sleeps run one after the other (3 s), so only p's failures bound this
+        expect(Date.now() - killedAt).toBeLessThan(3_000 + 1_000)
 
-      // the survivor takes every ask now
-      for (let i = 0; i < 3; i++) expect((yield* ref.ask({ _tag: "Whoami" })).pid).toBe(q!.pid)
-    }).pipe(Effect.provide(clientLayer(nats.url))), 30_000)
+        // the survivor takes every ask now
+        for (let i = 0; i < 3; i++) expect((yield* ref.ask({ _tag: "Whoami" })).pid).toBe(q!.pid)
+      }).pipe(Effect.provide(clientLayer(nats.url))),
+    30_000
+  )
 
-  it.live("a stale membership entry (a node listed for a name it does not serve) costs a retry, not a failure", () =>
-    Effect.gen(function*() {
-      const r = yield* Effect.promise(() => spawn("stale-r", "stale"))
-      // a node that heartbeats as a server of "stale" but subscribes to nothing
-      const connection = yield* NatsConnection.NatsConnection
-      const ghost = Codec.encodeAnnouncement({ id: "ghost", name: "ghost", version: "0.1.0", actors: ["stale"], metadata: {}, startedAt: Date.now() })
-      yield* Effect.forkChild(
-        Effect.sync(() => connection.client.publish("dspex.node.ghost.hb", ghost)).pipe(Effect.repeat(Schedule.spaced(`${heartbeatMs} millis`)))
-      )
-      yield* serversAre("stale", [r.nodeId, "ghost"])
-      const ref = yield* RemoteActor.ref("stale", Counter, { timeout: "2 seconds" })
-      for (let i = 0; i < 6; i++) {
-        const { exit, ms } = yield* elapsed(ref.ask({ _tag: "Whoami" }))
-        expect(exit._tag === "Success" && exit.value.pid).toBe(r.pid)
-        expect(ms).toBeLessThan(1_000)
-      }
-    }).pipe(Effect.provide(clientLayer(nats.url))), 20_000)
+  it.live(
+    "a stale membership entry (a node listed for a name it does not serve) costs a retry, not a failure",
+    () =>
+      Effect.gen(function*() {
+        const r = yield* Effect.promise(() => spawn("stale-r", "stale"))
+        // a node that heartbeats as a server of "stale" but subscribes to nothing
+        const connection = yield* NatsConnection.NatsConnection
+        const ghost = Codec.encodeAnnouncement({
+          id: "ghost",
+          name: "ghost",
+          version: "0.1.0",
+          actors: ["stale"],
+          metadata: {},
+          startedAt: Date.now()
+        })
+        yield* Effect.forkChild(
+          Effect.sync(() => connection.client.publish("dspex.node.ghost.hb", ghost)).pipe(
+            Effect.repeat(Schedule.spaced(`${heartbeatMs} millis`))
+          )
+        )
+        yield* serversAre("stale", [r.nodeId, "ghost"])
+        const ref = yield* RemoteActor.ref("stale", Counter, { timeout: "2 seconds" })
+        for (let i = 0; i < 6; i++) {
+          const { exit, ms } = yield* elapsed(ref.ask({ _tag: "Whoami" }))
+          expect(exit._tag === "Success" && exit.value.pid).toBe(r.pid)
+          expect(ms).toBeLessThan(1_000)
+        }
+      }).pipe(Effect.provide(clientLayer(nats.url))),
+    20_000
+  )
 })

@@ -43,7 +43,12 @@ describe("Codec: replies", () => {
   })
 
   it("a handler's typed error comes back as an instance of its class", () => {
-    const wire = Codec.encodeFailure(Counter, "counter", "Take", Cause.fail(new Overdrawn({ balance: 1, requested: 5 })))
+    const wire = Codec.encodeFailure(
+      Counter,
+      "counter",
+      "Take",
+      Cause.fail(new Overdrawn({ balance: 1, requested: 5 }))
+    )
     expect(JSON.parse(wire).t).toBe("error")
     const reply = Codec.decodeReply(Counter, "counter", "Take", bytes(wire))
     expect(reply._tag).toBe("error")
@@ -52,29 +57,61 @@ describe("Codec: replies", () => {
   })
 
   it("runtime errors cross the wire as themselves", () => {
-    const wire = Codec.encodeFailure(Counter, "counter", "Get", Cause.fail(new ActorError.MailboxFull({ actor: "counter", capacity: 8 })))
+    const wire = Codec.encodeFailure(
+      Counter,
+      "counter",
+      "Get",
+      Cause.fail(new ActorError.MailboxFull({ actor: "counter", capacity: 8 }))
+    )
     const reply = Codec.decodeReply(Counter, "counter", "Get", bytes(wire))
     expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(ActorError.MailboxFull)
     expect(reply._tag === "runtime" && (reply.error as ActorError.MailboxFull).capacity).toBe(8)
   })
 
   it("ActorUnreachable (a served ref that is itself remote) crosses the wire as itself, keeping retryable", () => {
-    const error = new ActorError.ActorUnreachable({ actor: "downstream", transport: "NoResponders", detail: "nobody", retryable: true })
-    const reply = Codec.decodeReply(Counter, "counter", "Get", bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.fail(error))))
+    const error = new ActorError.ActorUnreachable({
+      actor: "downstream",
+      transport: "NoResponders",
+      detail: "nobody",
+      retryable: true
+    })
+    const reply = Codec.decodeReply(
+      Counter,
+      "counter",
+      "Get",
+      bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.fail(error)))
+    )
     expect(reply._tag === "runtime" && reply.error).toBeInstanceOf(ActorError.ActorUnreachable)
     expect(reply._tag === "runtime" && { ...reply.error }).toEqual({ ...error })
   })
 
   it("a defect becomes ActorGone with a Failure reason; an interruption becomes Shutdown", () => {
-    const died = Codec.decodeReply(Counter, "counter", "Get", bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.die(new Error("boom")))))
+    const died = Codec.decodeReply(
+      Counter,
+      "counter",
+      "Get",
+      bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.die(new Error("boom"))))
+    )
     expect(died._tag === "runtime" && died.error).toBeInstanceOf(ActorError.ActorGone)
     expect(died._tag === "runtime" && (died.error as ActorError.ActorGone).reason._tag).toBe("Failure")
-    const interrupted = Codec.decodeReply(Counter, "counter", "Get", bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.interrupt())))
+    const interrupted = Codec.decodeReply(
+      Counter,
+      "counter",
+      "Get",
+      bytes(Codec.encodeFailure(Counter, "counter", "Get", Cause.interrupt()))
+    )
     expect(interrupted._tag === "runtime" && (interrupted.error as ActorError.ActorGone).reason._tag).toBe("Shutdown")
   })
 
   it("a reply that does not fit the reply Schema is RemoteReplyInvalid", () => {
-    for (const wire of [`{"t":"ok","v":"forty-two"}`, "not json", `{"t":"maybe"}`, Codec.encodeSuccess(Counter, "Get", "forty-two")]) {
+    for (
+      const wire of [
+        `{"t":"ok","v":"forty-two"}`,
+        "not json",
+        `{"t":"maybe"}`,
+        Codec.encodeSuccess(Counter, "Get", "forty-two")
+      ]
+    ) {
       const reply = Codec.decodeReply(Counter, "counter", "Get", bytes(wire))
       expect(reply._tag).toBe("invalid")
       expect(reply._tag === "invalid" && reply.error).toBeInstanceOf(RemoteReplyInvalid)

@@ -62,8 +62,9 @@ export interface Definition<P extends Protocol.Any, S, R = never, EI = never> {
  * })
  * ```
  */
-export const make = <P extends Protocol.Any, S, R = never, EI = never>(definition: Definition<P, S, R, EI>): Definition<P, S, R, EI> =>
-  definition
+export const make = <P extends Protocol.Any, S, R = never, EI = never>(
+  definition: Definition<P, S, R, EI>
+): Definition<P, S, R, EI> => definition
 
 /**
  * One incarnation: the start phase computes the state; the returned process marks the incarnation running and
@@ -94,7 +95,12 @@ const supervisedIncarnation = <P extends Protocol.Any, S, R, EI>(cell: ActorCell
       return Effect.succeed(process(cell, def, state0, run))
     }))
 
-const process = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Definition<P, S, R, EI>, state0: S, run: Run) =>
+const process = <P extends Protocol.Any, S, R, EI>(
+  cell: ActorCell<P>,
+  def: Definition<P, S, R, EI>,
+  state0: S,
+  run: Run
+) =>
   Effect.suspend(() => {
     let stopRequested = false
     const ctx: ActorContext<P> = {
@@ -105,7 +111,10 @@ const process = <P extends Protocol.Any, S, R, EI>(cell: ActorCell<P>, def: Defi
         stopRequested = true
       })
     }
-    const handlers = def.handlers as unknown as Record<string, (m: unknown, s: S, c: ActorContext<P>) => Effect.Effect<readonly [unknown, S], unknown, R>>
+    const handlers = def.handlers as unknown as Record<
+      string,
+      (m: unknown, s: S, c: ActorContext<P>) => Effect.Effect<readonly [unknown, S], unknown, R>
+    >
     const loop = Effect.gen(function*() {
       let state = state0
       const box = cell.mailbox
@@ -203,15 +212,23 @@ export const start = <P extends Protocol.Any, S, R, EI>(
   definition: Definition<P, S, R, EI>
 ): Effect.Effect<ActorRef<P>, EI, R | Scope.Scope> =>
   Effect.gen(function*() {
-    const cell = new ActorCell(definition.protocol, { name: definition.name, mailbox: definition.mailbox, supervised: false })
+    const cell = new ActorCell(definition.protocol, {
+      name: definition.name,
+      mailbox: definition.mailbox,
+      supervised: false
+    })
     const run = yield* incarnation(cell, definition)
     const fiber = yield* Effect.forkScoped(run, { startImmediately: true, uninterruptible: false })
     // Covers a fiber interrupted before it began (the incarnation's own observer then never registered).
-    fiber.addObserver((exit) => cell.stop(Exit.isSuccess(exit) ? ExitReasons.normal : ExitReasons.fromCause(exit.cause)))
+    fiber.addObserver((exit) =>
+      cell.stop(Exit.isSuccess(exit) ? ExitReasons.normal : ExitReasons.fromCause(exit.cause))
+    )
     return cell as ActorRef<P>
   })
 
-const asCell = <P extends Protocol.Any>(ref: ActorRef<P>): ActorCell<P> | undefined => (ref instanceof ActorCell ? ref : undefined)
+const asCell = <P extends Protocol.Any>(
+  ref: ActorRef<P>
+): ActorCell<P> | undefined => (ref instanceof ActorCell ? ref : undefined)
 
 /** Live counters of a local actor (undefined for a remote ref). */
 export const stats = <P extends Protocol.Any>(ref: ActorRef<P>): ActorStats | undefined => asCell(ref)?.stats()
@@ -242,7 +259,10 @@ export const stats = <P extends Protocol.Any>(ref: ActorRef<P>): ActorStats | un
  * }))
  * ```
  */
-export const link = <A extends Protocol.Any, B extends Protocol.Any>(a: ActorRef<A>, b: ActorRef<B>): Effect.Effect<void, never, Scope.Scope> =>
+export const link = <A extends Protocol.Any, B extends Protocol.Any>(
+  a: ActorRef<A>,
+  b: ActorRef<B>
+): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const ca = asCell(a)
     const cb = asCell(b)
@@ -288,17 +308,27 @@ export const link = <A extends Protocol.Any, B extends Protocol.Any>(a: ActorRef
  * }))
  * ```
  */
-export const linked = <P extends Protocol.Any, A, E, R>(ref: ActorRef<P>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | LinkedExit, R> =>
+export const linked = <P extends Protocol.Any, A, E, R>(
+  ref: ActorRef<P>,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | LinkedExit, R> =>
   Effect.scoped(Effect.gen(function*() {
     const cell = asCell(ref)
     const n = cell?.incarnation ?? 0
     const watch = yield* ref.monitor()
-    const peerExit = Effect.flatMap(watch, (r) => (ExitReasons.propagates(r) ? Effect.fail(new LinkedExit({ peer: ref.name, reason: r })) : Effect.never))
+    const peerExit = Effect.flatMap(
+      watch,
+      (r) => (ExitReasons.propagates(r) ? Effect.fail(new LinkedExit({ peer: ref.name, reason: r })) : Effect.never)
+    )
     return yield* Effect.raceFirst(effect, peerExit).pipe(
       Effect.onExit((exit) =>
         Effect.sync(() => {
           if (Exit.isFailure(exit) && !isLinkFailure(exit.cause)) {
-            cell?.killUnsafe(n, "linked effect", { _tag: "Failure", message: "linked effect failed", cause: exit.cause })
+            cell?.killUnsafe(n, "linked effect", {
+              _tag: "Failure",
+              message: "linked effect failed",
+              cause: exit.cause
+            })
           }
         })
       )
@@ -312,5 +342,7 @@ const isLinkFailure = (cause: Cause.Cause<unknown>) =>
 /** Waits until the actor stops for good (not a restart) and returns the final reason. Local refs only. */
 export const awaitStopped = <P extends Protocol.Any>(ref: ActorRef<P>): Effect.Effect<ExitReason> => {
   const cell = asCell(ref)
-  return cell === undefined ? Effect.scoped(Effect.flatten(ref.monitor())) : Effect.suspend(() => Deferred.await(cell.terminal))
+  return cell === undefined
+    ? Effect.scoped(Effect.flatten(ref.monitor()))
+    : Effect.suspend(() => Deferred.await(cell.terminal))
 }

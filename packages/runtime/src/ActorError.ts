@@ -52,7 +52,15 @@ export const ExitLinked = Schema.TaggedStruct("Linked", {
   message: Schema.String
 })
 
-export const ExitReason = Schema.Union([ExitNormal, ExitShutdown, ExitFailure, ExitEscalated, ExitNodeDown, ExitNoProc, ExitLinked])
+export const ExitReason = Schema.Union([
+  ExitNormal,
+  ExitShutdown,
+  ExitFailure,
+  ExitEscalated,
+  ExitNodeDown,
+  ExitNoProc,
+  ExitLinked
+])
 export type ExitReason = typeof ExitReason.Type
 
 const describeValue = (u: unknown): string => {
@@ -78,18 +86,37 @@ export const summarize = (cause: Cause.Cause<unknown>): string => {
   return "interrupted"
 }
 
-const tagOf = (u: unknown): unknown => (typeof u === "object" && u !== null ? (u as { _tag?: unknown })._tag : undefined)
+const tagOf = (
+  u: unknown
+): unknown => (typeof u === "object" && u !== null ? (u as { _tag?: unknown })._tag : undefined)
 
 /** The kind of exit a link propagates for `reason` (a chain of links keeps the root's kind). */
-const peerExitOf = (reason: ExitReason): PeerExit => (reason._tag === "Linked" ? reason.peerExit : reason._tag === "Normal" ? "Shutdown" : reason._tag)
+const peerExitOf = (
+  reason: ExitReason
+): PeerExit => (reason._tag === "Linked" ? reason.peerExit : reason._tag === "Normal" ? "Shutdown" : reason._tag)
 
 export const ExitReasons = {
   normal: { _tag: "Normal" } as ExitReason,
   shutdown: { _tag: "Shutdown" } as ExitReason,
   failure: (cause: Cause.Cause<unknown>): ExitReason => ({ _tag: "Failure", message: summarize(cause), cause }),
-  linked: (peer: string, reason: ExitReason): ExitReason => ({ _tag: "Linked", peer, peerExit: peerExitOf(reason), message: describeExit(reason) }),
-  escalated: (supervisor: string, child: string, message: string): ExitReason => ({ _tag: "Escalated", supervisor, child, message }),
-  nodeDown: (node: string, nodeName: string, message: string): ExitReason => ({ _tag: "NodeDown", node, nodeName, message }),
+  linked: (peer: string, reason: ExitReason): ExitReason => ({
+    _tag: "Linked",
+    peer,
+    peerExit: peerExitOf(reason),
+    message: describeExit(reason)
+  }),
+  escalated: (supervisor: string, child: string, message: string): ExitReason => ({
+    _tag: "Escalated",
+    supervisor,
+    child,
+    message
+  }),
+  nodeDown: (node: string, nodeName: string, message: string): ExitReason => ({
+    _tag: "NodeDown",
+    node,
+    nodeName,
+    message
+  }),
   noProc: (actor: string, message: string): ExitReason => ({ _tag: "NoProc", actor, message }),
   /** Maps a fiber's final `Cause` (or `undefined` for success) to an exit reason. */
   fromCause: (cause: Cause.Cause<unknown> | undefined): ExitReason => {
@@ -103,11 +130,19 @@ export const ExitReasons = {
         return ExitReasons.linked(e.peer, e.reason)
       }
       if (tag === "SupervisorEscalation") {
-        const e = r.error as { supervisor: string; child: string; restarts: number; withinMs: number; lastCause: Cause.Cause<unknown> }
+        const e = r.error as {
+          supervisor: string
+          child: string
+          restarts: number
+          withinMs: number
+          lastCause: Cause.Cause<unknown>
+        }
         return ExitReasons.escalated(
           e.supervisor,
           e.child,
-          `child ${e.child} needed more than ${e.restarts} restarts within ${e.withinMs} ms; last failure: ${summarize(e.lastCause)}`
+          `child ${e.child} needed more than ${e.restarts} restarts within ${e.withinMs} ms; last failure: ${
+            summarize(e.lastCause)
+          }`
         )
       }
     }
@@ -135,13 +170,20 @@ export const ExitReasons = {
 
 export const describeExit = (r: ExitReason): string => {
   switch (r._tag) {
-    case "Normal": return "exited normally"
-    case "Shutdown": return "was shut down"
-    case "Failure": return `failed: ${r.message}`
-    case "Escalated": return `gave up (supervisor ${r.supervisor}: ${r.message})`
-    case "NodeDown": return `was lost with its node ${r.nodeName} (${r.message})`
-    case "NoProc": return `was not running (${r.message})`
-    case "Linked": return `was terminated by linked ${r.peer} (${r.message})`
+    case "Normal":
+      return "exited normally"
+    case "Shutdown":
+      return "was shut down"
+    case "Failure":
+      return `failed: ${r.message}`
+    case "Escalated":
+      return `gave up (supervisor ${r.supervisor}: ${r.message})`
+    case "NodeDown":
+      return `was lost with its node ${r.nodeName} (${r.message})`
+    case "NoProc":
+      return `was not running (${r.message})`
+    case "Linked":
+      return `was terminated by linked ${r.peer} (${r.message})`
   }
 }
 
@@ -152,8 +194,12 @@ export class AskTimeout extends Schema.TaggedError<AskTimeout>()("AskTimeout", {
   timeoutMs: Schema.Number
 }) {
   readonly retryable = true
-  override get message() { return `ask "${this.tag}" to actor ${this.actor} timed out after ${this.timeoutMs} ms` }
-  get suggestion() { return "Raise the ask timeout, or check whether the actor's handler is slow or its mailbox is backed up." }
+  override get message() {
+    return `ask "${this.tag}" to actor ${this.actor} timed out after ${this.timeoutMs} ms`
+  }
+  get suggestion() {
+    return "Raise the ask timeout, or check whether the actor's handler is slow or its mailbox is backed up."
+  }
 }
 
 /** The mailbox is full and the actor's overflow policy is "fail" (or "drop", for `ask`). */
@@ -162,8 +208,12 @@ export class MailboxFull extends Schema.TaggedError<MailboxFull>()("MailboxFull"
   capacity: Schema.Number
 }) {
   readonly retryable = true
-  override get message() { return `mailbox of actor ${this.actor} is full (capacity ${this.capacity})` }
-  get suggestion() { return "Retry with backoff, raise the mailbox capacity, or use the \"backpressure\" overflow policy." }
+  override get message() {
+    return `mailbox of actor ${this.actor} is full (capacity ${this.capacity})`
+  }
+  get suggestion() {
+    return "Retry with backoff, raise the mailbox capacity, or use the \"backpressure\" overflow policy."
+  }
 }
 
 /** The actor is not running (it exited and no supervisor restarted it, or it is between incarnations). */
@@ -172,8 +222,12 @@ export class ActorGone extends Schema.TaggedError<ActorGone>()("ActorGone", {
   reason: ExitReason
 }) {
   readonly retryable = false
-  override get message() { return `actor ${this.actor} is gone: it ${describeExit(this.reason)}` }
-  get suggestion() { return "Look the actor up again (Registry.whereis) or supervise it with a permanent restart policy." }
+  override get message() {
+    return `actor ${this.actor} is gone: it ${describeExit(this.reason)}`
+  }
+  get suggestion() {
+    return "Look the actor up again (Registry.whereis) or supervise it with a permanent restart policy."
+  }
 }
 
 /**
@@ -189,7 +243,9 @@ export class ActorUnreachable extends Schema.TaggedError<ActorUnreachable>()("Ac
   detail: Schema.String,
   retryable: Schema.Boolean
 }) {
-  override get message() { return `actor ${this.actor} could not be reached (${this.transport}): ${this.detail}` }
+  override get message() {
+    return `actor ${this.actor} could not be reached (${this.transport}): ${this.detail}`
+  }
   get suggestion() {
     return this.retryable
       ? "Retry with backoff: the transport (e.g. NATS) or the node serving the actor may be coming back."
@@ -206,9 +262,13 @@ export class MessageRejected extends Schema.TaggedError<MessageRejected>()("Mess
 }) {
   readonly retryable = false
   override get message() {
-    return `message "${this.tag}" to actor ${this.actor} rejected${this.path === "" ? "" : ` at ${this.path}`}: ${this.issue}`
+    return `message "${this.tag}" to actor ${this.actor} rejected${
+      this.path === "" ? "" : ` at ${this.path}`
+    }: ${this.issue}`
   }
-  get suggestion() { return "Fix the message to match the actor's protocol (see Protocol.make for the payload schema of this tag)." }
+  get suggestion() {
+    return "Fix the message to match the actor's protocol (see Protocol.make for the payload schema of this tag)."
+  }
 }
 
 /** A supervisor exceeded its restart intensity; it stopped all its children and escalates to its parent. */
@@ -221,9 +281,13 @@ export class SupervisorEscalation extends Schema.TaggedError<SupervisorEscalatio
 }) {
   readonly retryable = false
   override get message() {
-    return `supervisor ${this.supervisor} gave up: child ${this.child} needed more than ${this.restarts} restarts within ${this.withinMs} ms; last failure: ${summarize(this.lastCause)}`
+    return `supervisor ${this.supervisor} gave up: child ${this.child} needed more than ${this.restarts} restarts within ${this.withinMs} ms; last failure: ${
+      summarize(this.lastCause)
+    }`
   }
-  get suggestion() { return "Fix the crashing child, or raise maxRestarts / lower within, or add a backoff schedule." }
+  get suggestion() {
+    return "Fix the crashing child, or raise maxRestarts / lower within, or add a backoff schedule."
+  }
 }
 
 /** A child could not be started (its start effect or layer failed). */
@@ -233,8 +297,12 @@ export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>()("Ch
   cause: Schema.Cause(Schema.Defect(), Schema.Defect())
 }) {
   readonly retryable = true
-  override get message() { return `supervisor ${this.supervisor} could not start child ${this.child}: ${summarize(this.cause)}` }
-  get suggestion() { return "Check the child's start effect or layer; it failed before running." }
+  override get message() {
+    return `supervisor ${this.supervisor} could not start child ${this.child}: ${summarize(this.cause)}`
+  }
+  get suggestion() {
+    return "Check the child's start effect or layer; it failed before running."
+  }
 }
 
 /** A dynamic-children operation named a child the supervisor does not have (or already has). */
@@ -243,8 +311,12 @@ export class ChildNotFound extends Schema.TaggedError<ChildNotFound>()("ChildNot
   child: Schema.String
 }) {
   readonly retryable = false
-  override get message() { return `supervisor ${this.supervisor} has no child ${this.child}` }
-  get suggestion() { return "Check the child id (see Supervisor.snapshot)." }
+  override get message() {
+    return `supervisor ${this.supervisor} has no child ${this.child}`
+  }
+  get suggestion() {
+    return "Check the child id (see Supervisor.snapshot)."
+  }
 }
 
 /**
@@ -256,8 +328,12 @@ export class ChildRunning extends Schema.TaggedError<ChildRunning>()("ChildRunni
   child: Schema.String
 }) {
   readonly retryable = false
-  override get message() { return `child ${this.child} of supervisor ${this.supervisor} is running` }
-  get suggestion() { return "Stop it first with terminateChild, then restartChild or deleteChild it." }
+  override get message() {
+    return `child ${this.child} of supervisor ${this.supervisor} is running`
+  }
+  get suggestion() {
+    return "Stop it first with terminateChild, then restartChild or deleteChild it."
+  }
 }
 
 export class DuplicateChild extends Schema.TaggedError<DuplicateChild>()("DuplicateChild", {
@@ -265,8 +341,12 @@ export class DuplicateChild extends Schema.TaggedError<DuplicateChild>()("Duplic
   child: Schema.String
 }) {
   readonly retryable = false
-  override get message() { return `supervisor ${this.supervisor} already has a child ${this.child}` }
-  get suggestion() { return "Use a unique id, or deleteChild the old one first." }
+  override get message() {
+    return `supervisor ${this.supervisor} already has a child ${this.child}`
+  }
+  get suggestion() {
+    return "Use a unique id, or deleteChild the old one first."
+  }
 }
 
 /** `Registry.register` with a name already taken by a live actor. */
@@ -274,8 +354,12 @@ export class NameTaken extends Schema.TaggedError<NameTaken>()("NameTaken", {
   name: Schema.String
 }) {
   readonly retryable = false
-  override get message() { return `name ${this.name} is already registered` }
-  get suggestion() { return "Pick another name or unregister the current holder first." }
+  override get message() {
+    return `name ${this.name} is already registered`
+  }
+  get suggestion() {
+    return "Pick another name or unregister the current holder first."
+  }
 }
 
 /** The errors a send (`tell`) can fail with. `ActorUnreachable` only comes from refs over a transport. */
@@ -286,8 +370,12 @@ export class SupervisorNotRunning extends Schema.TaggedError<SupervisorNotRunnin
   supervisor: Schema.String
 }) {
   readonly retryable = false
-  override get message() { return `supervisor ${this.supervisor} is not running` }
-  get suggestion() { return "The supervisor stopped or escalated; start a new one or ask its parent." }
+  override get message() {
+    return `supervisor ${this.supervisor} is not running`
+  }
+  get suggestion() {
+    return "The supervisor stopped or escalated; start a new one or ask its parent."
+  }
 }
 
 /** The failure a linked actor (or an effect run with `Actor.linked`) is terminated with when its peer exits abnormally. */
@@ -296,6 +384,10 @@ export class LinkedExit extends Schema.TaggedError<LinkedExit>()("LinkedExit", {
   reason: ExitReason
 }) {
   readonly retryable = false
-  override get message() { return `linked ${this.peer} ${describeExit(this.reason)}` }
-  get suggestion() { return "The peer this process was linked to crashed; supervise both so they restart together." }
+  override get message() {
+    return `linked ${this.peer} ${describeExit(this.reason)}`
+  }
+  get suggestion() {
+    return "The peer this process was linked to crashed; supervise both so they restart together."
+  }
 }

@@ -26,7 +26,15 @@
  *   closing it): whatever a ref registers to watch (a remote ref's subscriptions) is released with it.
  */
 import type { Duration, Effect, Scope } from "effect"
-import type { ActorGone, ActorUnreachable, AskTimeout, ExitReason, MailboxFull, MessageRejected, SendError } from "./ActorError.ts"
+import type {
+  ActorGone,
+  ActorUnreachable,
+  AskTimeout,
+  ExitReason,
+  MailboxFull,
+  MessageRejected,
+  SendError
+} from "./ActorError.ts"
 import type * as Protocol from "./Protocol.ts"
 
 export const TypeId = "~@dspex/runtime/ActorRef" as const

@@ -66,7 +66,11 @@ export const DEFAULT_SHUTDOWN: Shutdown = "5 seconds"
  * const ticker = ChildSpec.make("ticker", Effect.log("tick").pipe(Effect.delay("1 second"), Effect.forever), { restart: "permanent" })
  * ```
  */
-export const make = <A, E, R>(id: string, run: Effect.Effect<A, E, R>, options?: Options): ChildSpec<Exclude<R, Scope.Scope>> => ({
+export const make = <A, E, R>(
+  id: string,
+  run: Effect.Effect<A, E, R>,
+  options?: Options
+): ChildSpec<Exclude<R, Scope.Scope>> => ({
   id,
   restart: options?.restart ?? "permanent",
   shutdown: options?.shutdown ?? DEFAULT_SHUTDOWN,
@@ -117,7 +121,11 @@ export const withInit = <I, E1, R1, A, E2, R2>(
  * const pool = ChildSpec.fromLayer("pool", PoolLive, { shutdown: "10 seconds" })
  * ```
  */
-export const fromLayer = <ROut, E, RIn>(id: string, layer: Layer.Layer<ROut, E, RIn>, options?: Options): ChildSpec<RIn> => ({
+export const fromLayer = <ROut, E, RIn>(
+  id: string,
+  layer: Layer.Layer<ROut, E, RIn>,
+  options?: Options
+): ChildSpec<RIn> => ({
   id,
   restart: options?.restart ?? "permanent",
   shutdown: options?.shutdown ?? DEFAULT_SHUTDOWN,

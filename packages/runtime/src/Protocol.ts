@@ -63,13 +63,13 @@ export type Message<P extends Any, T extends Tags<P> = Tags<P>> = T extends unkn
   : never
 
 /** The reply type of one tag. */
-export type Reply<P extends Any, T extends Tags<P>> = P["definitions"][T] extends { readonly success: infer S extends Schema.Top }
-  ? S["Type"]
+export type Reply<P extends Any, T extends Tags<P>> = P["definitions"][T] extends
+  { readonly success: infer S extends Schema.Top } ? S["Type"]
   : void
 
 /** The typed error a handler of one tag may fail with (never when the tag declares none). */
-export type HandlerError<P extends Any, T extends Tags<P>> = P["definitions"][T] extends { readonly error: infer S extends Schema.Top }
-  ? S["Type"]
+export type HandlerError<P extends Any, T extends Tags<P>> = P["definitions"][T] extends
+  { readonly error: infer S extends Schema.Top } ? S["Type"]
   : never
 
 /** The reply type for a concrete message value. */
@@ -137,7 +137,9 @@ export const make = <const Defs extends Definitions>(definitions: Defs): Protoco
     return Exit.fail({
       tag: typeof tag === "string" ? tag : "<none>",
       path: "_tag",
-      issue: `expected one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}, got ${typeof tag === "string" ? JSON.stringify(tag) : typeof tag}`
+      issue: `expected one of ${tags.map((t) => JSON.stringify(t)).join(" | ")}, got ${
+        typeof tag === "string" ? JSON.stringify(tag) : typeof tag
+      }`
     })
   }
 

@@ -7,8 +7,8 @@
  */
 import { Context, Effect, FiberSet, Layer, Option } from "effect"
 import type { Scope } from "effect"
-import { NameTaken } from "./ActorError.ts"
 import * as Actor from "./Actor.ts"
+import { NameTaken } from "./ActorError.ts"
 import type { ActorRef } from "./ActorRef.ts"
 import type * as Protocol from "./Protocol.ts"
 
@@ -16,12 +16,18 @@ export interface RegistryShape {
   /** Registers `ref` under `name`; fails with `NameTaken` if another live ref holds it (same ref: no-op). */
   readonly register: <P extends Protocol.Any>(name: string, ref: ActorRef<P>) => Effect.Effect<void, NameTaken>
   /** The ref registered under `name`; pass the protocol to get a typed ref (a ref of another protocol: None). */
-  readonly whereis: <P extends Protocol.Any = Protocol.Any>(name: string, protocol?: P) => Effect.Effect<Option.Option<ActorRef<P>>>
+  readonly whereis: <P extends Protocol.Any = Protocol.Any>(
+    name: string,
+    protocol?: P
+  ) => Effect.Effect<Option.Option<ActorRef<P>>>
   readonly unregister: (name: string) => Effect.Effect<void>
   readonly join: <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.Effect<void>
   readonly leave: <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.Effect<void>
   /** The group's members; pass the protocol to get typed refs (members of another protocol are left out). */
-  readonly members: <P extends Protocol.Any = Protocol.Any>(group: string, protocol?: P) => Effect.Effect<ReadonlyArray<ActorRef<P>>>
+  readonly members: <P extends Protocol.Any = Protocol.Any>(
+    group: string,
+    protocol?: P
+  ) => Effect.Effect<ReadonlyArray<ActorRef<P>>>
   readonly names: Effect.Effect<ReadonlyArray<string>>
 }
 
@@ -60,7 +66,9 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
     Effect.suspend(() => {
       if (watched.has(ref)) return Effect.void
       watched.add(ref)
-      return FiberSet.run(watchers, Effect.flatMap(Actor.awaitStopped(ref), () => Effect.sync(() => forget(ref)))).pipe(Effect.asVoid)
+      return FiberSet.run(watchers, Effect.flatMap(Actor.awaitStopped(ref), () => Effect.sync(() => forget(ref)))).pipe(
+        Effect.asVoid
+      )
     })
 
   const stopped = (ref: ActorRef<Protocol.Any>) => Actor.stats(ref)?.status === "stopped"
@@ -78,7 +86,9 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
     whereis: <P extends Protocol.Any>(name: string, protocol?: P) =>
       Effect.sync(() => {
         const ref = names.get(name)
-        if (ref === undefined || stopped(ref) || (protocol !== undefined && ref.protocol !== protocol)) return Option.none()
+        if (ref === undefined || stopped(ref) || (protocol !== undefined && ref.protocol !== protocol)) {
+          return Option.none()
+        }
         return Option.some(ref as ActorRef<P>)
       }),
     unregister: (name) => Effect.sync(() => void names.delete(name)),
@@ -86,7 +96,7 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
       Effect.suspend(() => {
         if (stopped(ref)) return Effect.void
         let set = groups.get(group)
-        if (set === undefined) groups.set(group, (set = new Set()))
+        if (set === undefined) groups.set(group, set = new Set())
         set.add(ref)
         return watch(ref)
       }),
@@ -98,7 +108,9 @@ export const make: Effect.Effect<RegistryShape, never, Scope.Scope> = Effect.gen
       }),
     members: <P extends Protocol.Any>(group: string, protocol?: P) =>
       Effect.sync(() =>
-        Array.from(groups.get(group) ?? []).filter((ref) => protocol === undefined || ref.protocol === protocol) as unknown as ReadonlyArray<ActorRef<P>>
+        Array.from(groups.get(group) ?? []).filter((ref) =>
+          protocol === undefined || ref.protocol === protocol
+        ) as unknown as ReadonlyArray<ActorRef<P>>
       ),
     names: Effect.sync(() => Array.from(names.keys()))
   }
@@ -127,7 +139,8 @@ export const layer: Layer.Layer<Registry> = Layer.effect(Registry, make)
  * }).pipe(Effect.scoped, Effect.provide(Registry.layer))
  * ```
  */
-export const register = <P extends Protocol.Any>(name: string, ref: ActorRef<P>) => Effect.flatMap(Effect.service(Registry), (r) => r.register(name, ref))
+export const register = <P extends Protocol.Any>(name: string, ref: ActorRef<P>) =>
+  Effect.flatMap(Effect.service(Registry), (r) => r.register(name, ref))
 /**
  * The ref registered under `name` in the `Registry` service; pass the protocol to get a typed ref.
  *
@@ -148,7 +161,9 @@ export const register = <P extends Protocol.Any>(name: string, ref: ActorRef<P>)
 export const whereis = <P extends Protocol.Any = Protocol.Any>(name: string, protocol?: P) =>
   Effect.flatMap(Effect.service(Registry), (r) => r.whereis(name, protocol))
 export const unregister = (name: string) => Effect.flatMap(Effect.service(Registry), (r) => r.unregister(name))
-export const join = <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.flatMap(Effect.service(Registry), (r) => r.join(group, ref))
-export const leave = <P extends Protocol.Any>(group: string, ref: ActorRef<P>) => Effect.flatMap(Effect.service(Registry), (r) => r.leave(group, ref))
+export const join = <P extends Protocol.Any>(group: string, ref: ActorRef<P>) =>
+  Effect.flatMap(Effect.service(Registry), (r) => r.join(group, ref))
+export const leave = <P extends Protocol.Any>(group: string, ref: ActorRef<P>) =>
+  Effect.flatMap(Effect.service(Registry), (r) => r.leave(group, ref))
 export const members = <P extends Protocol.Any = Protocol.Any>(group: string, protocol?: P) =>
   Effect.flatMap(Effect.service(Registry), (r) => r.members<P>(group, protocol))

@@ -20,7 +20,14 @@
  */
 import { Context, Deferred, Duration, Effect, PubSub, Stream } from "effect"
 import type { Schedule, Scope } from "effect"
-import type { ChildNotFound, ChildRunning, ChildStartFailed, DuplicateChild, SupervisorEscalation, SupervisorNotRunning } from "./ActorError.ts"
+import type {
+  ChildNotFound,
+  ChildRunning,
+  ChildStartFailed,
+  DuplicateChild,
+  SupervisorEscalation,
+  SupervisorNotRunning
+} from "./ActorError.ts"
 import * as ChildSpec from "./ChildSpec.ts"
 import { Backoff } from "./internal/intensity.ts"
 import * as internal from "./internal/supervisor.ts"
@@ -48,11 +55,15 @@ export interface Options<R = never> {
 export interface Supervisor {
   readonly name: string
   /** Adds and starts a child at the end of the list. Its initial start failure is reported, not retried. */
-  readonly startChild: <R>(spec: ChildSpec.ChildSpec<R>) => Effect.Effect<void, DuplicateChild | ChildStartFailed | SupervisorNotRunning, R>
+  readonly startChild: <R>(
+    spec: ChildSpec.ChildSpec<R>
+  ) => Effect.Effect<void, DuplicateChild | ChildStartFailed | SupervisorNotRunning, R>
   /** Stops a child for good (it stays listed as stopped; temporary children are removed). */
   readonly terminateChild: (id: string) => Effect.Effect<void, ChildNotFound | SupervisorNotRunning>
   /** Starts a stopped child again; a running one is refused with `ChildRunning` (terminate it first), as in OTP. */
-  readonly restartChild: (id: string) => Effect.Effect<void, ChildNotFound | ChildRunning | ChildStartFailed | SupervisorNotRunning>
+  readonly restartChild: (
+    id: string
+  ) => Effect.Effect<void, ChildNotFound | ChildRunning | ChildStartFailed | SupervisorNotRunning>
   /** Removes a stopped child; a running one is refused with `ChildRunning` (terminate it first), as in OTP. */
   readonly deleteChild: (id: string) => Effect.Effect<void, ChildNotFound | ChildRunning | SupervisorNotRunning>
   /** The tree under this supervisor, including nested supervisors, actor counters and lingering incarnations. */
@@ -110,17 +121,26 @@ const config = (options: Options<unknown>): internal.Config => ({
  * }))
  * ```
  */
-export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Supervisor, ChildStartFailed, R | Scope.Scope> =>
+export const make = <R = never>(
+  options: Options<R> = {}
+): Effect.Effect<Supervisor, ChildStartFailed, R | Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
-    const state = yield* internal.make(config(options), (options.children ?? []) as ReadonlyArray<ChildSpec.ChildSpec<unknown>>, context as Context.Context<unknown>)
+    const state = yield* internal.make(
+      config(options),
+      (options.children ?? []) as ReadonlyArray<ChildSpec.ChildSpec<unknown>>,
+      context as Context.Context<unknown>
+    )
     return fromState(state)
   })
 
 const fromState = (s: internal.SupervisorState): Supervisor => ({
   name: s.name,
   startChild: <R>(spec: ChildSpec.ChildSpec<R>) =>
-    Effect.flatMap(Effect.context<R>(), (ctx) => internal.startChild(s, spec as ChildSpec.ChildSpec<unknown>, ctx as Context.Context<unknown>)),
+    Effect.flatMap(
+      Effect.context<R>(),
+      (ctx) => internal.startChild(s, spec as ChildSpec.ChildSpec<unknown>, ctx as Context.Context<unknown>)
+    ),
   terminateChild: (id) => internal.terminateChild(s, id),
   restartChild: (id) => internal.restartChild(s, id),
   deleteChild: (id) => internal.deleteChild(s, id),
@@ -146,7 +166,9 @@ const fromState = (s: internal.SupervisorState): Supervisor => ({
  * const program = Supervisor.run({ children: [a, b] }) // never returns unless escalated or interrupted
  * ```
  */
-export const run = <R = never>(options: Options<R> = {}): Effect.Effect<void, ChildStartFailed | SupervisorEscalation, R> =>
+export const run = <R = never>(
+  options: Options<R> = {}
+): Effect.Effect<void, ChildStartFailed | SupervisorEscalation, R> =>
   Effect.scoped(Effect.flatMap(make(options), (s) => s.join))
 
 /**
@@ -167,7 +189,11 @@ export const run = <R = never>(options: Options<R> = {}): Effect.Effect<void, Ch
  * const tree = Supervisor.make({ children: [Supervisor.spec("workers", { strategy: "oneForAll", children })] })
  * ```
  */
-export const spec = <R = never>(id: string, options: Options<R> = {}, childOptions?: ChildSpec.Options): ChildSpec.ChildSpec<R> =>
+export const spec = <R = never>(
+  id: string,
+  options: Options<R> = {},
+  childOptions?: ChildSpec.Options
+): ChildSpec.ChildSpec<R> =>
   ChildSpec.withInit(id, make({ name: id, ...options }), (s) => s.join, {
     restart: childOptions?.restart ?? "permanent",
     shutdown: childOptions?.shutdown ?? "Infinity"

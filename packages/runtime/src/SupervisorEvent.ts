@@ -10,14 +10,32 @@ export type SupervisorEvent =
   | { readonly _tag: "ChildStarted"; readonly supervisor: string; readonly child: string; readonly incarnation: number }
   | { readonly _tag: "ChildExited"; readonly supervisor: string; readonly child: string; readonly reason: ExitReason }
   | { readonly _tag: "ChildRestarted"; readonly supervisor: string; readonly child: string; readonly restarts: number }
-  | { readonly _tag: "Escalated"; readonly supervisor: string; readonly child: string; readonly error: SupervisorEscalation }
+  | {
+    readonly _tag: "Escalated"
+    readonly supervisor: string
+    readonly child: string
+    readonly error: SupervisorEscalation
+  }
   /**
    * An incarnation did not stop within its shutdown (grace period, or at once for "brutal"): the supervisor
    * stopped waiting and went on with its strategy; the incarnation lingers until its stop completes.
    */
-  | { readonly _tag: "ChildWouldNotStop"; readonly supervisor: string; readonly child: string; readonly incarnation: number; readonly graceMs: number }
+  | {
+    readonly _tag: "ChildWouldNotStop"
+    readonly supervisor: string
+    readonly child: string
+    readonly incarnation: number
+    readonly graceMs: number
+  }
   /** A lingering incarnation finally stopped, `afterMs` after it was told to; `reason` is how it ended. */
-  | { readonly _tag: "ChildReleased"; readonly supervisor: string; readonly child: string; readonly incarnation: number; readonly afterMs: number; readonly reason: ExitReason }
+  | {
+    readonly _tag: "ChildReleased"
+    readonly supervisor: string
+    readonly child: string
+    readonly incarnation: number
+    readonly afterMs: number
+    readonly reason: ExitReason
+  }
   | { readonly _tag: "SupervisorStopped"; readonly supervisor: string }
 
 /** Counters an actor child exposes in its supervisor's snapshot. */

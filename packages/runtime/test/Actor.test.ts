@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Schedule, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { ActorGone, AskTimeout, LinkedExit, MailboxFull, MessageRejected } from "../src/ActorError.ts"
 import * as Actor from "../src/Actor.ts"
+import { ActorGone, AskTimeout, LinkedExit, MailboxFull, MessageRejected } from "../src/ActorError.ts"
 import * as Protocol from "../src/Protocol.ts"
 import * as Supervisor from "../src/Supervisor.ts"
 import { is, waitFor } from "./helpers.ts"
@@ -19,7 +19,14 @@ const Account = Protocol.make({
 })
 
 /** `gate` blocks Block handlers until opened (for mailbox tests). */
-const account = (options: { readonly gate?: Deferred.Deferred<void>; readonly capacity?: number; readonly overflow?: "backpressure" | "drop" | "fail"; readonly name?: string } = {}) =>
+const account = (
+  options: {
+    readonly gate?: Deferred.Deferred<void>
+    readonly capacity?: number
+    readonly overflow?: "backpressure" | "drop" | "fail"
+    readonly name?: string
+  } = {}
+) =>
   Actor.make({
     name: options.name,
     protocol: Account,
@@ -28,11 +35,17 @@ const account = (options: { readonly gate?: Deferred.Deferred<void>; readonly ca
     handlers: {
       Deposit: ({ amount }, balance) => Effect.succeed([balance + amount, balance + amount] as const),
       Withdraw: ({ amount }, balance) =>
-        amount > balance ? Effect.fail(new Overdrawn({ balance })) : Effect.succeed([balance - amount, balance - amount] as const),
+        amount > balance
+          ? Effect.fail(new Overdrawn({ balance }))
+          : Effect.succeed([balance - amount, balance - amount] as const),
       Balance: (_, balance) => Effect.succeed([balance, balance] as const),
       Crash: () => Effect.die("crash requested"),
       Stop: (_, balance, ctx) => Effect.as(ctx.stop, [undefined, balance] as const),
-      Block: (_, balance) => Effect.as(options.gate === undefined ? Effect.void : Deferred.await(options.gate), [undefined, balance] as const)
+      Block: (_, balance) =>
+        Effect.as(
+          options.gate === undefined ? Effect.void : Deferred.await(options.gate),
+          [undefined, balance] as const
+        )
     }
   })
 
@@ -79,7 +92,11 @@ describe("ask and tell", () => {
       yield* TestClock.adjust("1 millis")
       const err = yield* Fiber.join(fiber)
       assert.instanceOf(err, AskTimeout)
-      assert.deepStrictEqual([(err as AskTimeout).actor, (err as AskTimeout).tag, (err as AskTimeout).timeoutMs], ["slow", "Balance", 100])
+      assert.deepStrictEqual([(err as AskTimeout).actor, (err as AskTimeout).tag, (err as AskTimeout).timeoutMs], [
+        "slow",
+        "Balance",
+        100
+      ])
       assert.isTrue((err as AskTimeout).retryable)
     }))
 

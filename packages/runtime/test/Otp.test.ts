@@ -7,9 +7,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Metric, PubSub, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import * as Actor from "../src/Actor.ts"
 import { SupervisorEscalation } from "../src/ActorError.ts"
 import type { ExitReason } from "../src/ActorError.ts"
-import * as Actor from "../src/Actor.ts"
 import * as ChildSpec from "../src/ChildSpec.ts"
 import * as Protocol from "../src/Protocol.ts"
 import * as Supervisor from "../src/Supervisor.ts"
@@ -29,15 +29,21 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): unknown => {
 }
 
 /** A child whose stop takes `releaseMs` that no interruption can shorten; `up` completes once it holds its resource. */
-const stubborn = (id: string, how: "scoped" | "uninterruptible", releaseMs: number, log: Array<string>, options?: ChildSpec.Options) => {
+const stubborn = (
+  id: string,
+  how: "scoped" | "uninterruptible",
+  releaseMs: number,
+  log: Array<string>,
+  options?: ChildSpec.Options
+) => {
   const up = Deferred.makeUnsafe<void>()
   const acquire = Effect.andThen(Effect.sync(() => log.push(`acquire:${id}`)), Deferred.succeed(up, undefined))
   const release = Effect.andThen(Effect.sleep(releaseMs), Effect.sync(() => log.push(`release:${id}`)))
   const spec = ChildSpec.make(
     id,
     how === "scoped"
-      ? // releases a resource inside its own Effect.scoped: the release runs in the child's fiber, uninterruptibly
-        Effect.scoped(Effect.andThen(Effect.acquireRelease(acquire, () => release), Effect.never))
+      // releases a resource inside its own Effect.scoped: the release runs in the child's fiber, uninterruptibly
+      ? Effect.scoped(Effect.andThen(Effect.acquireRelease(acquire, () => release), Effect.never))
       : Effect.andThen(acquire, Effect.andThen(Effect.uninterruptible(release), Effect.never)),
     options
   )
@@ -46,7 +52,12 @@ const stubborn = (id: string, how: "scoped" | "uninterruptible", releaseMs: numb
 
 const Echo = Protocol.make({ Echo: { payload: Schema.Struct({ s: Schema.String }), success: Schema.String } })
 const echo = (name: string) =>
-  Actor.make({ name, protocol: Echo, initialState: 0, handlers: { Echo: ({ s }, n) => Effect.succeed([s, n + 1] as const) } })
+  Actor.make({
+    name,
+    protocol: Echo,
+    initialState: 0,
+    handlers: { Echo: ({ s }, n) => Effect.succeed([s, n + 1] as const) }
+  })
 
 describe("1. A shutdown never holds the supervisor past the child's shutdown", () => {
   for (const how of ["scoped", "uninterruptible"] as const) {
@@ -64,13 +75,21 @@ describe("1. A shutdown never holds the supervisor past the child's shutdown", (
         assert.strictEqual(snap.children[0]!.status, "stopped")
         assert.strictEqual((snap.children[0] as { lingering?: ReadonlyArray<unknown> }).lingering?.length, 1)
         assert.strictEqual((snap as { shutdownTimeouts?: number }).shutdownTimeouts, 1)
-        const counted = yield* Metric.value(Metric.withAttributes(Supervisor.metrics.shutdownTimeouts, { supervisor: `bounded-${how}` }))
+        const counted = yield* Metric.value(
+          Metric.withAttributes(Supervisor.metrics.shutdownTimeouts, { supervisor: `bounded-${how}` })
+        )
         assert.strictEqual(counted.count, 1)
         const seen = yield* waitFor(sub, (e) => e._tag === ("ChildReleased" as SupervisorEvent["_tag"]))
-        const wouldNot = seen.find((e) => e._tag === ("ChildWouldNotStop" as SupervisorEvent["_tag"])) as { graceMs: number; child: string } | undefined
+        const wouldNot = seen.find((e) => e._tag === ("ChildWouldNotStop" as SupervisorEvent["_tag"])) as {
+          graceMs: number
+          child: string
+        } | undefined
         assert.deepStrictEqual([wouldNot?.child, wouldNot?.graceMs], ["slow", 50])
         assert.include(log, "release:slow")
-        assert.strictEqual(((yield* sup.snapshot).children[0] as { lingering?: ReadonlyArray<unknown> }).lingering?.length, 0)
+        assert.strictEqual(
+          ((yield* sup.snapshot).children[0] as { lingering?: ReadonlyArray<unknown> }).lingering?.length,
+          0
+        )
       }))
   }
 
@@ -82,7 +101,10 @@ describe("1. A shutdown never holds the supervisor past the child's shutdown", (
       yield* slow.up
       const { ms } = yield* elapsed(sup.terminateChild("slow"))
       assert.isBelow(ms, 200, `terminateChild took ${ms} ms`)
-      assert.strictEqual(((yield* sup.snapshot).children[0] as { lingering?: ReadonlyArray<unknown> }).lingering?.length, 1)
+      assert.strictEqual(
+        ((yield* sup.snapshot).children[0] as { lingering?: ReadonlyArray<unknown> }).lingering?.length,
+        1
+      )
     }))
 
   it.live("a sibling's crash is restarted while another child is still failing to stop", () =>
@@ -116,10 +138,11 @@ describe("1. A shutdown never holds the supervisor past the child's shutdown", (
           }),
           (k) =>
             Effect.scoped(
-              Effect.addFinalizer(() => Effect.andThen(Effect.sleep(300), Effect.sync(() => log.push(`release:${k}`)))).pipe(
-                Effect.andThen(Deferred.succeed(up, undefined)),
-                Effect.andThen(Effect.never)
-              )
+              Effect.addFinalizer(() => Effect.andThen(Effect.sleep(300), Effect.sync(() => log.push(`release:${k}`))))
+                .pipe(
+                  Effect.andThen(Deferred.succeed(up, undefined)),
+                  Effect.andThen(Effect.never)
+                )
             ),
           { shutdown: "20 millis" }
         )
@@ -146,7 +169,11 @@ describe("1. A shutdown never holds the supervisor past the child's shutdown", (
     Effect.gen(function*() {
       const entered = yield* Deferred.make<void>()
       const gate = yield* Deferred.make<void>()
-      const Slow = Protocol.make({ Block: { success: Schema.String }, Hold: { success: Schema.String }, Which: { success: Schema.Number } })
+      const Slow = Protocol.make({
+        Block: { success: Schema.String },
+        Hold: { success: Schema.String },
+        Which: { success: Schema.Number }
+      })
       const slow = Actor.spec(
         Actor.make({
           name: "slow",
@@ -154,7 +181,11 @@ describe("1. A shutdown never holds the supervisor past the child's shutdown", (
           initialState: 0,
           handlers: {
             // stuck uninterruptibly for 300 ms: its incarnation cannot stop within its 20 ms shutdown
-            Block: (_, s) => Effect.as(Effect.andThen(Deferred.succeed(entered, undefined), Effect.uninterruptible(Effect.sleep(300))), ["unblocked", s] as const),
+            Block: (_, s) =>
+              Effect.as(
+                Effect.andThen(Deferred.succeed(entered, undefined), Effect.uninterruptible(Effect.sleep(300))),
+                ["unblocked", s] as const
+              ),
             Hold: (_, s) => Effect.as(Deferred.await(gate), ["held", s] as const),
             Which: (_, s, ctx) => Effect.succeed([ctx.incarnation, s] as const)
           }
@@ -175,7 +206,7 @@ describe("1. A shutdown never holds the supervisor past the child's shutdown", (
       const watching = yield* Effect.forkChild(watch)
       yield* waitFor(sub, (e) => e._tag === ("ChildReleased" as SupervisorEvent["_tag"]))
       // the old incarnation's end settled its own message, not the new incarnation's
-      assert.isDefined((yield* Fiber.await(blocked)))
+      assert.isDefined(yield* Fiber.await(blocked))
       yield* Effect.sleep("20 millis")
       assert.isUndefined(held.pollUnsafe())
       assert.isUndefined(watching.pollUnsafe())
@@ -207,7 +238,11 @@ describe("2. A child that cannot start fails Supervisor.make at once", () => {
     Effect.gen(function*() {
       const p = makeProbe()
       const exit = yield* Effect.exit(
-        Supervisor.make({ name: "boot", maxRestarts: 5, children: [p.child("a"), p.child("b"), p.child("bad", { failStart: () => true }), p.child("never")] })
+        Supervisor.make({
+          name: "boot",
+          maxRestarts: 5,
+          children: [p.child("a"), p.child("b"), p.child("bad", { failStart: () => true }), p.child("never")]
+        })
       )
       const error = failureOf(exit) as { _tag: string; supervisor: string; child: string; cause: Cause.Cause<unknown> }
       assert.strictEqual(error._tag, "ChildStartFailed")
@@ -222,7 +257,9 @@ describe("2. A child that cannot start fails Supervisor.make at once", () => {
   it.effect("a child that fails its first start and would then succeed still fails the start", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const exit = yield* Effect.exit(Supervisor.make({ maxRestarts: 3, children: [p.child("flaky", { failStart: (n) => n === 1 })] }))
+      const exit = yield* Effect.exit(
+        Supervisor.make({ maxRestarts: 3, children: [p.child("flaky", { failStart: (n) => n === 1 })] })
+      )
       assert.strictEqual((failureOf(exit) as { _tag: string })._tag, "ChildStartFailed")
       assert.strictEqual(p.starts.get("flaky"), 1)
     }))
@@ -231,7 +268,13 @@ describe("2. A child that cannot start fails Supervisor.make at once", () => {
     Effect.gen(function*() {
       const p = makeProbe()
       const exit = yield* Effect.exit(
-        Supervisor.make({ name: "parent", children: [p.child("a"), Supervisor.spec("inner", { children: [p.child("leaf", { failStart: () => true })] })] })
+        Supervisor.make({
+          name: "parent",
+          children: [
+            p.child("a"),
+            Supervisor.spec("inner", { children: [p.child("leaf", { failStart: () => true })] })
+          ]
+        })
       )
       const error = failureOf(exit) as { _tag: string; child: string; cause: Cause.Cause<unknown> }
       assert.deepStrictEqual([error._tag, error.child], ["ChildStartFailed", "inner"])
@@ -249,7 +292,10 @@ describe("3. A nested supervisor that gives up exits as a shutdown", () => {
         const parent = yield* Supervisor.make({
           name: "parent",
           maxRestarts: 5,
-          children: [p.child("sibling"), Supervisor.spec("inner", { maxRestarts: 0, children: [p.child("leaf")] }, { restart })]
+          children: [
+            p.child("sibling"),
+            Supervisor.spec("inner", { maxRestarts: 0, children: [p.child("leaf")] }, { restart })
+          ]
         })
         const sub = yield* parent.subscribe
         yield* p.crash("leaf")
@@ -282,7 +328,10 @@ describe("4. Links propagate a supervisor's shutdown of the peer", () => {
         const seen = yield* waitFor(sub, is("ChildExited", "B"))
         const reason = (seen.at(-1) as { reason: ExitReason }).reason
         assert.strictEqual(reason._tag, "Linked")
-        assert.deepStrictEqual(reason._tag === "Linked" && [reason.peer, (reason as { peerExit?: string }).peerExit], ["A", "Shutdown"])
+        assert.deepStrictEqual(reason._tag === "Linked" && [reason.peer, (reason as { peerExit?: string }).peerExit], [
+          "A",
+          "Shutdown"
+        ])
         if (restart === "permanent") yield* waitFor(sub, is("ChildRestarted", "B"))
         const snap = yield* sup.snapshot
         const bSnap = snap.children.find((c) => c.id === "B")!
@@ -309,7 +358,10 @@ describe("6. Group restarts, dynamic-children errors, the intensity window, rest
   it.effect("oneForAll restarts the group's terminated children and its transient children that ended normally", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ strategy: "oneForAll", children: [p.child("a"), p.child("b"), p.child("t", { restart: "transient" })] })
+      const sup = yield* Supervisor.make({
+        strategy: "oneForAll",
+        children: [p.child("a"), p.child("b"), p.child("t", { restart: "transient" })]
+      })
       const sub = yield* sup.subscribe
       yield* sup.terminateChild("b")
       yield* p.exit("t")
@@ -324,13 +376,21 @@ describe("6. Group restarts, dynamic-children errors, the intensity window, rest
   it.effect("restForOne restarts the stopped children after the crashed one, not those before it", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ strategy: "restForOne", children: [p.child("a"), p.child("b"), p.child("c"), p.child("d")] })
+      const sup = yield* Supervisor.make({
+        strategy: "restForOne",
+        children: [p.child("a"), p.child("b"), p.child("c"), p.child("d")]
+      })
       const sub = yield* sup.subscribe
       yield* sup.terminateChild("a")
       yield* sup.terminateChild("d")
       yield* p.crash("b")
       yield* waitFor(sub, is("ChildRestarted", "d"))
-      assert.deepStrictEqual((yield* sup.snapshot).children.map((c) => c.status), ["stopped", "running", "running", "running"])
+      assert.deepStrictEqual((yield* sup.snapshot).children.map((c) => c.status), [
+        "stopped",
+        "running",
+        "running",
+        "running"
+      ])
       assert.deepStrictEqual([p.starts.get("a"), p.starts.get("d")], [1, 2])
     }))
 
@@ -366,14 +426,21 @@ describe("6. Group restarts, dynamic-children errors, the intensity window, rest
   it.effect("a group restart counts once in the snapshot and the metric, as in the intensity", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ name: "group-once", strategy: "oneForAll", maxRestarts: 1, children: [p.child("a"), p.child("b"), p.child("c")] })
+      const sup = yield* Supervisor.make({
+        name: "group-once",
+        strategy: "oneForAll",
+        maxRestarts: 1,
+        children: [p.child("a"), p.child("b"), p.child("c")]
+      })
       const sub = yield* sup.subscribe
       yield* p.crash("b")
       yield* waitFor(sub, is("ChildRestarted", "c"))
       const snap = yield* sup.snapshot
       assert.strictEqual(snap.restarts, 1)
       assert.deepStrictEqual(snap.children.map((c) => c.restarts), [1, 1, 1])
-      const counted = yield* Metric.value(Metric.withAttributes(Supervisor.metrics.restarts, { supervisor: "group-once" }))
+      const counted = yield* Metric.value(
+        Metric.withAttributes(Supervisor.metrics.restarts, { supervisor: "group-once" })
+      )
       assert.strictEqual(counted.count, 1)
       assert.strictEqual(snap.status, "running") // one restart within maxRestarts 1
     }))
@@ -383,7 +450,9 @@ describe("Supervisor events and names", () => {
   it.effect("a subscriber that stops reading cannot grow the supervisor's memory: the buffer slides and counts what it dropped", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ maxRestarts: 10_000, within: "1 hour", eventBuffer: 16, children: [p.child("a")] } as Supervisor.Options)
+      const sup = yield* Supervisor.make(
+        { maxRestarts: 10_000, within: "1 hour", eventBuffer: 16, children: [p.child("a")] } as Supervisor.Options
+      )
       const idle = yield* sup.subscribe // never read
       const reader = yield* sup.subscribe
       for (let i = 0; i < 200; i++) {

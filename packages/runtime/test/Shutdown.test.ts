@@ -34,7 +34,10 @@ describe("No leaks", () => {
           yield* Supervisor.make({
             children: [
               busy("w1"),
-              Supervisor.spec("mid", { strategy: "oneForAll", children: [busy("w2"), busy("w3", { shutdown: "brutal" })] }),
+              Supervisor.spec("mid", {
+                strategy: "oneForAll",
+                children: [busy("w2"), busy("w3", { shutdown: "brutal" })]
+              }),
               a
             ]
           })
@@ -69,7 +72,10 @@ describe("No leaks", () => {
       const p = makeProbe()
       const { active } = yield* tracked(() =>
         Effect.gen(function*() {
-          const sup = yield* Supervisor.make({ backoff: Schedule.spaced("10 seconds"), children: [p.child("a"), busy("b")] })
+          const sup = yield* Supervisor.make({
+            backoff: Schedule.spaced("10 seconds"),
+            children: [p.child("a"), busy("b")]
+          })
           const sub = yield* sup.subscribe
           yield* p.crash("a")
           yield* waitFor(sub, is("ChildExited", "a"))
@@ -83,7 +89,11 @@ describe("No leaks", () => {
   it.effect("no leak when the scope closes while a child is starting", () =>
     Effect.gen(function*() {
       const entered = yield* Deferred.make<void>()
-      const slowStart = ChildSpec.withInit("slow", Effect.andThen(Deferred.succeed(entered, undefined), Effect.never), () => Effect.never)
+      const slowStart = ChildSpec.withInit(
+        "slow",
+        Effect.andThen(Deferred.succeed(entered, undefined), Effect.never),
+        () => Effect.never
+      )
       const { active } = yield* tracked(() =>
         Effect.gen(function*() {
           const sup = yield* Supervisor.make({ children: [] })
@@ -113,11 +123,17 @@ describe("Shutdown grace period", () => {
       yield* Effect.addFinalizer(() => Effect.sync(() => log.push("early-released")))
       const helperUp = yield* Deferred.make<void>()
       yield* Effect.forkScoped(
-        Effect.onInterrupt(Effect.andThen(Deferred.succeed(helperUp, undefined), Effect.never), () => Effect.sync(() => log.push("helper-interrupted")))
+        Effect.onInterrupt(Effect.andThen(Deferred.succeed(helperUp, undefined), Effect.never), () =>
+          Effect.sync(() => log.push("helper-interrupted")))
       )
       yield* Deferred.await(helperUp)
       yield* Effect.addFinalizer(() =>
-        Effect.sync(() => log.push("slow-begin")).pipe(Effect.andThen(Effect.sleep(ms)), Effect.andThen(Effect.sync(() => log.push("slow-end"))))
+        Effect.sync(() =>
+          log.push("slow-begin")
+        ).pipe(
+          Effect.andThen(Effect.sleep(ms)),
+          Effect.andThen(Effect.sync(() => log.push("slow-end")))
+        )
       )
     })
 
@@ -156,10 +172,21 @@ describe("Shutdown grace period", () => {
     Effect.gen(function*() {
       const p = makeProbe()
       const scope = yield* Scope.make()
-      yield* Supervisor.make({ children: [p.child("a"), p.child("b"), Supervisor.spec("n", { children: [p.child("c"), p.child("d")] })] }).pipe(
+      yield* Supervisor.make({
+        children: [p.child("a"), p.child("b"), Supervisor.spec("n", { children: [p.child("c"), p.child("d")] })]
+      }).pipe(
         Scope.provide(scope)
       )
       yield* Scope.close(scope, Exit.void)
-      assert.deepStrictEqual(p.log, ["start:a", "start:b", "start:c", "start:d", "stop:d", "stop:c", "stop:b", "stop:a"])
+      assert.deepStrictEqual(p.log, [
+        "start:a",
+        "start:b",
+        "start:c",
+        "start:d",
+        "stop:d",
+        "stop:c",
+        "stop:b",
+        "stop:a"
+      ])
     }))
 })

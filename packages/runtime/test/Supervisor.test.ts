@@ -12,7 +12,10 @@ describe("Supervisor strategies", () => {
   it.effect("oneForOne restarts only the crashed child", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ strategy: "oneForOne", children: [p.child("a"), p.child("b"), p.child("c")] })
+      const sup = yield* Supervisor.make({
+        strategy: "oneForOne",
+        children: [p.child("a"), p.child("b"), p.child("c")]
+      })
       const sub = yield* sup.subscribe
       assert.deepStrictEqual(p.log, ["start:a", "start:b", "start:c"])
       p.log.length = 0
@@ -20,18 +23,35 @@ describe("Supervisor strategies", () => {
       yield* waitFor(sub, is("ChildRestarted", "b"))
       assert.deepStrictEqual(p.log, ["stop:b", "start:b"])
       const snap = yield* sup.snapshot
-      assert.deepStrictEqual(snap.children.map((c) => [c.id, c.status, c.restarts]), [["a", "running", 0], ["b", "running", 1], ["c", "running", 0]])
+      assert.deepStrictEqual(snap.children.map((c) => [c.id, c.status, c.restarts]), [["a", "running", 0], [
+        "b",
+        "running",
+        1
+      ], ["c", "running", 0]])
     }))
 
   it.effect("oneForAll stops the others in reverse order, then restarts all in start order", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ name: "all-4", strategy: "oneForAll", children: [p.child("a"), p.child("b"), p.child("c"), p.child("d")] })
+      const sup = yield* Supervisor.make({
+        name: "all-4",
+        strategy: "oneForAll",
+        children: [p.child("a"), p.child("b"), p.child("c"), p.child("d")]
+      })
       const sub = yield* sup.subscribe
       p.log.length = 0
       yield* p.crash("b")
       yield* waitFor(sub, is("ChildRestarted", "d"))
-      assert.deepStrictEqual(p.log, ["stop:b", "stop:d", "stop:c", "stop:a", "start:a", "start:b", "start:c", "start:d"])
+      assert.deepStrictEqual(p.log, [
+        "stop:b",
+        "stop:d",
+        "stop:c",
+        "stop:a",
+        "start:a",
+        "start:b",
+        "start:c",
+        "start:d"
+      ])
       const snap = yield* sup.snapshot
       // each child was started again once; the supervisor decided one restart (as its intensity counts it)
       assert.deepStrictEqual(snap.children.map((c) => c.restarts), [1, 1, 1, 1])
@@ -43,7 +63,10 @@ describe("Supervisor strategies", () => {
   it.effect("restForOne restarts the crashed child and those started after it", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ strategy: "restForOne", children: [p.child("a"), p.child("b"), p.child("c"), p.child("d")] })
+      const sup = yield* Supervisor.make({
+        strategy: "restForOne",
+        children: [p.child("a"), p.child("b"), p.child("c"), p.child("d")]
+      })
       const sub = yield* sup.subscribe
       p.log.length = 0
       yield* p.crash("b")
@@ -101,7 +124,12 @@ describe("Intensity and escalation", () => {
   it.effect("beyond maxRestarts within the window: children stop in reverse order and the supervisor escalates", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ name: "sup", maxRestarts: 2, within: "1 minute", children: [p.child("a"), p.child("b"), p.child("c")] })
+      const sup = yield* Supervisor.make({
+        name: "sup",
+        maxRestarts: 2,
+        within: "1 minute",
+        children: [p.child("a"), p.child("b"), p.child("c")]
+      })
       const sub = yield* sup.subscribe
       for (let i = 0; i < 2; i++) {
         yield* p.crash("b")
@@ -164,7 +192,11 @@ describe("Intensity and escalation", () => {
   it.effect("a restart whose start fails counts toward intensity and escalates when it keeps failing", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ name: "s", maxRestarts: 2, children: [p.child("ok"), p.child("bad", { failStart: (n) => n > 1 })] })
+      const sup = yield* Supervisor.make({
+        name: "s",
+        maxRestarts: 2,
+        children: [p.child("ok"), p.child("bad", { failStart: (n) => n > 1 })]
+      })
       yield* p.crash("bad")
       const error = yield* Effect.flip(sup.join)
       assert.instanceOf(error, SupervisorEscalation)
@@ -176,7 +208,10 @@ describe("Intensity and escalation", () => {
   it.effect("a restart whose start fails is retried within the intensity", () =>
     Effect.gen(function*() {
       const p = makeProbe()
-      const sup = yield* Supervisor.make({ maxRestarts: 3, children: [p.child("flaky", { failStart: (n) => n === 2 || n === 3 })] })
+      const sup = yield* Supervisor.make({
+        maxRestarts: 3,
+        children: [p.child("flaky", { failStart: (n) => n === 2 || n === 3 })]
+      })
       const sub = yield* sup.subscribe
       yield* p.crash("flaky")
       yield* waitFor(sub, is("ChildRestarted", "flaky"))
@@ -282,7 +317,10 @@ describe("Snapshot and events", () => {
         strategy: "oneForAll",
         children: [
           p.child("a"),
-          Supervisor.spec("mid", { strategy: "restForOne", children: [p.child("x"), Supervisor.spec("deep", { children: [p.child("y")] })] })
+          Supervisor.spec("mid", {
+            strategy: "restForOne",
+            children: [p.child("x"), Supervisor.spec("deep", { children: [p.child("y")] })]
+          })
         ]
       })
       const sub = yield* sup.subscribe
@@ -315,7 +353,13 @@ describe("Snapshot and events", () => {
       yield* waitFor(sub, is("ChildRestarted", "a"))
       yield* Scope.close(scope, Exit.void)
       const events = Array.from(yield* Fiber.join(collected))
-      assert.deepStrictEqual(events.map((e) => e._tag), ["ChildExited", "ChildStarted", "ChildRestarted", "ChildExited", "SupervisorStopped"])
+      assert.deepStrictEqual(events.map((e) => e._tag), [
+        "ChildExited",
+        "ChildStarted",
+        "ChildRestarted",
+        "ChildExited",
+        "SupervisorStopped"
+      ])
       const first = events[0]!
       assert.strictEqual(first._tag === "ChildExited" && first.reason._tag, "Failure")
       const last = events[3]!
@@ -326,7 +370,9 @@ describe("Snapshot and events", () => {
     Effect.gen(function*() {
       const log: Array<string> = []
       const { Layer } = yield* Effect.promise(() => import("effect"))
-      const layer = Layer.effectDiscard(Effect.acquireRelease(Effect.sync(() => log.push("acquire")), () => Effect.sync(() => log.push("release"))))
+      const layer = Layer.effectDiscard(
+        Effect.acquireRelease(Effect.sync(() => log.push("acquire")), () => Effect.sync(() => log.push("release")))
+      )
       const scope = yield* Scope.make()
       yield* Supervisor.make({ children: [ChildSpec.fromLayer("res", layer)] }).pipe(Scope.provide(scope))
       assert.deepStrictEqual(log, ["acquire"])

@@ -11,7 +11,10 @@ export interface Probe {
   readonly log: Array<string>
   /** Incarnation count per child id. */
   readonly starts: Map<string, number>
-  readonly child: (id: string, options?: ChildSpec.Options & { readonly failStart?: (n: number) => boolean }) => ChildSpec.ChildSpec
+  readonly child: (
+    id: string,
+    options?: ChildSpec.Options & { readonly failStart?: (n: number) => boolean }
+  ) => ChildSpec.ChildSpec
   /** Makes the child's current incarnation fail. */
   readonly crash: (id: string, error?: string) => Effect.Effect<void>
   /** Makes the child's current incarnation return normally. */
@@ -74,7 +77,11 @@ export interface FiberTracker {
 /** Runs `effect` (scoped: the scope closes before returning) counting every fiber forked inside it. */
 export const tracked = <A, E, R>(
   effect: (tracker: FiberTracker) => Effect.Effect<A, E, R>
-): Effect.Effect<{ readonly result: A; readonly active: number; readonly started: number }, E, Exclude<R, Scope.Scope>> =>
+): Effect.Effect<
+  { readonly result: A; readonly active: number; readonly started: number },
+  E,
+  Exclude<R, Scope.Scope>
+> =>
   Effect.gen(function*() {
     let started = 0
     let active = 0
@@ -88,7 +95,9 @@ export const tracked = <A, E, R>(
         active--
       }
     }
-    const result = yield* Effect.scoped(effect(tracker)).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, service))
+    const result = yield* Effect.scoped(effect(tracker)).pipe(
+      Effect.provideService(Metric.FiberRuntimeMetrics, service)
+    )
     // Let fibers that were interrupted finish unwinding on the scheduler.
     for (let i = 0; i < 5 && active > 0; i++) yield* Effect.yieldNow
     return { result, active, started }

@@ -5,8 +5,8 @@
 // @effect-diagnostics missingEffectError:off
 import { assert, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import type { ActorGone, ActorUnreachable, AskTimeout, MailboxFull, MessageRejected } from "../src/ActorError.ts"
 import * as Actor from "../src/Actor.ts"
+import type { ActorGone, ActorUnreachable, AskTimeout, MailboxFull, MessageRejected } from "../src/ActorError.ts"
 import type { ActorRef } from "../src/ActorRef.ts"
 import * as Protocol from "../src/Protocol.ts"
 import * as Registry from "../src/Registry.ts"
@@ -21,14 +21,28 @@ const P = Protocol.make({
 
 // Never called: only type-checked.
 export const typeChecks = (ref: ActorRef<typeof P>) => {
-  const getReply: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.ask({ _tag: "Get", key: "x" })
-  const putReply: Effect.Effect<void, AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.ask({ _tag: "Put", key: "a", value: 1 })
-  const explode: Effect.Effect<void, Boom | AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.ask({ _tag: "Explode" })
+  const getReply: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref
+    .ask({ _tag: "Get", key: "x" })
+  const putReply: Effect.Effect<void, AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref
+    .ask({ _tag: "Put", key: "a", value: 1 })
+  const explode: Effect.Effect<void, Boom | AskTimeout | MailboxFull | ActorGone | MessageRejected | ActorUnreachable> =
+    ref.ask({ _tag: "Explode" })
   // @ts-expect-error Get has no typed error
-  const noError: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | ActorUnreachable> = ref.ask({ _tag: "Get", key: "x" })
-  const told: Effect.Effect<void, MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.tell({ _tag: "Put", key: "a", value: 1 })
+  const noError: Effect.Effect<number, AskTimeout | MailboxFull | ActorGone | ActorUnreachable> = ref.ask({
+    _tag: "Get",
+    key: "x"
+  })
+  const told: Effect.Effect<void, MailboxFull | ActorGone | MessageRejected | ActorUnreachable> = ref.tell({
+    _tag: "Put",
+    key: "a",
+    value: 1
+  })
   // @ts-expect-error tell can fail with ActorUnreachable (over a transport)
-  const toldLocalOnly: Effect.Effect<void, MailboxFull | ActorGone | MessageRejected> = ref.tell({ _tag: "Put", key: "a", value: 1 })
+  const toldLocalOnly: Effect.Effect<void, MailboxFull | ActorGone | MessageRejected> = ref.tell({
+    _tag: "Put",
+    key: "a",
+    value: 1
+  })
   // @ts-expect-error wrong payload type
   const badPayload = ref.tell({ _tag: "Get", key: 1 })
   // @ts-expect-error unknown tag

@@ -66,7 +66,7 @@ export interface FaultRates {
 }
 
 /** mulberry32: tiny, fast and good enough for reproducible test randomness. */
-export const createPrng = (seed: number): (() => number) => {
+export const createPrng = (seed: number): () => number => {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

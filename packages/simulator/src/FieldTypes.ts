@@ -20,9 +20,9 @@ export type TypeSpec =
   | { readonly kind: "literal"; readonly options: ReadonlyArray<LiteralOption> }
   | { readonly kind: "optional"; readonly inner: TypeSpec }
   | {
-      readonly kind: "object"
-      readonly properties: ReadonlyArray<{ readonly name: string; readonly type: TypeSpec }>
-    }
+    readonly kind: "object"
+    readonly properties: ReadonlyArray<{ readonly name: string; readonly type: TypeSpec }>
+  }
 
 /** An output field the simulated model must produce. */
 export interface OutputFieldSpec {
@@ -48,7 +48,7 @@ const tokenize = (src: string): Array<Token> => {
     const c = src[i]!
     if (/\s/.test(c)) {
       i++
-    } else if (c === "'" || c === '"') {
+    } else if (c === "'" || c === "\"") {
       let j = i + 1
       let v = ""
       while (j < src.length && src[j] !== c) {
@@ -159,9 +159,7 @@ export const parseTypeName = (src: string | undefined): TypeSpec => {
       case "Literal":
         return {
           kind: "literal",
-          options: a.map((x) =>
-            isType(x) ? "" : x.t === "num" ? Number(x.v) : x.t === "id" ? x.v === "True" : x.v
-          )
+          options: a.map((x) => isType(x) ? "" : x.t === "num" ? Number(x.v) : x.t === "id" ? x.v === "True" : x.v)
         }
       default:
         return { kind: "object", properties: [] }

@@ -4,8 +4,8 @@
  * replies in the format the prompt asked for. Knowing the format is what lets an end-to-end test catch an
  * adapter that renders or parses wrongly: a malformed prompt gets an answer the real parser rejects.
  */
-import { formatNumber } from "./TextTools.ts"
 import type { OutputFieldSpec } from "./FieldTypes.ts"
+import { formatNumber } from "./TextTools.ts"
 
 /** One chat turn reduced to plain text (content parts and blocks joined). */
 export interface SimMessage {
@@ -58,7 +58,7 @@ const parseFieldList = (text: string, header: string): Array<ListedField> => {
       const c = line[i]
       if (quote) {
         if (c === quote) quote = undefined
-      } else if (c === "'" || c === '"') quote = c
+      } else if (c === "'" || c === "\"") quote = c
       else if (c === "(" || c === "[") depth++
       else if (c === ")" || c === "]") depth--
     }
@@ -203,7 +203,9 @@ export const readPrompt = (messages: ReadonlyArray<SimMessage>, responseFormat?:
   if (format === "plain") inputs = { question: lastUserText.trim() }
   else if (format === "xml") inputs = xmlInputs(lastUserText.slice(0, reminderAt), listedInputs)
   else inputs = sectionInputs(lastUserText, listedInputs, reminderAt)
-  if (format !== "plain" && Object.keys(inputs).length === 0) inputs = { question: lastUserText.slice(0, reminderAt).trim() }
+  if (format !== "plain" && Object.keys(inputs).length === 0) {
+    inputs = { question: lastUserText.slice(0, reminderAt).trim() }
+  }
 
   let outputFields: Array<OutputFieldSpec> = names.map((name) => {
     const listed = listedOutputs.find((f) => f.name === name)
@@ -230,7 +232,11 @@ export const valueText = (v: unknown): string => {
   return JSON.stringify(v)
 }
 
-const PLAIN_VARIANTS: ReadonlyArray<(a: string) => string> = [(a) => a, (a) => `The answer is ${a}.`, (a) => `Answer: ${a}`]
+const PLAIN_VARIANTS: ReadonlyArray<(a: string) => string> = [
+  (a) => a,
+  (a) => `The answer is ${a}.`,
+  (a) => `Answer: ${a}`
+]
 
 /** Writes field values in the prompt's format. `variant` changes only surface wording (for n > 1 samples). */
 export const renderOutputs = (
@@ -241,7 +247,8 @@ export const renderOutputs = (
 ): string => {
   switch (format) {
     case "chat":
-      return [...fields.map((f) => `[[ ## ${f.name} ## ]]\n${valueText(values[f.name])}`), "[[ ## completed ## ]]"].join("\n\n")
+      return [...fields.map((f) => `[[ ## ${f.name} ## ]]\n${valueText(values[f.name])}`), "[[ ## completed ## ]]"]
+        .join("\n\n")
     case "json": {
       const obj: Record<string, unknown> = {}
       for (const f of fields) obj[f.name] = values[f.name] === undefined ? null : values[f.name]
@@ -250,7 +257,9 @@ export const renderOutputs = (
     case "xml":
       return fields.map((f) => `<${f.name}>\n${valueText(values[f.name])}\n</${f.name}>`).join("\n\n")
     case "plain": {
-      const text = fields.length === 1 ? valueText(values[fields[0]!.name]) : fields.map((f) => `${f.name}: ${valueText(values[f.name])}`).join("\n")
+      const text = fields.length === 1
+        ? valueText(values[fields[0]!.name])
+        : fields.map((f) => `${f.name}: ${valueText(values[f.name])}`).join("\n")
       return PLAIN_VARIANTS[variant % PLAIN_VARIANTS.length]!(text)
     }
   }

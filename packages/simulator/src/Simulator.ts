@@ -5,18 +5,25 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
-import { createFaultState, createPrng, FAULT_KINDS, type FaultKind, type FaultRates, type FaultState } from "./Faults.ts"
+import {
+  createFaultState,
+  createPrng,
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultRates,
+  type FaultState
+} from "./Faults.ts"
 import { anthropicModels, anthropicProvider } from "./internal/anthropicRoutes.ts"
 import {
   authenticate,
   isObj,
-  runCompletion,
-  sendError,
   type PipelineState,
   type ProviderSpec,
-  type RequestContext
+  type RequestContext,
+  runCompletion,
+  sendError
 } from "./internal/completion.ts"
-import { readBody, sendJson, type Sender } from "./internal/http.ts"
+import { readBody, type Sender, sendJson } from "./internal/http.ts"
 import { openAiModels, openAiProvider } from "./internal/openAiRoutes.ts"
 import type { ParsedPrompt, SimMessage } from "./PromptReader.ts"
 
@@ -77,7 +84,6 @@ export interface SimulatorStats {
   readonly inFlight: number
   readonly maxInFlight: number
 }
-
 
 /** Options to change at run time; an explicit `undefined` clears an option (e.g. `apiKeys`). */
 export type SimulatorPatch = { readonly [K in keyof SimulatorOptions]?: SimulatorOptions[K] | undefined }
@@ -164,7 +170,8 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
   const sockets = new Set<Socket>()
   const openResponses = new Set<ServerResponse>()
   const idPrefix = Date.now().toString(36)
-  const newId = (prefix: string) => `${prefix}${prefix === "chatcmpl" ? "-" : "_"}sim${idPrefix}${(++idCounter).toString(36)}`
+  const newId = (prefix: string) =>
+    `${prefix}${prefix === "chatcmpl" ? "-" : "_"}sim${idPrefix}${(++idCounter).toString(36)}`
 
   const state: PipelineState = {
     get apiKeys() {
@@ -240,7 +247,9 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
     }
     const ctx: RequestContext = { ...sender, req, requestId, newId }
     const anthropicLike = req.headers["anthropic-version"] !== undefined || req.headers["x-api-key"] !== undefined
-    const provider: ProviderSpec = path === "/v1/messages" || (path !== "/v1/chat/completions" && anthropicLike) ? anthropicProvider : openAiProvider
+    const provider: ProviderSpec = path === "/v1/messages" || (path !== "/v1/chat/completions" && anthropicLike)
+      ? anthropicProvider
+      : openAiProvider
     res.setHeader(provider.requestIdHeader, requestId)
 
     if (method === "POST" && (path === "/v1/chat/completions" || path === "/chat/completions")) {
@@ -249,7 +258,11 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
     if (method === "POST" && path === "/v1/messages") return runCompletion(ctx, anthropicProvider, state)
     if (method === "GET" && path === "/v1/models") {
       if (!authenticate(ctx, provider, state)) return
-      return sendJson(ctx, 200, provider === anthropicProvider ? anthropicModels(SIMULATED_MODELS) : openAiModels(SIMULATED_MODELS))
+      return sendJson(
+        ctx,
+        200,
+        provider === anthropicProvider ? anthropicModels(SIMULATED_MODELS) : openAiModels(SIMULATED_MODELS)
+      )
     }
     if (method === "GET" && path === "/_sim/stats") return sendJson(ctx, 200, snapshot())
     if (method === "POST" && path === "/_sim/reset") {
@@ -263,7 +276,9 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
         configure(body as SimulatorPatch)
         return sendJson(ctx, 200, { ok: true })
       } catch (e) {
-        return sendJson(ctx, 400, { error: { message: `Invalid configuration: ${e instanceof Error ? e.message : String(e)}` } })
+        return sendJson(ctx, 400, {
+          error: { message: `Invalid configuration: ${e instanceof Error ? e.message : String(e)}` }
+        })
       }
     }
     sendError(ctx, provider, "not_found", { message: `Invalid URL (${method} ${url.pathname})` })
@@ -272,7 +287,14 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
   const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent || res.destroyed) return
-      const text = JSON.stringify({ error: { message: `Simulator error: ${e instanceof Error ? e.message : String(e)}`, type: "server_error", param: null, code: null } })
+      const text = JSON.stringify({
+        error: {
+          message: `Simulator error: ${e instanceof Error ? e.message : String(e)}`,
+          type: "server_error",
+          param: null,
+          code: null
+        }
+      })
       bump(stats.byStatus, "500")
       res.writeHead(500, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
       res.end(text)

@@ -6,7 +6,9 @@
 import { fieldType, type LiteralOption, type OutputFieldSpec, type TypeSpec } from "./FieldTypes.ts"
 import {
   answerFact,
+  type ArithmeticResult,
   classifySentiment,
+  type FactAnswer,
   firstSentence,
   formatNumber,
   keywordCounts,
@@ -17,11 +19,9 @@ import {
   numberList,
   numbersIn,
   parsePassages,
+  type SentimentResult,
   solveArithmetic,
-  statedAge,
-  type ArithmeticResult,
-  type FactAnswer,
-  type SentimentResult
+  statedAge
 } from "./TextTools.ts"
 
 /** The answer for questions the simulator cannot solve; fixed so tests can assert on it. */
@@ -305,12 +305,15 @@ const taskExplanation = (a: Analysis, fields: ReadonlyArray<OutputFieldSpec>): s
   const types = fields.map((f) => fieldType(f))
   const sentimentField = fields.some((f, i) => {
     const t = types[i]!
-    return /sentiment|polarity|emotion|tone|label/i.test(f.name) || (t.kind === "literal" && isSentimentLike(f.name, t.options.map(String)))
+    return /sentiment|polarity|emotion|tone|label/i.test(f.name) ||
+      (t.kind === "literal" && isSentimentLike(f.name, t.options.map(String)))
   })
   if (sentimentField) return sentimentExplanation(a.sentiment)
   if (/summary|keyword|tags|topics/i.test(names)) {
     const kw = keywords(a.question)
-    return kw.length > 0 ? `The text is mainly about ${kw.join(", ")}.` : "The text is too short to say more than it does."
+    return kw.length > 0
+      ? `The text is mainly about ${kw.join(", ")}.`
+      : "The text is too short to say more than it does."
   }
   if (/\bage\b|^age|_age\b/i.test(names)) {
     const age = statedAge(a.allText)
@@ -396,7 +399,9 @@ export const toolArguments = (parameters: unknown, a: Analysis): Record<string, 
     } else if (/^op$|operation|operator/i.test(name) || enumValues) {
       const names = OP_NAMES[a.arithmetic?.operators[0] ?? "+"]!
       out[name] = enumValues ? (enumValues.find((e) => names.includes(e.toLowerCase())) ?? enumValues[0]) : names[0]
-    } else if (/expr|formula|equation|calculation/i.test(name) || (a.arithmetic && !/query|question|search/i.test(name))) {
+    } else if (
+      /expr|formula|equation|calculation/i.test(name) || (a.arithmetic && !/query|question|search/i.test(name))
+    ) {
       out[name] = a.arithmetic?.expression ?? a.question
     } else if (/country|city|subject|entity|title|location|element|planet|topic|name/i.test(name)) {
       out[name] = subjectOf(a)
@@ -447,7 +452,7 @@ const reactTools = (instructions: string): Array<ReactTool> => {
       const c = src[i]
       if (c === "{") depth++
       else if (c === "}") depth--
-      else if (depth === 1 && (c === "'" || c === '"')) {
+      else if (depth === 1 && (c === "'" || c === "\"")) {
         const end = src.indexOf(c, i + 1)
         const key = src.slice(i + 1, end)
         const rest = src.slice(end + 1)

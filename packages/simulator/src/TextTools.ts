@@ -4,7 +4,7 @@
  * predict the answer; each is also real enough that a wrong prompt (missing input, wrong field) gives a
  * visibly wrong answer.
  */
-import { facts, type Fact } from "./Facts.ts"
+import { type Fact, facts } from "./Facts.ts"
 
 /** Rough token count used for usage and context-window checks (about four characters per token). */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4)
@@ -28,17 +28,44 @@ export const formatNumber = (n: number): string => {
 }
 
 const NUMBER_WORDS: Record<string, number> = {
-  zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
-  eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17,
-  eighteen: 18, nineteen: 19, twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70,
-  eighty: 80, ninety: 90, hundred: 100
+  zero: 0,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  eleven: 11,
+  twelve: 12,
+  thirteen: 13,
+  fourteen: 14,
+  fifteen: 15,
+  sixteen: 16,
+  seventeen: 17,
+  eighteen: 18,
+  nineteen: 19,
+  twenty: 20,
+  thirty: 30,
+  forty: 40,
+  fifty: 50,
+  sixty: 60,
+  seventy: 70,
+  eighty: 80,
+  ninety: 90,
+  hundred: 100
 }
 const NUM = String.raw`-?\d+(?:\.\d+)?`
 
 const toSymbols = (text: string): string => {
   let s = ` ${text.toLowerCase().replace(/(\d),(\d{3})\b/g, "$1$2")} `
-  s = s.replace(/\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b(?=\s+(?:plus|minus|times|multiplied|divided|and|from|by|\+|-|\*|\/))|(?<=(?:plus|minus|times|by|and|from|of)\s+)\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b/g,
-    (w) => String(NUMBER_WORDS[w] ?? w))
+  s = s.replace(
+    /\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b(?=\s+(?:plus|minus|times|multiplied|divided|and|from|by|\+|-|\*|\/))|(?<=(?:plus|minus|times|by|and|from|of)\s+)\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b/g,
+    (w) => String(NUMBER_WORDS[w] ?? w)
+  )
   const pair = (re: string, f: (a: string, b: string) => string) => {
     s = s.replace(new RegExp(re, "g"), (_m, a: string, b: string) => f(a, b))
   }
@@ -215,7 +242,17 @@ export const parsePassages = (raw: string): Array<string> => {
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-const PASSIVE: Record<string, string> = { wrote: "written", write: "written", painted: "painted", invented: "invented", discovered: "discovered", founded: "founded", created: "created", directed: "directed", composed: "composed" }
+const PASSIVE: Record<string, string> = {
+  wrote: "written",
+  write: "written",
+  painted: "painted",
+  invented: "invented",
+  discovered: "discovered",
+  founded: "founded",
+  created: "created",
+  directed: "directed",
+  composed: "composed"
+}
 
 interface QuestionShape {
   readonly subject: string
@@ -225,7 +262,8 @@ interface QuestionShape {
 /** Generic question shapes ("What is the R of S?", "Who wrote S?") and where their answer sits in prose. */
 const questionShape = (question: string): QuestionShape | undefined => {
   const q = question.trim().replace(/\s+/g, " ")
-  const rel = /\b(?:what|who|which)\s+(?:is|was|are|were)\s+the\s+(.+?)\s+(?:of|for|in)\s+(?:the\s+)?(.+?)\s*[?.!]*$/i.exec(q)
+  const rel = /\b(?:what|who|which)\s+(?:is|was|are|were)\s+the\s+(.+?)\s+(?:of|for|in)\s+(?:the\s+)?(.+?)\s*[?.!]*$/i
+    .exec(q)
   if (rel) {
     const r = escapeRe(rel[1]!)
     const s = escapeRe(rel[2]!)
@@ -238,7 +276,10 @@ const questionShape = (question: string): QuestionShape | undefined => {
       ]
     }
   }
-  const verb = /\bwho\s+(wrote|painted|invented|discovered|founded|created|directed|composed)\s+(?:the\s+)?(.+?)\s*[?.!]*$/i.exec(q)
+  const verb =
+    /\bwho\s+(wrote|painted|invented|discovered|founded|created|directed|composed)\s+(?:the\s+)?(.+?)\s*[?.!]*$/i.exec(
+      q
+    )
   if (verb) {
     const v = verb[1]!.toLowerCase()
     const s = escapeRe(verb[2]!)
@@ -281,7 +322,11 @@ export const answerFact = (question: string, passages: ReadonlyArray<string>): F
     }
   }
   if (fact) {
-    return { answer: fact.answer, source: "table", explanation: `From what I know, the answer to "${fact.question}" is ${fact.answer}.` }
+    return {
+      answer: fact.answer,
+      source: "table",
+      explanation: `From what I know, the answer to "${fact.question}" is ${fact.answer}.`
+    }
   }
   return undefined
 }
@@ -290,10 +335,12 @@ export const answerFact = (question: string, passages: ReadonlyArray<string>): F
 // Sentiment and keywords
 
 const POSITIVE = new Set(
-  "good great excellent amazing love loved loves lovely wonderful fantastic happy best enjoy enjoyed enjoyable awesome delightful brilliant perfect pleasant recommend recommended superb beautiful clean friendly nice impressive outstanding glad favorite fast helpful comfortable fun exciting".split(" ")
+  "good great excellent amazing love loved loves lovely wonderful fantastic happy best enjoy enjoyed enjoyable awesome delightful brilliant perfect pleasant recommend recommended superb beautiful clean friendly nice impressive outstanding glad favorite fast helpful comfortable fun exciting"
+    .split(" ")
 )
 const NEGATIVE = new Set(
-  "bad terrible awful hate hated hates poor worst boring disappointing disappointed horrible sad angry broken waste useless annoying slow rude dirty buggy ugly painful cancelled late worse unhappy mediocre noisy expensive fail failed failure problem".split(" ")
+  "bad terrible awful hate hated hates poor worst boring disappointing disappointed horrible sad angry broken waste useless annoying slow rude dirty buggy ugly painful cancelled late worse unhappy mediocre noisy expensive fail failed failure problem"
+    .split(" ")
 )
 const NEGATORS = new Set(["not", "no", "never", "hardly", "without"])
 
@@ -321,7 +368,8 @@ export const classifySentiment = (text: string): SentimentResult => {
 }
 
 const STOPWORDS = new Set(
-  "a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those there here i you he she we they me my your our their his her them us what which who whom when where why how do does did done have has had not no so than then too very can could should would will shall may might must about into over under again all any both each few more most other some such only own same just also".split(" ")
+  "a an the and or but if of to in on at by for with from as is are was were be been being it its this that these those there here i you he she we they me my your our their his her them us what which who whom when where why how do does did done have has had not no so than then too very can could should would will shall may might must about into over under again all any both each few more most other some such only own same just also"
+    .split(" ")
 )
 
 /** Up to `max` content words, most frequent first (ties by first appearance). */
@@ -361,8 +409,7 @@ export const firstSentence = (text: string): string => {
 
 /** An age stated in a text ("42 years old", "aged 42", "age: 42"), or undefined. */
 export const statedAge = (text: string): number | undefined => {
-  const m =
-    /(\d{1,3})[- ](?:years?|yrs?)[- ]old/i.exec(text) ??
+  const m = /(\d{1,3})[- ](?:years?|yrs?)[- ]old/i.exec(text) ??
     /\baged?\s*(?:is|of|:)?\s*(\d{1,3})\b/i.exec(text) ??
     /\b(\d{1,3})-year-old\b/i.exec(text)
   return m ? Number(m[1]) : undefined

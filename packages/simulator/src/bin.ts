@@ -38,7 +38,12 @@ const rateFlag = (kind: string, rate: keyof FaultRates): Flag => ({
 /** Every option but --help, in the order --help lists them. */
 const FLAGS: Readonly<Record<string, Flag>> = {
   host: { value: "HOST", default: "127.0.0.1", help: "address to listen on", check: "text" },
-  port: { value: "PORT", default: "0", help: "port to listen on; 0 picks a free one (printed in the JSON line)", check: "port" },
+  port: {
+    value: "PORT",
+    default: "0",
+    help: "port to listen on; 0 picks a free one (printed in the JSON line)",
+    check: "port"
+  },
   "latency-ms": { value: "MS", default: "0", help: "the server's whole time on each completion request", check: "ms" },
   "jitter-ms": { value: "MS", default: "0", help: "extra delay drawn uniformly from [0, MS] (seeded)", check: "ms" },
   "rate-429": rateFlag("429", "rateLimit429"),
@@ -48,8 +53,19 @@ const FLAGS: Readonly<Record<string, Flag>> = {
   "rate-malformed": rateFlag("malformed", "malformed"),
   "rate-truncated": rateFlag("truncated", "truncated"),
   "rate-empty": rateFlag("empty", "empty"),
-  "retry-after": { value: "SECONDS", default: "1", help: "retry-after header of 429 replies (may be fractional)", check: "seconds", rate: "retryAfterSeconds" },
-  seed: { value: "N", default: "1", help: "seeds fault rates and jitter: the same seed gives the same sequence", check: "integer" },
+  "retry-after": {
+    value: "SECONDS",
+    default: "1",
+    help: "retry-after header of 429 replies (may be fractional)",
+    check: "seconds",
+    rate: "retryAfterSeconds"
+  },
+  seed: {
+    value: "N",
+    default: "1",
+    help: "seeds fault rates and jitter: the same seed gives the same sequence",
+    check: "integer"
+  },
   "api-key": {
     value: "KEY",
     default: "any non-empty key not starting with sk-invalid",
@@ -57,16 +73,25 @@ const FLAGS: Readonly<Record<string, Flag>> = {
     check: "text",
     multiple: true
   },
-  "context-window": { value: "TOKENS", default: "128000", help: "prompts above this many tokens (chars / 4) get the context error", check: "tokens" }
+  "context-window": {
+    value: "TOKENS",
+    default: "128000",
+    help: "prompts above this many tokens (chars / 4) get the context error",
+    check: "tokens"
+  }
 }
 
 const column = (left: string, width: number) => left.padEnd(width)
 
 const helpText = (): string => {
-  const opts = Object.entries(FLAGS).map(([name, f]) => `  ${column(`--${name} ${f.value}`, 26)}${f.help} [default: ${f.default}]`)
+  const opts = Object.entries(FLAGS).map(([name, f]) =>
+    `  ${column(`--${name} ${f.value}`, 26)}${f.help} [default: ${f.default}]`
+  )
   const kinds = FAULT_KINDS.map((kind) => {
     const aliases = faultAliases(kind)
-    return `  ${column(kind, 12)}${FAULT_DESCRIPTIONS[kind]}${aliases.length > 0 ? ` (also: ${aliases.join(", ")})` : ""}`
+    return `  ${column(kind, 12)}${FAULT_DESCRIPTIONS[kind]}${
+      aliases.length > 0 ? ` (also: ${aliases.join(", ")})` : ""
+    }`
   })
   return [
     `Usage: ${NAME} [options]`,
@@ -104,7 +129,9 @@ const distance = (a: string, b: string): number => {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
     const row = [i]
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)))
+    for (let j = 1; j <= b.length; j++) {
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)))
+    }
     prev = row
   }
   return prev[b.length]!
@@ -127,11 +154,15 @@ const checkValue = (name: string, flag: Flag, raw: string): number | string => {
   const got = `got ${JSON.stringify(raw)}`
   switch (flag.check) {
     case "port":
-      if (!Number.isInteger(n) || n < 0 || n > 65535) usage(`--port must be an integer from 0 to 65535 (0 picks a free port), ${got}`)
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        usage(`--port must be an integer from 0 to 65535 (0 picks a free port), ${got}`)
+      }
       break
     case "ms":
     case "seconds":
-      if (!Number.isFinite(n) || n < 0) usage(`--${name} must be a number of ${flag.check === "ms" ? "milliseconds" : "seconds"}, 0 or more, ${got}`)
+      if (!Number.isFinite(n) || n < 0) {
+        usage(`--${name} must be a number of ${flag.check === "ms" ? "milliseconds" : "seconds"}, 0 or more, ${got}`)
+      }
       break
     case "rate":
       if (!Number.isFinite(n) || n < 0 || n > 1) usage(`--${name} must be a probability from 0 to 1, ${got}`)
@@ -148,7 +179,9 @@ const checkValue = (name: string, flag: Flag, raw: string): number | string => {
 
 /** The options from the command line; every problem is a usage error. */
 const readOptions = (argv: ReadonlyArray<string>): SimulatorOptions => {
-  const config = Object.fromEntries(Object.entries(FLAGS).map(([name, f]) => [name, { type: "string" as const, multiple: f.multiple === true }]))
+  const config = Object.fromEntries(
+    Object.entries(FLAGS).map(([name, f]) => [name, { type: "string" as const, multiple: f.multiple === true }])
+  )
   // Not strict: every token comes back, so each problem can be named here (node's own errors are not for users).
   const { tokens } = parseArgs({
     args: [...argv],
@@ -160,7 +193,9 @@ const readOptions = (argv: ReadonlyArray<string>): SimulatorOptions => {
   const values = new Map<string, Array<number | string>>()
   for (const token of tokens) {
     if (token.kind === "option-terminator") continue
-    if (token.kind === "positional") usage(`unexpected argument ${JSON.stringify(token.value)} (options are written --name value)`)
+    if (token.kind === "positional") {
+      usage(`unexpected argument ${JSON.stringify(token.value)} (options are written --name value)`)
+    }
     if (token.kind !== "option") continue
     if (token.name === "help") {
       if (token.inlineValue === true) usage(`${token.rawName} takes no value`)
@@ -188,7 +223,10 @@ const readOptions = (argv: ReadonlyArray<string>): SimulatorOptions => {
   return {
     ...(host !== undefined ? { host } : {}),
     ...(port !== undefined ? { port } : {}),
-    latency: { fixedMs: (one("latency-ms") as number | undefined) ?? 0, jitterMs: (one("jitter-ms") as number | undefined) ?? 0 },
+    latency: {
+      fixedMs: (one("latency-ms") as number | undefined) ?? 0,
+      jitterMs: (one("jitter-ms") as number | undefined) ?? 0
+    },
     faults: faults as FaultRates,
     ...(seed !== undefined ? { seed } : {}),
     ...(apiKeys !== undefined ? { apiKeys } : {}),
@@ -206,9 +244,13 @@ const cannotListen = (e: unknown, options: SimulatorOptions): never => {
     : code === "EACCES"
     ? `not allowed to listen on port ${port} on ${host}; choose a port from 1024 up with --port (--port 0 picks a free one)`
     : code === "EADDRNOTAVAIL"
-    ? `cannot listen on host ${JSON.stringify(host)}: it is not an address of this machine; use --host 127.0.0.1 (or 0.0.0.0 for every interface)`
+    ? `cannot listen on host ${
+      JSON.stringify(host)
+    }: it is not an address of this machine; use --host 127.0.0.1 (or 0.0.0.0 for every interface)`
     : code === "ENOTFOUND" || code === "EAI_AGAIN"
-    ? `cannot resolve host ${JSON.stringify(host)} (${String(code)}); use --host 127.0.0.1 (or 0.0.0.0 for every interface)`
+    ? `cannot resolve host ${JSON.stringify(host)} (${
+      String(code)
+    }); use --host 127.0.0.1 (or 0.0.0.0 for every interface)`
     : `cannot listen on ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`
   process.stderr.write(`${NAME}: ${what}\n`)
   process.exit(1)
@@ -227,7 +269,16 @@ try {
 } catch (e) {
   cannotListen(e, options)
 }
-process.stdout.write(`${JSON.stringify({ url: sim!.url, openaiBaseUrl: sim!.openaiBaseUrl, anthropicBaseUrl: sim!.anthropicBaseUrl, port: sim!.port })}\n`)
+process.stdout.write(
+  `${
+    JSON.stringify({
+      url: sim!.url,
+      openaiBaseUrl: sim!.openaiBaseUrl,
+      anthropicBaseUrl: sim!.anthropicBaseUrl,
+      port: sim!.port
+    })
+  }\n`
+)
 
 let stopping = false
 const stop = () => {

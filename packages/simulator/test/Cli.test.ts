@@ -28,7 +28,9 @@ afterAll(() => {
  */
 const run = (args: ReadonlyArray<string>): Promise<Run> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=@dspex/source", bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, ["--conditions=@dspex/source", bin, ...args], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     children.add(child)
     let stdout = ""
     let stderr = ""

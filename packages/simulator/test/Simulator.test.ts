@@ -1,7 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk"
-import OpenAI from "openai"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Simulator } from "../src/index.ts"
 import { dspyMessages } from "./helpers.ts"
@@ -37,12 +37,16 @@ const failure = async (p: Promise<unknown>): Promise<any> => {
 describe("OpenAI chat completions through the openai SDK", () => {
   it("answers a DSPy ChatAdapter prompt in chat format, with usage and a request id", async () => {
     const messages = cotChat()
-    const { data, response, request_id } = await openai.chat.completions.create({ model: MODEL, messages }).withResponse()
+    const { data, response, request_id } = await openai.chat.completions.create({ model: MODEL, messages })
+      .withResponse()
     expect(data.choices[0]!.message.content).toBe(COT_42)
     expect(data.choices[0]!.finish_reason).toBe("stop")
     expect(data.object).toBe("chat.completion")
     const chars = messages.map((m) => m.content).join("").length
-    expect(data.usage).toMatchObject({ prompt_tokens: Math.ceil(chars / 4), completion_tokens: Math.ceil(COT_42.length / 4) })
+    expect(data.usage).toMatchObject({
+      prompt_tokens: Math.ceil(chars / 4),
+      completion_tokens: Math.ceil(COT_42.length / 4)
+    })
     expect(response.headers.get("x-request-id")).toMatch(/^req_/)
     expect(request_id).toBe(response.headers.get("x-request-id"))
   })
@@ -61,14 +65,21 @@ describe("OpenAI chat completions through the openai SDK", () => {
     const parsed = JSON.parse(json.choices[0]!.message.content!)
     expect(Object.keys(parsed)).toEqual(["reasoning", "sentiment"])
     expect(parsed.sentiment).toBe("positive")
-    const xml = await openai.chat.completions.create({ model: MODEL, messages: dspyMessages("s8-plain-nodemos-xml", { "[1, 2, 3]": "[4, 5, 6]" }) })
+    const xml = await openai.chat.completions.create({
+      model: MODEL,
+      messages: dspyMessages("s8-plain-nodemos-xml", { "[1, 2, 3]": "[4, 5, 6]" })
+    })
     expect(xml.choices[0]!.message.content).toBe("<total>\n15\n</total>")
   })
 
   it("follows response_format json_schema and json_object", async () => {
     const schema = {
       type: "object",
-      properties: { answer: { type: "string" }, confidence: { type: "number" }, tags: { type: "array", items: { type: "string" } } },
+      properties: {
+        answer: { type: "string" },
+        confidence: { type: "number" },
+        tags: { type: "array", items: { type: "string" } }
+      },
       required: ["answer", "confidence", "tags"],
       additionalProperties: false
     }
@@ -82,7 +93,11 @@ describe("OpenAI chat completions through the openai SDK", () => {
     expect(obj.answer).toBe("Tokyo")
     expect(typeof obj.confidence).toBe("number")
     expect(Array.isArray(obj.tags)).toBe(true)
-    const o = await openai.chat.completions.create({ model: MODEL, messages: ask("Who wrote Hamlet?"), response_format: { type: "json_object" } })
+    const o = await openai.chat.completions.create({
+      model: MODEL,
+      messages: ask("Who wrote Hamlet?"),
+      response_format: { type: "json_object" }
+    })
     expect(JSON.parse(o.choices[0]!.message.content!)).toEqual({ answer: "William Shakespeare" })
   })
 
@@ -140,7 +155,11 @@ describe("OpenAI chat completions through the openai SDK", () => {
           description: "Evaluate arithmetic",
           parameters: {
             type: "object",
-            properties: { a: { type: "number" }, b: { type: "number" }, operation: { type: "string", enum: ["add", "subtract", "multiply", "divide"] } },
+            properties: {
+              a: { type: "number" },
+              b: { type: "number" },
+              operation: { type: "string", enum: ["add", "subtract", "multiply", "divide"] }
+            },
             required: ["a", "b", "operation"]
           }
         }
@@ -151,18 +170,35 @@ describe("OpenAI chat completions through the openai SDK", () => {
     expect(first.choices[0]!.finish_reason).toBe("tool_calls")
     expect(first.choices[0]!.message.content).toBeNull()
     expect(call.type === "function" && call.function.name).toBe("calculator")
-    expect(call.type === "function" && JSON.parse(call.function.arguments)).toEqual({ a: 6, b: 7, operation: "multiply" })
-    const streamed = await openai.chat.completions.stream({ model: MODEL, messages: ask("What is 6 * 7?"), tools }).finalChatCompletion()
+    expect(call.type === "function" && JSON.parse(call.function.arguments)).toEqual({
+      a: 6,
+      b: 7,
+      operation: "multiply"
+    })
+    const streamed = await openai.chat.completions.stream({ model: MODEL, messages: ask("What is 6 * 7?"), tools })
+      .finalChatCompletion()
     expect(streamed.choices[0]).toMatchObject({ finish_reason: "tool_calls", message: { content: null } })
     const streamedCall = streamed.choices[0]!.message.tool_calls![0]!
-    expect(streamedCall.type === "function" && JSON.parse(streamedCall.function.arguments)).toEqual({ a: 6, b: 7, operation: "multiply" })
+    expect(streamedCall.type === "function" && JSON.parse(streamedCall.function.arguments)).toEqual({
+      a: 6,
+      b: 7,
+      operation: "multiply"
+    })
     const second = await openai.chat.completions.create({
       model: MODEL,
       tools,
-      messages: [...ask("What is 6 * 7?"), first.choices[0]!.message, { role: "tool", tool_call_id: call.id, content: "42" }]
+      messages: [...ask("What is 6 * 7?"), first.choices[0]!.message, {
+        role: "tool",
+        tool_call_id: call.id,
+        content: "42"
+      }]
     })
     expect(second.choices[0]!.message.content).toBe("42")
-    const none = await openai.chat.completions.create({ model: MODEL, messages: ask("What is the capital of Italy?"), tools })
+    const none = await openai.chat.completions.create({
+      model: MODEL,
+      messages: ask("What is the capital of Italy?"),
+      tools
+    })
     expect(none.choices[0]!.message).toMatchObject({ content: "Rome" })
     expect(none.choices[0]!.message.tool_calls).toBeUndefined()
   })
@@ -190,17 +226,32 @@ describe("Anthropic messages through the @anthropic-ai/sdk", () => {
   it("answers with a system prompt in blocks, usage and request-id", async () => {
     const messages = cotChat()
     const { data, response } = await anthropic.messages
-      .create({ model: CLAUDE, max_tokens: 1024, system: [{ type: "text", text: messages[0]!.content }], messages: [{ role: "user", content: messages[1]!.content }] })
+      .create({
+        model: CLAUDE,
+        max_tokens: 1024,
+        system: [{ type: "text", text: messages[0]!.content }],
+        messages: [{ role: "user", content: messages[1]!.content }]
+      })
       .withResponse()
     expect(data.content).toEqual([{ type: "text", text: COT_42, citations: null }])
-    expect(data).toMatchObject({ type: "message", role: "assistant", model: CLAUDE, stop_reason: "end_turn", stop_sequence: null })
+    expect(data).toMatchObject({
+      type: "message",
+      role: "assistant",
+      model: CLAUDE,
+      stop_reason: "end_turn",
+      stop_sequence: null
+    })
     expect(data.usage.input_tokens).toBe(Math.ceil(messages.map((m) => m.content).join("").length / 4))
     expect(data.usage.output_tokens).toBe(Math.ceil(COT_42.length / 4))
     expect(response.headers.get("request-id")).toMatch(/^req_/)
   })
 
   it("streams the real event sequence and the SDK assembles the same message", async () => {
-    const params = { model: CLAUDE, max_tokens: 1024, messages: [{ role: "user" as const, content: "Who wrote Pride and Prejudice?" }] }
+    const params = {
+      model: CLAUDE,
+      max_tokens: 1024,
+      messages: [{ role: "user" as const, content: "Who wrote Pride and Prejudice?" }]
+    }
     const events: Array<string> = []
     for await (const e of await anthropic.messages.create({ ...params, stream: true })) events.push(e.type)
     expect(events[0]).toBe("message_start")
@@ -214,17 +265,29 @@ describe("Anthropic messages through the @anthropic-ai/sdk", () => {
   })
 
   it("returns tool_use blocks, streamed or not, and answers from tool_result", async () => {
-    const params = { model: CLAUDE, max_tokens: 256, tools: [calc], messages: [{ role: "user" as const, content: "What is 100 divided by 4?" }] }
+    const params = {
+      model: CLAUDE,
+      max_tokens: 256,
+      tools: [calc],
+      messages: [{ role: "user" as const, content: "What is 100 divided by 4?" }]
+    }
     const m = await anthropic.messages.create(params)
     expect(m.stop_reason).toBe("tool_use")
     expect(m.content[0]).toMatchObject({ type: "tool_use", name: "calculator", input: { expression: "100 / 4" } })
     const streamed = await anthropic.messages.stream(params).finalMessage()
-    expect(streamed.content[0]).toMatchObject({ type: "tool_use", name: "calculator", input: { expression: "100 / 4" } })
+    expect(streamed.content[0]).toMatchObject({
+      type: "tool_use",
+      name: "calculator",
+      input: { expression: "100 / 4" }
+    })
     const block = m.content[0] as Anthropic.ToolUseBlock
     expect(block.id).toMatch(/^toolu_/)
     const after = await anthropic.messages.create({
       ...params,
-      messages: [...params.messages, { role: "assistant", content: m.content }, { role: "user", content: [{ type: "tool_result", tool_use_id: block.id, content: "25" }] }]
+      messages: [...params.messages, { role: "assistant", content: m.content }, {
+        role: "user",
+        content: [{ type: "tool_result", tool_use_id: block.id, content: "25" }]
+      }]
     })
     expect(after.content).toMatchObject([{ type: "text", text: "25" }])
   })
@@ -233,9 +296,21 @@ describe("Anthropic messages through the @anthropic-ai/sdk", () => {
     const noMax = { model: CLAUDE, messages: ask("hi") } as unknown as Anthropic.MessageCreateParamsNonStreaming
     const err = await failure(anthropic.messages.create(noMax))
     expect(err).toBeInstanceOf(Anthropic.BadRequestError)
-    expect(err.error).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: "max_tokens: Field required" } })
-    const stopped = await anthropic.messages.create({ model: CLAUDE, max_tokens: 100, messages: ask("Who wrote War and Peace?"), stop_sequences: ["Tolstoy"] })
-    expect(stopped).toMatchObject({ stop_reason: "stop_sequence", stop_sequence: "Tolstoy", content: [{ text: "Leo " }] })
+    expect(err.error).toMatchObject({
+      type: "error",
+      error: { type: "invalid_request_error", message: "max_tokens: Field required" }
+    })
+    const stopped = await anthropic.messages.create({
+      model: CLAUDE,
+      max_tokens: 100,
+      messages: ask("Who wrote War and Peace?"),
+      stop_sequences: ["Tolstoy"]
+    })
+    expect(stopped).toMatchObject({
+      stop_reason: "stop_sequence",
+      stop_sequence: "Tolstoy",
+      content: [{ text: "Leo " }]
+    })
   })
 
   it("lists models in Anthropic's shape", async () => {
@@ -256,7 +331,11 @@ describe("faults map to each SDK's error classes", () => {
     expect(e2.error).toMatchObject({ type: "error", error: { type: "authentication_error" } })
     const missing = await fetch(`${sim.openaiBaseUrl}/chat/completions`, { method: "POST", body: "{}" })
     expect(missing.status).toBe(401)
-    expect(((await missing.json()) as { error: unknown }).error).toMatchObject({ type: "invalid_request_error", code: "invalid_api_key", param: null })
+    expect(((await missing.json()) as { error: unknown }).error).toMatchObject({
+      type: "invalid_request_error",
+      code: "invalid_api_key",
+      param: null
+    })
   })
 
   it("accepts only configured apiKeys when given", async () => {
@@ -264,8 +343,13 @@ describe("faults map to each SDK's error classes", () => {
     try {
       const good = new OpenAI({ apiKey: "sk-good", baseURL: locked.openaiBaseUrl, maxRetries: 0 })
       const other = new OpenAI({ apiKey: "sk-other", baseURL: locked.openaiBaseUrl, maxRetries: 0 })
-      expect((await good.chat.completions.create({ model: MODEL, messages: ask("What is 1 + 1?") })).choices[0]!.message.content).toBe("2")
-      expect(await failure(other.chat.completions.create({ model: MODEL, messages: ask("hi") }))).toBeInstanceOf(OpenAI.AuthenticationError)
+      expect(
+        (await good.chat.completions.create({ model: MODEL, messages: ask("What is 1 + 1?") })).choices[0]!.message
+          .content
+      ).toBe("2")
+      expect(await failure(other.chat.completions.create({ model: MODEL, messages: ask("hi") }))).toBeInstanceOf(
+        OpenAI.AuthenticationError
+      )
     } finally {
       await locked.close()
     }
@@ -276,14 +360,18 @@ describe("faults map to each SDK's error classes", () => {
     expect(e1).toBeInstanceOf(OpenAI.RateLimitError)
     expect(e1).toMatchObject({ status: 429, code: "rate_limit_exceeded" })
     expect(e1.headers.get("retry-after")).toBe("1")
-    const e2 = await failure(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("429")))
+    const e2 = await failure(
+      anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("429"))
+    )
     expect(e2).toBeInstanceOf(Anthropic.RateLimitError)
     expect(e2.type).toBe("rate_limit_error")
     expect(e2.headers.get("retry-after")).toBe("1")
     expect(e2.requestID).toMatch(/^req_/)
     const q1 = await failure(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, fault("quota")))
     expect(q1).toMatchObject({ status: 429, code: "insufficient_quota", type: "insufficient_quota" })
-    const q2 = await failure(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("quota")))
+    const q2 = await failure(
+      anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("quota"))
+    )
     expect(q2).toBeInstanceOf(Anthropic.BadRequestError)
     expect(q2.error.error.message).toMatch(/credit balance is too low/)
   })
@@ -292,10 +380,14 @@ describe("faults map to each SDK's error classes", () => {
     const e1 = await failure(openai.chat.completions.create({ model: `${MODEL}:fault=500`, messages: ask("hi") }))
     expect(e1).toBeInstanceOf(OpenAI.InternalServerError)
     expect(e1).toMatchObject({ status: 500, type: "server_error" })
-    const e2 = await failure(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("500")))
+    const e2 = await failure(
+      anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("500"))
+    )
     expect(e2).toBeInstanceOf(Anthropic.InternalServerError)
     expect(e2.type).toBe("api_error")
-    const e3 = await failure(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("overloaded")))
+    const e3 = await failure(
+      anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("overloaded"))
+    )
     expect(e3).toMatchObject({ status: 529, type: "overloaded_error" })
   })
 
@@ -307,10 +399,15 @@ describe("faults map to each SDK's error classes", () => {
     try {
       const long = ask("word ".repeat(200))
       const e2 = await failure(openai.chat.completions.create({ model: MODEL, messages: long }))
-      expect(e2.message).toContain("maximum context length is 100 tokens. However, your messages resulted in 250 tokens")
+      expect(e2.message).toContain(
+        "maximum context length is 100 tokens. However, your messages resulted in 250 tokens"
+      )
       const e3 = await failure(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: long }))
       expect(e3).toBeInstanceOf(Anthropic.BadRequestError)
-      expect(e3.error.error).toEqual({ type: "invalid_request_error", message: "prompt is too long: 250 tokens > 100 maximum" })
+      expect(e3.error.error).toEqual({
+        type: "invalid_request_error",
+        message: "prompt is too long: 250 tokens > 100 maximum"
+      })
     } finally {
       sim.configure({ contextWindowTokens: undefined })
     }
@@ -318,10 +415,16 @@ describe("faults map to each SDK's error classes", () => {
 
   it("hang makes the client time out", async () => {
     const started = performance.now()
-    const e = await failure(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, { ...fault("hang"), timeout: 150 }))
+    const e = await failure(
+      openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, { ...fault("hang"), timeout: 150 })
+    )
     expect(e).toBeInstanceOf(OpenAI.APIConnectionTimeoutError)
     expect(performance.now() - started).toBeGreaterThanOrEqual(140)
-    const e2 = await failure(anthropic.messages.create({ model: `${CLAUDE}:fault=hang`, max_tokens: 10, messages: ask("hi") }, { timeout: 100 }))
+    const e2 = await failure(
+      anthropic.messages.create({ model: `${CLAUDE}:fault=hang`, max_tokens: 10, messages: ask("hi") }, {
+        timeout: 100
+      })
+    )
     expect(e2).toBeInstanceOf(Anthropic.APIConnectionTimeoutError)
   })
 
@@ -337,21 +440,32 @@ describe("faults map to each SDK's error classes", () => {
     const reader = res.body!.getReader()
     const first = await reader.read()
     expect(new TextDecoder().decode(first.value)).toBe("{\"id\": ")
-    const next = await Promise.race([reader.read().then(() => "data"), new Promise((r) => setTimeout(() => r("silence"), 200))])
+    const next = await Promise.race([
+      reader.read().then(() => "data"),
+      new Promise((r) => setTimeout(() => r("silence"), 200))
+    ])
     expect(next).toBe("silence")
     controller.abort()
   })
 
   it("malformed bodies break JSON parsing, streamed or not", async () => {
-    await expect(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, fault("malformed"))).rejects.toThrow(SyntaxError)
-    await expect(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("malformed"))).rejects.toThrow(SyntaxError)
+    await expect(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, fault("malformed"))).rejects
+      .toThrow(SyntaxError)
+    await expect(anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi") }, fault("malformed")))
+      .rejects.toThrow(SyntaxError)
     const drain = async () => {
-      const s = await openai.chat.completions.create({ model: MODEL, messages: ask("hi"), stream: true }, fault("malformed"))
+      const s = await openai.chat.completions.create(
+        { model: MODEL, messages: ask("hi"), stream: true },
+        fault("malformed")
+      )
       for await (const _ of s) void _
     }
     await expect(drain()).rejects.toThrow(/malformed|JSON/)
     const drainAnthropic = async () => {
-      const s = await anthropic.messages.create({ model: CLAUDE, max_tokens: 10, messages: ask("hi"), stream: true }, fault("malformed"))
+      const s = await anthropic.messages.create(
+        { model: CLAUDE, max_tokens: 10, messages: ask("hi"), stream: true },
+        fault("malformed")
+      )
       for await (const _ of s) void _
     }
     await expect(drainAnthropic()).rejects.toThrow(SyntaxError)
@@ -361,9 +475,15 @@ describe("faults map to each SDK's error classes", () => {
     const r = await openai.chat.completions.create({ model: MODEL, messages: cotChat() }, fault("truncated"))
     expect(r.choices[0]!.finish_reason).toBe("length")
     expect(r.choices[0]!.message.content).toBe(COT_42.slice(0, Math.floor(COT_42.length / 2)))
-    const m = await anthropic.messages.create({ model: CLAUDE, max_tokens: 1000, messages: ask("Who wrote Hamlet?") }, fault("truncated"))
+    const m = await anthropic.messages.create(
+      { model: CLAUDE, max_tokens: 1000, messages: ask("Who wrote Hamlet?") },
+      fault("truncated")
+    )
     expect(m).toMatchObject({ stop_reason: "max_tokens", content: [{ text: "William S" }] })
-    const s = await openai.chat.completions.create({ model: MODEL, messages: cotChat(), stream: true }, fault("truncated"))
+    const s = await openai.chat.completions.create(
+      { model: MODEL, messages: cotChat(), stream: true },
+      fault("truncated")
+    )
     let finish: string | null = null
     for await (const c of s) finish = c.choices[0]?.finish_reason ?? finish
     expect(finish).toBe("length")
@@ -379,7 +499,7 @@ describe("faults map to each SDK's error classes", () => {
   it("unknown fault names are a 400, not a silent success", async () => {
     const e = await failure(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, fault("nonsense")))
     expect(e).toBeInstanceOf(OpenAI.BadRequestError)
-    expect(e.message).toContain('Unknown simulator fault "nonsense"')
+    expect(e.message).toContain("Unknown simulator fault \"nonsense\"")
   })
 
   it("x-sim-fault-once fails only the first request with that id, so SDK retries succeed", async () => {
@@ -393,7 +513,8 @@ describe("faults map to each SDK's error classes", () => {
       expect(sim.stats()).toMatchObject({ totalRequests: 2, byStatus: { "429": 1, "200": 1 } })
       expect(sim.stats().faults["429"]).toBe(1)
       const once500 = { headers: { "x-sim-fault-once": "retry-test-2:500" } }
-      expect(await failure(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, once500))).toBeInstanceOf(OpenAI.InternalServerError)
+      expect(await failure(openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, once500)))
+        .toBeInstanceOf(OpenAI.InternalServerError)
       await openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, once500)
     } finally {
       sim.configure({ faults: { retryAfterSeconds: 1 } })
@@ -424,13 +545,17 @@ describe("stats, latency, seeded rates and lifecycle", () => {
   it("tracks max concurrent in-flight requests", async () => {
     sim.resetStats()
     const slow = { headers: { "x-sim-latency-ms": "60" } }
-    await Promise.all(Array.from({ length: 5 }, () => openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, slow)))
+    await Promise.all(
+      Array.from({ length: 5 }, () => openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, slow))
+    )
     expect(sim.stats()).toMatchObject({ totalRequests: 5, maxInFlight: 5, inFlight: 0 })
   })
 
   it("applies latency from options and from x-sim-latency-ms", async () => {
     let t = performance.now()
-    await openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, { headers: { "x-sim-latency-ms": "100" } })
+    await openai.chat.completions.create({ model: MODEL, messages: ask("hi") }, {
+      headers: { "x-sim-latency-ms": "100" }
+    })
     expect(performance.now() - t).toBeGreaterThanOrEqual(99)
     sim.configure({ latency: { fixedMs: 100, jitterMs: 20 } })
     try {
@@ -479,11 +604,18 @@ describe("stats, latency, seeded rates and lifecycle", () => {
   })
 
   it("uses the answers hook when it returns text", async () => {
-    const custom = await Simulator.start({ answers: (r) => (r.prompt.inputs["question"] === "ping" ? `pong from ${r.model}` : undefined) })
+    const custom = await Simulator.start({
+      answers: (r) => (r.prompt.inputs["question"] === "ping" ? `pong from ${r.model}` : undefined)
+    })
     try {
       const client = new OpenAI({ apiKey: "sk-test", baseURL: custom.openaiBaseUrl, maxRetries: 0 })
-      expect((await client.chat.completions.create({ model: MODEL, messages: ask("ping") })).choices[0]!.message.content).toBe(`pong from ${MODEL}`)
-      expect((await client.chat.completions.create({ model: MODEL, messages: ask("What is 3 + 4?") })).choices[0]!.message.content).toBe("7")
+      expect(
+        (await client.chat.completions.create({ model: MODEL, messages: ask("ping") })).choices[0]!.message.content
+      ).toBe(`pong from ${MODEL}`)
+      expect(
+        (await client.chat.completions.create({ model: MODEL, messages: ask("What is 3 + 4?") })).choices[0]!.message
+          .content
+      ).toBe("7")
     } finally {
       await custom.close()
     }
@@ -496,7 +628,9 @@ describe("stats, latency, seeded rates and lifecycle", () => {
       body: "{not json"
     })
     expect(bad.status).toBe(400)
-    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/could not parse the JSON body/)
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
+      /could not parse the JSON body/
+    )
     const missing = await fetch(`${sim.url}/v1/nope`, { headers: { authorization: "Bearer sk-test" } })
     expect(missing.status).toBe(404)
     expect(missing.headers.get("x-request-id")).toMatch(/^req_/)
@@ -523,7 +657,18 @@ describe("stats, latency, seeded rates and lifecycle", () => {
 
   it("CLI prints its URL as JSON and exits cleanly on SIGTERM", async () => {
     const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-    const child = spawn(process.execPath, ["--conditions=@dspex/source", bin, "--port", "0", "--latency-ms", "1", "--rate-429", "0", "--seed", "1"], {
+    const child = spawn(process.execPath, [
+      "--conditions=@dspex/source",
+      bin,
+      "--port",
+      "0",
+      "--latency-ms",
+      "1",
+      "--rate-429",
+      "0",
+      "--seed",
+      "1"
+    ], {
       stdio: ["ignore", "pipe", "inherit"]
     })
     const line = await new Promise<string>((resolve, reject) => {
@@ -537,7 +682,10 @@ describe("stats, latency, seeded rates and lifecycle", () => {
     const info = JSON.parse(line) as { url: string; openaiBaseUrl: string }
     expect(info.openaiBaseUrl).toBe(`${info.url}/v1`)
     const client = new OpenAI({ apiKey: "sk-test", baseURL: info.openaiBaseUrl, maxRetries: 0 })
-    expect((await client.chat.completions.create({ model: MODEL, messages: ask("What is 5 * 5?") })).choices[0]!.message.content).toBe("25")
+    expect(
+      (await client.chat.completions.create({ model: MODEL, messages: ask("What is 5 * 5?") })).choices[0]!.message
+        .content
+    ).toBe("25")
     const exit = new Promise<number | null>((resolve) => child.once("exit", resolve))
     child.kill("SIGTERM")
     expect(await exit).toBe(0)

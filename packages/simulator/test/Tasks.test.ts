@@ -22,16 +22,25 @@ describe("readPrompt on DSPy 3.3.1 prompts", () => {
 
   it("reads types from the field list and schemas/options from type notes", () => {
     const json = PromptReader.readPrompt(toSim(dspyMessages("s6-cot-nodemos-json", {})))
-    expect(json.outputFields[2]).toMatchObject({ name: "keywords", type: "list[str]", schema: { type: "array", items: { type: "string" } } })
+    expect(json.outputFields[2]).toMatchObject({
+      name: "keywords",
+      type: "list[str]",
+      schema: { type: "array", items: { type: "string" } }
+    })
     const chat = PromptReader.readPrompt(toSim(dspyMessages("s5-plain-nodemos-chat", {})))
-    expect(chat.outputFields[0]).toMatchObject({ type: "Literal['positive', 'negative', 'neutral']", options: ["positive", "negative", "neutral"] })
+    expect(chat.outputFields[0]).toMatchObject({
+      type: "Literal['positive', 'negative', 'neutral']",
+      options: ["positive", "negative", "neutral"]
+    })
     const xml = PromptReader.readPrompt(toSim(dspyMessages("s11-plain-nodemos-xml", {})))
     expect(xml.outputFields[0]!.type).toBe("Union[int, NoneType]")
     expect(xml.instructions).toBe("Extract the person's age if stated.")
   })
 
   it("uses only the last user turn for inputs, ignoring demos", () => {
-    const p = PromptReader.readPrompt(toSim(dspyMessages("s2-cot-demos-chat", { "example question": "What is 6 * 7?" })))
+    const p = PromptReader.readPrompt(
+      toSim(dspyMessages("s2-cot-demos-chat", { "example question": "What is 6 * 7?" }))
+    )
     expect(p.inputs).toEqual({ question: "What is 6 * 7?" })
   })
 
@@ -42,11 +51,14 @@ describe("readPrompt on DSPy 3.3.1 prompts", () => {
 })
 
 describe("renderOutputs", () => {
-  const fields = [{ name: "flag", type: "bool" }, { name: "age", type: "Optional[int]" }, { name: "tags", type: "list[str]" }]
+  const fields = [{ name: "flag", type: "bool" }, { name: "age", type: "Optional[int]" }, {
+    name: "tags",
+    type: "list[str]"
+  }]
   const values = { flag: true, age: null, tags: ["a", "b"] }
   it("writes Python-style scalars in chat and XML, JSON values in JSON", () => {
     expect(PromptReader.renderOutputs("chat", fields, values)).toBe(
-      '[[ ## flag ## ]]\nTrue\n\n[[ ## age ## ]]\nNone\n\n[[ ## tags ## ]]\n["a","b"]\n\n[[ ## completed ## ]]'
+      "[[ ## flag ## ]]\nTrue\n\n[[ ## age ## ]]\nNone\n\n[[ ## tags ## ]]\n[\"a\",\"b\"]\n\n[[ ## completed ## ]]"
     )
     expect(JSON.parse(PromptReader.renderOutputs("json", fields, values))).toEqual(values)
     expect(PromptReader.renderOutputs("xml", fields.slice(0, 1), values)).toBe("<flag>\nTrue\n</flag>")
@@ -63,38 +75,58 @@ describe("solveTask", () => {
       expect(Tasks.solveTask({ question: e.question }, [{ name: "answer" }]).answer, e.question).toBe(e.answer)
     }
     for (const e of Facts.datasets.sentiment) {
-      const out = Tasks.solveTask({ text: e.text }, [{ name: "sentiment", type: "Literal['positive', 'negative', 'neutral']" }])
+      const out = Tasks.solveTask({ text: e.text }, [{
+        name: "sentiment",
+        type: "Literal['positive', 'negative', 'neutral']"
+      }])
       expect(out.sentiment, e.text).toBe(e.sentiment)
     }
   })
 
   it("types values as the fields ask", () => {
-    expect(Tasks.solveTask({ question: "What is 12 + 30?" }, [{ name: "reasoning" }, { name: "answer", type: "float" }])).toEqual({
+    expect(
+      Tasks.solveTask({ question: "What is 12 + 30?" }, [{ name: "reasoning" }, { name: "answer", type: "float" }])
+    ).toEqual({
       reasoning: "Computing 12 + 30 gives 42.",
       answer: 42
     })
     expect(Tasks.solveTask({ question: "What is 7 divided by 2?" }, [{ name: "answer", type: "int" }]).answer).toBe(4)
-    expect(Tasks.solveTask({ question: "Is 12 + 30 = 42?" }, [{ name: "is_correct", type: "bool" }]).is_correct).toBe(true)
-    expect(Tasks.solveTask({ question: "Is 12 + 30 = 41?" }, [{ name: "is_correct", type: "bool" }]).is_correct).toBe(false)
+    expect(Tasks.solveTask({ question: "Is 12 + 30 = 42?" }, [{ name: "is_correct", type: "bool" }]).is_correct).toBe(
+      true
+    )
+    expect(Tasks.solveTask({ question: "Is 12 + 30 = 41?" }, [{ name: "is_correct", type: "bool" }]).is_correct).toBe(
+      false
+    )
     expect(Tasks.solveTask({ items: "[1, 2, 3]" }, [{ name: "total", type: "int" }]).total).toBe(6)
-    expect(Tasks.solveTask({ text: "She is 42 years old." }, [{ name: "age", type: "Union[int, NoneType]" }]).age).toBe(42)
+    expect(Tasks.solveTask({ text: "She is 42 years old." }, [{ name: "age", type: "Union[int, NoneType]" }]).age).toBe(
+      42
+    )
     expect(Tasks.solveTask({ text: "No age here." }, [{ name: "age", type: "Union[int, NoneType]" }]).age).toBeNull()
     const doc = "Quantum computers use qubits. Qubits can hold superpositions."
     expect(Tasks.solveTask({ document: doc }, [{ name: "summary" }, { name: "keywords", type: "list[str]" }])).toEqual({
       summary: "Quantum computers use qubits.",
       keywords: ["qubits", "quantum", "computers"]
     })
-    expect(Tasks.solveTask({ query: "apples and pears and apples" }, [{ name: "result", type: "dict[str, int]" }]).result).toEqual({
+    expect(
+      Tasks.solveTask({ query: "apples and pears and apples" }, [{ name: "result", type: "dict[str, int]" }]).result
+    ).toEqual({
       apples: 2,
       pears: 1
     })
-    expect(Tasks.solveTask({ text: "The team won the match" }, [{ name: "topic", type: "Literal['politics', 'sports']" }]).topic).toBe("sports")
+    expect(
+      Tasks.solveTask({ text: "The team won the match" }, [{ name: "topic", type: "Literal['politics', 'sports']" }])
+        .topic
+    ).toBe("sports")
   })
 
   it("judges a given answer against the computed one", () => {
     const fields = [{ name: "is_correct", type: "bool" }]
-    expect(Tasks.solveTask({ question: "What is the capital of France?", answer: "Paris" }, fields).is_correct).toBe(true)
-    expect(Tasks.solveTask({ question: "What is the capital of France?", answer: "Lyon" }, fields).is_correct).toBe(false)
+    expect(Tasks.solveTask({ question: "What is the capital of France?", answer: "Paris" }, fields).is_correct).toBe(
+      true
+    )
+    expect(Tasks.solveTask({ question: "What is the capital of France?", answer: "Lyon" }, fields).is_correct).toBe(
+      false
+    )
   })
 
   it("prefers a context passage that mentions the subject", () => {
@@ -102,7 +134,8 @@ describe("solveTask", () => {
     const context = JSON.stringify(["Berlin is in Germany.", "Quibtown is the capital of Zorbia."])
     expect(Tasks.solveTask({ context, question: "What is the capital of Zorbia?" }, fields).answer).toBe("Quibtown")
     const counterfactual = JSON.stringify(["The capital of France is Lyon."])
-    expect(Tasks.solveTask({ context: counterfactual, question: "What is the capital of France?" }, fields).answer).toBe("Lyon")
+    expect(Tasks.solveTask({ context: counterfactual, question: "What is the capital of France?" }, fields).answer)
+      .toBe("Lyon")
     expect(Tasks.solveTask({ question: "What is the capital of Zorbia?" }, fields).answer).toBe(Tasks.UNKNOWN_ANSWER)
   })
 
@@ -125,7 +158,11 @@ describe("solveTask", () => {
     ]
     const first = Tasks.solveTask({ question: "What is 12 + 30?", trajectory: "" }, fields, { instructions })
     expect(first).toMatchObject({ next_tool_name: "calculator", next_tool_args: { expression: "12 + 30" } })
-    const later = Tasks.solveTask({ question: "What is 12 + 30?", trajectory: "[[ ## observation_0 ## ]]\n42" }, fields, { instructions })
+    const later = Tasks.solveTask(
+      { question: "What is 12 + 30?", trajectory: "[[ ## observation_0 ## ]]\n42" },
+      fields,
+      { instructions }
+    )
     expect(later).toMatchObject({ next_tool_name: "finish", next_tool_args: {} })
   })
 })
@@ -148,7 +185,10 @@ describe("building blocks", () => {
   it("parses DSPy type names", () => {
     expect(FieldTypes.parseTypeName("Literal['a', 'b']")).toEqual({ kind: "literal", options: ["a", "b"] })
     expect(FieldTypes.parseTypeName("Union[int, NoneType]")).toEqual({ kind: "optional", inner: { kind: "int" } })
-    expect(FieldTypes.parseTypeName("dict[str, list[int]]")).toEqual({ kind: "dict", value: { kind: "list", item: { kind: "int" } } })
+    expect(FieldTypes.parseTypeName("dict[str, list[int]]")).toEqual({
+      kind: "dict",
+      value: { kind: "list", item: { kind: "int" } }
+    })
   })
 
   it("parses fault names and model suffixes, rejecting unknown ones", () => {

@@ -19,7 +19,9 @@ import { allowsNone } from "./parseValue.ts"
 export const signatureLabel = perSignature((sig): string => sig.name ?? sig.toString())
 
 /** Output fields by name. */
-export const outputIndex = perSignature((sig): ReadonlyMap<string, Field> => new Map(sig.outputs.map((f) => [f.name, f])))
+export const outputIndex = perSignature((sig): ReadonlyMap<string, Field> =>
+  new Map(sig.outputs.map((f) => [f.name, f]))
+)
 
 /** A synchronous parser: the outputs, or the error (returned, not thrown, to keep the hot path cheap). */
 export type ParseCore = (sig: Signature, completion: string) => Record<string, unknown> | AdapterParseError
@@ -64,28 +66,35 @@ export const completeOutputs = (
     adapter,
     sig,
     completion,
-    `Missing output field${missing.length > 1 ? "s" : ""} [${missing.join(", ")}]: expected [${sig.outputNames.join(", ")}], parsed [${[...found.keys()].join(", ")}]`,
+    `Missing output field${missing.length > 1 ? "s" : ""} [${missing.join(", ")}]: expected [${
+      sig.outputNames.join(", ")
+    }], parsed [${[...found.keys()].join(", ")}]`,
     { field: missing.join(", "), parsed: out }
   )
 }
 
 /** `parse` as the Adapter interface exposes it: an Effect with a span and AdapterParse events. */
-export const tracedParse = (adapter: string, core: ParseCore) =>
-(sig: Signature, completion: string): Effect.Effect<Record<string, unknown>, AdapterParseError> =>
-  Effect.suspend(() => {
-    const callId = nextCallId()
-    return emit({ _tag: "AdapterParseStart", callId, adapter, completion }).pipe(
-      Effect.andThen(Effect.suspend(() => {
-        const result = core(sig, completion)
-        return result instanceof AdapterParseError ? Effect.fail(result) : Effect.succeed(result)
-      })),
-      Effect.tap((outputs) => emit({ _tag: "AdapterParseEnd", callId, adapter, outputs })),
-      Effect.tapError((error) => emit({ _tag: "AdapterParseEnd", callId, adapter, error })),
-      (effect) => Tracing.withSpan(effect, `${adapter}.parse`, () => ({ adapter, signature: signatureLabel(sig) }))
-    )
-  })
+export const tracedParse =
+  (adapter: string, core: ParseCore) =>
+  (sig: Signature, completion: string): Effect.Effect<Record<string, unknown>, AdapterParseError> =>
+    Effect.suspend(() => {
+      const callId = nextCallId()
+      return emit({ _tag: "AdapterParseStart", callId, adapter, completion }).pipe(
+        Effect.andThen(Effect.suspend(() => {
+          const result = core(sig, completion)
+          return result instanceof AdapterParseError ? Effect.fail(result) : Effect.succeed(result)
+        })),
+        Effect.tap((outputs) => emit({ _tag: "AdapterParseEnd", callId, adapter, outputs })),
+        Effect.tapError((error) => emit({ _tag: "AdapterParseEnd", callId, adapter, error })),
+        (effect) => Tracing.withSpan(effect, `${adapter}.parse`, () => ({ adapter, signature: signatureLabel(sig) }))
+      )
+    })
 
-type Format = (sig: Signature, demos: ReadonlyArray<Demo>, inputs: Readonly<Record<string, unknown>>) => ReadonlyArray<Message>
+type Format = (
+  sig: Signature,
+  demos: ReadonlyArray<Demo>,
+  inputs: Readonly<Record<string, unknown>>
+) => ReadonlyArray<Message>
 
 /** A throw from a layout (a bug, never bad input): carried out of the synchronous part as a value. */
 class FormatDefect {
@@ -133,9 +142,12 @@ const parseWithEvents = (
   const callId = nextCallId()
   fire(callbacks, { _tag: "AdapterParseStart", callId, adapter, completion })
   const result = core(sig, completion)
-  fire(callbacks, result instanceof AdapterParseError
-    ? { _tag: "AdapterParseEnd", callId, adapter, error: result }
-    : { _tag: "AdapterParseEnd", callId, adapter, outputs: result })
+  fire(
+    callbacks,
+    result instanceof AdapterParseError
+      ? { _tag: "AdapterParseEnd", callId, adapter, error: result }
+      : { _tag: "AdapterParseEnd", callId, adapter, outputs: result }
+  )
   return result
 }
 
@@ -172,7 +184,9 @@ const roundTripIn = (
   const model = Context.getUnsafe(fiber.context as Context.Context<LanguageModel>, LanguageModel)
   const messages = formatWithEvents(callbacks, pipeline.name, pipeline.format, call.signature, call.demos, call.inputs)
   if (messages instanceof FormatDefect) return Effect.die(messages.cause)
-  const request: LMRequest = responseFormat === undefined ? { ...call.config, messages } : { ...call.config, messages, responseFormat }
+  const request: LMRequest = responseFormat === undefined
+    ? { ...call.config, messages }
+    : { ...call.config, messages, responseFormat }
   return Effect.flatMap(model.generate(call.lm, request), (response) => {
     if (response.outputs.length === 0) {
       return Effect.fail(parseError(pipeline.name, call.signature, "", "The LM returned no completions."))
@@ -196,22 +210,29 @@ const roundTripIn = (
 export const callWithFallback = (
   pipeline: Pipeline,
   call: AdapterCall,
-  fallback: ((call: AdapterCall) => Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel>) | undefined
+  fallback:
+    | ((call: AdapterCall) => Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel>)
+    | undefined
 ): Effect.Effect<AdapterResult, AdapterParseError | LMError, LanguageModel> =>
   Effect.withFiber((fiber) => {
     const tracing = Tracing.isTracing(fiber)
     // Traced, the round trip starts inside the span; untraced, it starts in this very step.
     const first = tracing ? roundTrip(pipeline, call) : roundTripIn(fiber, pipeline, call, undefined)
-    const withFallback = fallback === undefined ? first : Effect.catchTag(first, "AdapterParseError", () => fallback(call))
+    const withFallback = fallback === undefined
+      ? first
+      : Effect.catchTag(first, "AdapterParseError", () => fallback(call))
     return tracing
-      ? Effect.withSpan(withFallback, `${pipeline.name}.call`, { attributes: callAttributes(pipeline.name, call), captureStackTrace: false })
+      ? Effect.withSpan(withFallback, `${pipeline.name}.call`, {
+        attributes: callAttributes(pipeline.name, call),
+        captureStackTrace: false
+      })
       : withFallback
   })
 
 /** The span around a whole adapter call (fallbacks included), when tracing. */
-export const callSpan = (adapter: string, call: AdapterCall) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Tracing.withSpan(effect, `${adapter}.call`, () => callAttributes(adapter, call))
+export const callSpan =
+  (adapter: string, call: AdapterCall) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Tracing.withSpan(effect, `${adapter}.call`, () => callAttributes(adapter, call))
 
 /** The attributes of an adapter's `call` span. */
 const callAttributes = (adapter: string, call: AdapterCall): Record<string, unknown> => ({

@@ -42,7 +42,13 @@ const quoteLiteral = (s: string): string => {
 }
 
 const literalName = (v: LiteralValue): string =>
-  typeof v === "string" ? quoteLiteral(v) : typeof v === "boolean" ? (v ? "True" : "False") : Number.isInteger(v) ? String(v) : pyFloatRepr(v)
+  typeof v === "string"
+    ? quoteLiteral(v)
+    : typeof v === "boolean"
+    ? (v ? "True" : "False")
+    : Number.isInteger(v)
+    ? String(v)
+    : pyFloatRepr(v)
 
 /**
  * DSPy's `get_annotation_name`: the type shown in `1. \`answer\` (float):` and in output reminders.
@@ -90,13 +96,23 @@ export const annotationName = (t: FieldType, asSource = false): string => {
 
 /** Python's `str.title()` of a field name with underscores as spaces (pydantic's default field title). */
 export const pyTitle = (name: string): string =>
-  name.replace(/_/g, " ").toLowerCase().replace(/(^|[^\p{L}])(\p{L})/gu, (_, pre: string, ch: string) => pre + ch.toUpperCase())
+  name.replace(/_/g, " ").toLowerCase().replace(
+    /(^|[^\p{L}])(\p{L})/gu,
+    (_, pre: string, ch: string) => pre + ch.toUpperCase()
+  )
 
 type JsonSchema = Record<string, unknown>
 
 const literalSchema = (values: ReadonlyArray<LiteralValue>): JsonSchema => {
   const out: JsonSchema = values.length === 1 ? { const: values[0] } : { enum: [...values] }
-  const kinds = new Set(values.map((v) => (typeof v === "number" ? (Number.isInteger(v) ? "integer" : "number") : typeof v === "boolean" ? "boolean" : "string")))
+  const kinds = new Set(
+    values.map((v) => (typeof v === "number"
+      ? (Number.isInteger(v) ? "integer" : "number")
+      : typeof v === "boolean"
+      ? "boolean"
+      : "string")
+    )
+  )
   if (kinds.size === 1) out.type = [...kinds][0]
   return out
 }
@@ -131,7 +147,12 @@ const schemaOf = (t: FieldType, defs: Record<string, JsonSchema>, top: boolean):
           type: "array"
         }
       }
-      return { maxItems: prefix.length, minItems: prefix.length, ...(prefix.length > 0 ? { prefixItems: prefix } : {}), type: "array" }
+      return {
+        maxItems: prefix.length,
+        minItems: prefix.length,
+        ...(prefix.length > 0 ? { prefixItems: prefix } : {}),
+        type: "array"
+      }
     }
     case "dict": {
       // pydantic (2.13) writes no key schema, whatever the key type.
@@ -153,7 +174,12 @@ const schemaOf = (t: FieldType, defs: Record<string, JsonSchema>, top: boolean):
         }
       }
       const required = t.properties.filter((p) => !p.optional).map((p) => p.name)
-      const model: JsonSchema = { properties, ...(required.length > 0 ? { required } : {}), title: t.name, type: "object" }
+      const model: JsonSchema = {
+        properties,
+        ...(required.length > 0 ? { required } : {}),
+        title: t.name,
+        type: "object"
+      }
       // pydantic inlines the top-level model and moves nested ones to $defs.
       if (top) return model
       defs[t.name] = model
@@ -229,10 +255,14 @@ const typeNote = (f: Field): string => {
 
 /** "In adhering to this structure, your objective is: " + the instructions, each line indented 8 spaces. */
 export const taskDescription = (instructions: string): string =>
-  `In adhering to this structure, your objective is: ${pySplitLines(dedent(instructions)).map((l) => `\n        ${l}`).join("")}`
+  `In adhering to this structure, your objective is: ${
+    pySplitLines(dedent(instructions)).map((l) => `\n        ${l}`).join("")
+  }`
 
 /** " (must be formatted as a valid Python float)" for non-str outputs, as in DSPy's output reminder. */
-export const typeHint = (f: Field): string => (f.type._tag === "str" ? "" : ` (must be formatted as a valid Python ${annotationName(f.type)})`)
+export const typeHint = (
+  f: Field
+): string => (f.type._tag === "str" ? "" : ` (must be formatted as a valid Python ${annotationName(f.type)})`)
 
 // ---------------------------------------------------------------------------------------------------
 // Values
@@ -271,8 +301,10 @@ export const has = (record: Readonly<Record<string, unknown>>, key: string): boo
 // ---------------------------------------------------------------------------------------------------
 // Message assembly
 
-export const STRUCTURE_INTRO = "All interactions will be structured in the following way, with the appropriate values filled in."
-export const INCOMPLETE_DEMO_PREFIX = "This is an example of the task, though some input or output fields are not supplied."
+export const STRUCTURE_INTRO =
+  "All interactions will be structured in the following way, with the appropriate values filled in."
+export const INCOMPLETE_DEMO_PREFIX =
+  "This is an example of the task, though some input or output fields are not supplied."
 export const MISSING_IN_DEMO = "Not supplied for this particular example. "
 const MISSING_IN_HISTORY = "Not supplied for this conversation history message. "
 
@@ -282,7 +314,12 @@ export interface Layout {
   /** Field structure block of the system message (between descriptions and objective). */
   readonly structure: (sig: Signature) => string
   /** A user turn: `prefix`, the inputs present in `values`, and the output reminder when `mainRequest`. */
-  readonly user: (sig: Signature, values: Readonly<Record<string, unknown>>, prefix: string, mainRequest: boolean) => string
+  readonly user: (
+    sig: Signature,
+    values: Readonly<Record<string, unknown>>,
+    prefix: string,
+    mainRequest: boolean
+  ) => string
   /** An assistant turn with every output field; absent ones get `missing`. */
   readonly assistant: (sig: Signature, values: Readonly<Record<string, unknown>>, missing: string) => string
 }
@@ -318,7 +355,9 @@ const demoTurns = (layout: Layout, sig: Signature, demos: ReadonlyArray<Demo>): 
   for (const given of demos) {
     const demo = asRecord(given)
     if (fields.every((f) => has(demo, f.name) && demo[f.name] !== null)) complete.push(demo)
-    else if (sig.inputs.some((f) => has(demo, f.name)) && sig.outputs.some((f) => has(demo, f.name))) incomplete.push(demo)
+    else if (sig.inputs.some((f) => has(demo, f.name)) && sig.outputs.some((f) => has(demo, f.name))) {
+      incomplete.push(demo)
+    }
   }
   const out: Array<Message> = []
   // DSPy shows the incomplete demos first.

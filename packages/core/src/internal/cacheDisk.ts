@@ -27,7 +27,8 @@ const unavailable = (cause: unknown): LMConfigurationError =>
     detail: `the disk cache needs node:sqlite, which Node ${process.version} does not provide (${
       cause instanceof Error ? cause.message : String(cause)
     }); Node 22.13 or later has it without a flag`,
-    fix: "Run on Node 22.19+ or 24 (the versions DSPex supports), or keep the cache in memory: DSPEX_CACHE=memory or Cache.layerMemory()"
+    fix:
+      "Run on Node 22.19+ or 24 (the versions DSPex supports), or keep the cache in memory: DSPEX_CACHE=memory or Cache.layerMemory()"
   })
 
 // Loaded on first use, never at import. Loading it makes Node print "ExperimentalWarning: SQLite is an
@@ -72,7 +73,9 @@ export const openDiskStore = (directory: string): DiskStore => {
   try {
     db.exec("PRAGMA journal_mode = WAL")
     db.exec("PRAGMA synchronous = NORMAL")
-    db.exec("CREATE TABLE IF NOT EXISTS lm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID")
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS lm_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID"
+    )
     select = db.prepare("SELECT value FROM lm_cache WHERE key = ?")
     upsert = db.prepare("INSERT OR REPLACE INTO lm_cache (key, value, created_at) VALUES (?, ?, ?)")
   } catch (e) {

@@ -11,8 +11,18 @@ import type { Message } from "../Message.ts"
 
 /** kwargs that never enter the key (DSPy's ignored args plus client-only settings). */
 const excludedKwargs = new Set([
-  "api_key", "apiKey", "api_base", "apiBase", "base_url", "baseUrl", "baseURL",
-  "num_retries", "numRetries", "cache", "headers", "extra_headers"
+  "api_key",
+  "apiKey",
+  "api_base",
+  "apiBase",
+  "base_url",
+  "baseUrl",
+  "baseURL",
+  "num_retries",
+  "numRetries",
+  "cache",
+  "headers",
+  "extra_headers"
 ])
 
 /**
@@ -100,9 +110,11 @@ const write = (v: unknown): string | undefined => {
 }
 
 /** The key over already-resolved parts (`Cache.cacheKey`, and the LanguageModel runtime's path: kwargs are built once). */
-export const cacheKeyOf = (model: string, messages: ReadonlyArray<Message>, kwargs: Readonly<Record<string, unknown>>): string =>
-  hash("sha256", canonicalJson({ ...kwargs, model, messages }), "hex")
-
+export const cacheKeyOf = (
+  model: string,
+  messages: ReadonlyArray<Message>,
+  kwargs: Readonly<Record<string, unknown>>
+): string => hash("sha256", canonicalJson({ ...kwargs, model, messages }), "hex")
 
 /**
  * The key an answer is stored under: DSPy's key, prefixed by the endpoint (base URL) that gave it.

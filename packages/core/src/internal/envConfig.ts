@@ -25,7 +25,10 @@ export interface NumberRule {
 }
 
 /** A numeric variable, or undefined when unset; anything else than a number within the rule is an error. */
-export const optionalNumber = (variable: string, rule: NumberRule): Effect.Effect<number | undefined, LMConfigurationError> =>
+export const optionalNumber = (
+  variable: string,
+  rule: NumberRule
+): Effect.Effect<number | undefined, LMConfigurationError> =>
   Effect.flatMap(optionalString(variable), (text) => {
     if (text === undefined) return Effect.succeed(undefined)
     const n = Number(text.trim())

@@ -100,7 +100,16 @@ export class UsageLedger {
   private of(model: string): Totals {
     let u = this.byModel.get(model)
     if (u === undefined) {
-      u = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cost: 0, calls: 0, retries: 0, errors: 0, cacheHits: 0 }
+      u = {
+        promptTokens: 0,
+        completionTokens: 0,
+        totalTokens: 0,
+        cost: 0,
+        calls: 0,
+        retries: 0,
+        errors: 0,
+        cacheHits: 0
+      }
       this.byModel.set(model, u)
     }
     return u

@@ -6,7 +6,7 @@
  */
 import { Duration, Effect, Semaphore } from "effect"
 import type { RateLimiter } from "effect/persistence"
-import { LMProviderError, type LMError } from "../LMError.ts"
+import { type LMError, LMProviderError } from "../LMError.ts"
 
 export interface ProviderLimits {
   /** Most calls in flight at once to this provider. */
@@ -15,7 +15,10 @@ export interface ProviderLimits {
   readonly requestsPerMinute?: number | undefined
 }
 
-export type Gate = (provider: string, model: string) => <A, R>(call: Effect.Effect<A, LMError, R>) => Effect.Effect<A, LMError, R>
+export type Gate = (
+  provider: string,
+  model: string
+) => <A, R>(call: Effect.Effect<A, LMError, R>) => Effect.Effect<A, LMError, R>
 
 /**
  * A gate: `gate(provider, model)(call)` waits for a permit, then for the rate limit, then runs `call`.
@@ -40,8 +43,15 @@ export const makeGate = (limiter: RateLimiter.RateLimiter, limitsOf: (provider: 
       ? call
       : Effect.flatMap(
         Effect.mapError(
-          limiter.consume({ key: `dspex/lm/${provider}`, limit: Math.floor(rpm), window: "1 minute", algorithm: "token-bucket", onExceeded: "delay" }),
-          (e) => new LMProviderError({ provider, model, detail: `rate limiter store failed: ${e.message}`, transport: true })
+          limiter.consume({
+            key: `dspex/lm/${provider}`,
+            limit: Math.floor(rpm),
+            window: "1 minute",
+            algorithm: "token-bucket",
+            onExceeded: "delay"
+          }),
+          (e) =>
+            new LMProviderError({ provider, model, detail: `rate limiter store failed: ${e.message}`, transport: true })
         ),
         ({ delay }) => (Duration.isZero(delay) ? call : Effect.delay(call, delay))
       )

@@ -36,7 +36,8 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.D
             ? Math.min(Duration.toMillis(duration), unreachableDelayMs)
             : Math.max(Math.min(Duration.toMillis(duration), policy.maxDelayMs), retryAfterMs(input))
         )
-      ))
+      )
+    )
   )
 
 /**
@@ -46,7 +47,10 @@ export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<Duration.D
  * @example
  * withRetries(call, { times: 3, baseDelayMs: 500, maxDelayMs: 30_000 })
  */
-export const withRetries = <A, R>(attempt: Effect.Effect<A, LMError, R>, policy: RetryPolicy): Effect.Effect<A, LMError, R> => {
+export const withRetries = <A, R>(
+  attempt: Effect.Effect<A, LMError, R>,
+  policy: RetryPolicy
+): Effect.Effect<A, LMError, R> => {
   if (policy.times <= 0) return attempt
   // The retry machinery (schedule state, metadata in context) is only set up once an attempt has failed:
   // most calls succeed first time. The loop replays that first failure, so the schedule sees exactly
@@ -60,7 +64,8 @@ export const withRetries = <A, R>(attempt: Effect.Effect<A, LMError, R>, policy:
     })
     // Counted per call: `while` sees each failure once, before the schedule decides the delay.
     let unreachable = 0
-    const shouldRetry = (e: LMError): boolean => e.retryable && (!isUnreachable(e) || unreachable++ < unreachableRetries)
+    const shouldRetry = (e: LMError): boolean =>
+      e.retryable && (!isUnreachable(e) || unreachable++ < unreachableRetries)
     return Effect.retry(again, { schedule: scheduleOf(policy), times: policy.times, while: shouldRetry })
   })
 }

@@ -30,8 +30,8 @@ import { resolveSettings } from "./lmConfig.ts"
 import { PendingEntry, Ring, UsageLedger } from "./lmHistory.ts"
 import { makeGate } from "./lmLimits.ts"
 import { type RetryPolicy, withRetries } from "./lmRetry.ts"
-import { timeoutFail } from "./lmTimeout.ts"
 import { makeSingleFlight } from "./lmSingleFlight.ts"
+import { timeoutFail } from "./lmTimeout.ts"
 
 const noStack = { captureStackTrace: false } as const
 
@@ -55,7 +55,9 @@ interface Flight {
 
 const asHit = (r: LMResponse): LMResponse => ({ ...r, usage: zero, cost: 0, cacheHit: true })
 
-const providerKwargs = (kwargs: Readonly<Record<string, unknown>> | undefined): Readonly<Record<string, unknown>> | undefined => {
+const providerKwargs = (
+  kwargs: Readonly<Record<string, unknown>> | undefined
+): Readonly<Record<string, unknown>> | undefined => {
   if (kwargs === undefined) return undefined
   let out: Record<string, unknown> | undefined
   for (const k in kwargs) {
@@ -76,7 +78,11 @@ const merge = (lm: LM, request: LMRequest) => ({
   rolloutId: request.rolloutId ?? lm.rolloutId,
   responseFormat: request.responseFormat,
   tools: request.tools,
-  kwargs: lm.kwargs === undefined ? request.kwargs : request.kwargs === undefined ? lm.kwargs : { ...lm.kwargs, ...request.kwargs }
+  kwargs: lm.kwargs === undefined
+    ? request.kwargs
+    : request.kwargs === undefined
+    ? lm.kwargs
+    : { ...lm.kwargs, ...request.kwargs }
 })
 
 /**
@@ -135,18 +141,37 @@ export const makeRuntime = (
           provider.handlesTimeout === true ? once : timeoutFail(
             once,
             timeoutMs,
-            () => new LMTimeout({ provider: provider.name, model: lm.model, timeoutMs, detail: `no response within ${timeoutMs} ms` })
+            () =>
+              new LMTimeout({
+                provider: provider.name,
+                model: lm.model,
+                timeoutMs,
+                detail: `no response within ${timeoutMs} ms`
+              })
           )
         )
         const recorded = (raw: Omit<LMResponse, "cacheHit" | "model">): Flight => {
           const cost = raw.cost ?? provider.cost?.(request.model, raw.usage)
-          const response: LMResponse = { ...raw, model: lm.model, ...(cost === undefined ? {} : { cost }), cacheHit: false }
+          const response: LMResponse = {
+            ...raw,
+            model: lm.model,
+            ...(cost === undefined ? {} : { cost }),
+            cacheHit: false
+          }
           ledger.add(lm.model, raw.usage, cost, attempts - 1)
-          return { response, shared: key === undefined ? response : immutableCopy(response), fresh: true, retries: attempts - 1 }
+          return {
+            response,
+            shared: key === undefined ? response : immutableCopy(response),
+            fresh: true,
+            retries: attempts - 1
+          }
         }
         const retried = Effect.tapError(withRetries(attempt, retryPolicy(lm.numRetries ?? settings.numRetries)), () =>
           Effect.sync(() => ledger.failed(lm.model, Math.max(0, attempts - 1))))
-        if (key === undefined) return Effect.map(retried, (raw) => then(recorded(raw)))
+        if (key === undefined) {
+          return Effect.map(retried, (raw) =>
+            then(recorded(raw)))
+        }
         return Effect.flatMap(retried, (raw) => {
           const flight = recorded(raw)
           return Effect.map(cache.set(key, flight.shared), () => then(flight))
@@ -189,10 +214,14 @@ export const makeRuntime = (
         const useCache = lm.cache !== false && request.cache !== false
         // DSPy's kwargs are needed up front only for the cache key and callbacks; history builds them when read.
         const kwargs = useCache || callbacks.length > 0 ? dspyKwargs(merged) : undefined
-        const key = useCache ? namespacedKey(provider.endpoint, cacheKeyOf(lm.model, request.messages, kwargs!)) : undefined
+        const key = useCache
+          ? namespacedKey(provider.endpoint, cacheKeyOf(lm.model, request.messages, kwargs!))
+          : undefined
         const callId = callbacks.length > 0 ? nextCallId() : ""
         const main = (): Effect.Effect<LMResponse, LMError> => {
-          if (callbacks.length > 0) fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs: kwargs! })
+          if (callbacks.length > 0) {
+            fire(callbacks, { _tag: "LMStart", callId, model: lm.model, messages: request.messages, kwargs: kwargs! })
+          }
           const started = clock.currentTimeMillisUnsafe()
           const providerRequest: ProviderRequest = {
             model: providerModel,
@@ -208,17 +237,38 @@ export const makeRuntime = (
           }
           const finish = (response: LMResponse, retries: number): LMResponse => {
             const ended = clock.currentTimeMillisUnsafe()
-            history.push(new PendingEntry(ended, lm.model, request.messages, kwargs ?? (() => dspyKwargs(merged)), response, ended - started, retries))
+            history.push(
+              new PendingEntry(
+                ended,
+                lm.model,
+                request.messages,
+                kwargs ?? (() => dspyKwargs(merged)),
+                response,
+                ended - started,
+                retries
+              )
+            )
             if (span !== undefined && span.status._tag !== "Ended") {
               span.attribute("gen_ai.response.model", response.responseModel ?? providerModel)
               span.attribute("gen_ai.usage.input_tokens", response.usage.promptTokens)
               span.attribute("gen_ai.usage.output_tokens", response.usage.completionTokens)
-              span.attribute("gen_ai.response.finish_reasons", response.outputs.flatMap((o) => (o.finishReason === undefined ? [] : [o.finishReason])))
+              span.attribute(
+                "gen_ai.response.finish_reasons",
+                response.outputs.flatMap((o) => (o.finishReason === undefined ? [] : [o.finishReason]))
+              )
               span.attribute("dspex.cache_hit", response.cacheHit)
               span.attribute("dspex.retries", retries)
               span.attribute("dspex.cost_usd", response.cost ?? 0)
             }
-            if (callbacks.length > 0) fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, outputs: response.outputs, cacheHit: response.cacheHit })
+            if (callbacks.length > 0) {
+              fire(callbacks, {
+                _tag: "LMEnd",
+                callId,
+                model: lm.model,
+                outputs: response.outputs,
+                cacheHit: response.cacheHit
+              })
+            }
             return response
           }
           const hit = (response: LMResponse): LMResponse => {
@@ -230,24 +280,38 @@ export const makeRuntime = (
             : Effect.flatMap(cache.get(key), (cached) =>
               Option.isSome(cached)
                 ? Effect.sync(() => hit(cached.value))
-                : Effect.map(flights.run(key, call(lm, provider, providerRequest, key, (f) => f)), ({ leader, value }) =>
-                  // Only the caller whose call reached the provider is charged; the others got a shared answer.
-                  leader && value.fresh ? finish(value.response, value.retries) : hit(value.shared)))
+                : Effect.map(
+                  flights.run(
+                    key,
+                    call(lm, provider, providerRequest, key, (f) => f)
+                  ),
+                  ({ leader, value }) =>
+                    // Only the caller whose call reached the provider is charged; the others got a shared answer.
+                    leader && value.fresh ? finish(value.response, value.retries) : hit(value.shared)
+                ))
           return callbacks.length === 0
             ? finished
-            : Effect.tapError(finished, (error) => Effect.sync(() => fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, error })))
+            : Effect.tapError(
+              finished,
+              (error) => Effect.sync(() => fire(callbacks, { _tag: "LMEnd", callId, model: lm.model, error }))
+            )
         }
         if (merged.rolloutId !== undefined && merged.temperature === 0 && !warnedRollout.has(lm.model)) {
           warnedRollout.add(lm.model)
-          const warning = Effect.logWarning(`rollout_id has no effect on ${lm.model} at temperature 0: every rollout gets the same answer. Use a non-zero temperature.`)
+          const warning = Effect.logWarning(
+            `rollout_id has no effect on ${lm.model} at temperature 0: every rollout gets the same answer. Use a non-zero temperature.`
+          )
           return Effect.andThen(warning, Effect.suspend(main))
         }
         return main()
       }
       // A span only when tracing (see Tracing.ts), without a stack trace.
       return Tracing.isTracing(fiber)
-        ? Effect.useSpan("LanguageModel.generate", { attributes: spanAttributes() }, (span) =>
-          Effect.withParentSpan(body(span), span, noStack))
+        ? Effect.useSpan(
+          "LanguageModel.generate",
+          { attributes: spanAttributes() },
+          (span) => Effect.withParentSpan(body(span), span, noStack)
+        )
         : body(undefined)
     }
 
@@ -259,7 +323,8 @@ export const makeRuntime = (
           return Effect.fail(
             new LMConfigurationError({
               model: "(none)",
-              detail: "no LM was given and none is configured; pass one or set LM.CurrentLM (e.g. Effect.provideService(LM.CurrentLM, LM.make(\"openai/gpt-4o-mini\")))"
+              detail:
+                "no LM was given and none is configured; pass one or set LM.CurrentLM (e.g. Effect.provideService(LM.CurrentLM, LM.make(\"openai/gpt-4o-mini\")))"
             })
           )
         }

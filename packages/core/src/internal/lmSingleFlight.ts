@@ -7,7 +7,10 @@ import { Deferred, Effect, type Scope } from "effect"
 
 export interface SingleFlight<A, E> {
   /** Runs `work` unless a flight for `key` is in the air; `leader` is true for the caller that started it. */
-  readonly run: (key: string, work: Effect.Effect<A, E>) => Effect.Effect<{ readonly value: A; readonly leader: boolean }, E>
+  readonly run: (
+    key: string,
+    work: Effect.Effect<A, E>
+  ) => Effect.Effect<{ readonly value: A; readonly leader: boolean }, E>
   /** Keys currently in flight (for tests and diagnostics). */
   readonly inFlight: () => number
 }
@@ -24,7 +27,9 @@ export const makeSingleFlight = <A, E>(scope: Scope.Scope): SingleFlight<A, E> =
     run: (key, work) =>
       Effect.uninterruptibleMask((restore) => {
         const existing = flights.get(key)
-        if (existing !== undefined) return restore(Effect.map(Deferred.await(existing), (value) => ({ value, leader: false })))
+        if (existing !== undefined) {
+          return restore(Effect.map(Deferred.await(existing), (value) => ({ value, leader: false })))
+        }
         // Registered and forked without an interruption point between, so no caller awaits a flight that never flies.
         const deferred = Deferred.makeUnsafe<A, E>()
         const shared = Effect.onExit(work, (exit) =>

@@ -16,7 +16,11 @@ const maxTimerMs = 2 ** 31 - 1
  * @example
  * timeoutFail(provider.complete(request), 60_000, () => new LMTimeout({ ... }))
  */
-export const timeoutFail = <A, E, R>(self: Effect.Effect<A, E, R>, ms: number, onTimeout: () => E): Effect.Effect<A, E, R> =>
+export const timeoutFail = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  ms: number,
+  onTimeout: () => E
+): Effect.Effect<A, E, R> =>
   Effect.withFiber((fiber) => {
     if (fiber.getRef(Clock.Clock) !== systemClock || !(ms > 0 && ms <= maxTimerMs)) {
       return Effect.timeoutOrElse(self, { duration: Duration.millis(ms), orElse: () => Effect.fail(onTimeout()) })

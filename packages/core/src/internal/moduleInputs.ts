@@ -29,7 +29,11 @@ const fits = (field: Field, value: unknown): boolean => {
 }
 
 /** The first problem with `inputs` for `signature`, or undefined when they fit. */
-export const validateInputs = (signature: Signature, inputs: unknown, predictor: string): InputValidationError | undefined => {
+export const validateInputs = (
+  signature: Signature,
+  inputs: unknown,
+  predictor: string
+): InputValidationError | undefined => {
   if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
     return new InputValidationError({
       predictor,

@@ -41,7 +41,9 @@ export class RunScope {
   }
 }
 
-export const CurrentRunScope = Context.Reference<RunScope | undefined>("@dspex/core/internal/RunScope", { defaultValue: () => undefined })
+export const CurrentRunScope = Context.Reference<RunScope | undefined>("@dspex/core/internal/RunScope", {
+  defaultValue: () => undefined
+})
 
 export const makeRunScope = (root: TreeNode): RunScope => new RunScope(root)
 
@@ -72,7 +74,9 @@ export class UsageCollector {
   }
 }
 
-export const CurrentUsage = Context.Reference<UsageCollector | undefined>("@dspex/core/internal/Usage", { defaultValue: () => undefined })
+export const CurrentUsage = Context.Reference<UsageCollector | undefined>("@dspex/core/internal/Usage", {
+  defaultValue: () => undefined
+})
 
 export const recordUsage = (usage: Readonly<Record<string, LMUsage>>): Effect.Effect<void> =>
   Effect.flatMap(CurrentUsage, (c) => (c === undefined ? Effect.void : Effect.sync(() => c.add(usage))))

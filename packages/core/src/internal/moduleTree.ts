@@ -45,7 +45,12 @@ export const namedParameters = (root: TreeNode): ReadonlyArray<ParameterEntry> =
   const visited = new Set<unknown>()
   const out: Array<ParameterEntry> = []
 
-  const add = (path: string, value: unknown, container: ParameterEntry["container"], key: ParameterEntry["key"]): void => {
+  const add = (
+    path: string,
+    value: unknown,
+    container: ParameterEntry["container"],
+    key: ParameterEntry["key"]
+  ): void => {
     if (isParameter(value)) {
       if (!visited.has(value)) {
         visited.add(value)
@@ -84,7 +89,10 @@ export const namedParameters = (root: TreeNode): ReadonlyArray<ParameterEntry> =
  * DSPy's `named_sub_modules`: breadth-first, every module once, named from `self`
  * (`self.generate.predict`, `self.progs[0]`, `self.tools[search]`).
  */
-export const namedSubModules = (root: TreeNode, options: { readonly skipCompiled?: boolean } = {}): ReadonlyArray<readonly [string, TreeNode]> => {
+export const namedSubModules = (
+  root: TreeNode,
+  options: { readonly skipCompiled?: boolean } = {}
+): ReadonlyArray<readonly [string, TreeNode]> => {
   const out: Array<readonly [string, TreeNode]> = []
   const queue: Array<readonly [string, unknown]> = [["self", root]]
   const seen = new Set<unknown>([root])

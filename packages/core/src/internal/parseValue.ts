@@ -21,7 +21,8 @@ export class ValueParseError extends Error {
 /** Marks "nothing parsed" (Python's `json_repair` returns "" for it). */
 const NOTHING: unique symbol = Symbol("nothing")
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
 
 // ---------------------------------------------------------------------------------------------------
 // json_repair.loads
@@ -75,7 +76,11 @@ const valueEnd = (text: string, start: number): number => {
 }
 
 const truthy = (v: unknown): boolean =>
-  Array.isArray(v) ? v.length > 0 : isPlainObject(v) ? Object.keys(v).length > 0 : v !== null && v !== "" && v !== 0 && v !== false
+  Array.isArray(v)
+    ? v.length > 0
+    : isPlainObject(v)
+    ? Object.keys(v).length > 0
+    : v !== null && v !== "" && v !== 0 && v !== false
 
 /** json_repair's ObjectComparer: same container shapes and keys, any atoms of the same type. */
 const sameShape = (a: unknown, b: unknown): boolean => {
@@ -208,7 +213,13 @@ export const coerce = (value: unknown, t: FieldType, lax = true, path = ""): unk
     case "int":
       if (typeof value === "number") {
         if (Number.isInteger(value)) return value
-        return invalid(Number.isFinite(value) ? "Input should be a valid integer, got a number with a fractional part" : "Input should be a finite number", value, path)
+        return invalid(
+          Number.isFinite(value)
+            ? "Input should be a valid integer, got a number with a fractional part"
+            : "Input should be a finite number",
+          value,
+          path
+        )
       }
       if (lax && typeof value === "boolean") return value ? 1 : 0
       if (lax && typeof value === "string") {
@@ -224,7 +235,11 @@ export const coerce = (value: unknown, t: FieldType, lax = true, path = ""): unk
         const s = value.trim()
         if (s !== "" && s !== "." && floatText.test(s)) {
           const low = s.toLowerCase().replace(/^[+]/, "")
-          if (/^-?(inf|infinity)$/.test(low)) return low.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
+          if (/^-?(inf|infinity)$/.test(low)) {
+            return low.startsWith("-")
+              ? Number.NEGATIVE_INFINITY
+              : Number.POSITIVE_INFINITY
+          }
           if (/^-?nan$/.test(low)) return Number.NaN
           const n = Number(s.replace(/_/g, ""))
           if (!Number.isNaN(n)) return n
@@ -246,7 +261,11 @@ export const coerce = (value: unknown, t: FieldType, lax = true, path = ""): unk
       if (!Array.isArray(value) || !lax) return invalid("Input should be a valid tuple", value, path)
       const fixed = t.items.length
       if (t.rest === undefined && value.length > fixed) {
-        return invalid(`Tuple should have at most ${fixed} item${fixed === 1 ? "" : "s"} after validation, not ${value.length}`, value, path)
+        return invalid(
+          `Tuple should have at most ${fixed} item${fixed === 1 ? "" : "s"} after validation, not ${value.length}`,
+          value,
+          path
+        )
       }
       if (value.length < fixed) invalid("Field required", value, `${path}[${value.length}]`)
       return value.map((v, i) => coerce(v, t.items[i] ?? t.rest!, lax, `${path}[${i}]`))
@@ -261,12 +280,15 @@ export const coerce = (value: unknown, t: FieldType, lax = true, path = ""): unk
       return out
     }
     case "object": {
-      if (!isPlainObject(value)) return invalid(`Input should be a valid dictionary or instance of ${t.name}`, value, path)
+      if (!isPlainObject(value)) {
+        return invalid(`Input should be a valid dictionary or instance of ${t.name}`, value, path)
+      }
       const out: Record<string, unknown> = {}
       for (const p of t.properties) {
         const sub = `${path}.${p.name}`
-        if (Object.hasOwn(value, p.name) && value[p.name] !== undefined) out[p.name] = coerce(value[p.name], p.type, lax, sub)
-        else if (!p.optional) invalid("Field required", value, sub)
+        if (Object.hasOwn(value, p.name) && value[p.name] !== undefined) {
+          out[p.name] = coerce(value[p.name], p.type, lax, sub)
+        } else if (!p.optional) invalid("Field required", value, sub)
       }
       return out
     }
@@ -338,7 +360,9 @@ const decoderFor = (schema: Schema.Top) => {
   if (d === undefined) {
     // Decode the Type side: the coercion above already did what an encoding step would (text → value),
     // while the schema's checks (ranges, lengths, patterns) still apply.
-    d = Schema.decodeUnknownResult(Schema.toType(schema) as Schema.Codec<unknown, unknown>) as (u: unknown) => Result.Result<unknown, Schema.SchemaError>
+    d = Schema.decodeUnknownResult(Schema.toType(schema) as Schema.Codec<unknown, unknown>) as (
+      u: unknown
+    ) => Result.Result<unknown, Schema.SchemaError>
     decoders.set(schema, d)
   }
   return d

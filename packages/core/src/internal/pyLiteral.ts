@@ -4,7 +4,6 @@
  */
 import { pyStr } from "./pyText.ts"
 
-
 class LiteralReader {
   i = 0
   readonly s: string
@@ -57,11 +56,15 @@ class LiteralReader {
       if (word === "False") return false
       this.fail()
     }
-    const num = /^[+-]?\s*(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)/.exec(this.s.slice(this.i))?.[0]
+    const num =
+      /^[+-]?\s*(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)/
+        .exec(this.s.slice(this.i))?.[0]
     if (num === undefined) this.fail()
     this.i += num.length
     const clean = num.replace(/[\s_]/g, "")
-    const n = /^[+-]?0[xob]/i.test(clean) ? (clean.startsWith("-") ? -Number(clean.slice(1)) : Number(clean.replace(/^\+/, ""))) : Number(clean)
+    const n = /^[+-]?0[xob]/i.test(clean)
+      ? (clean.startsWith("-") ? -Number(clean.slice(1)) : Number(clean.replace(/^\+/, "")))
+      : Number(clean)
     if (Number.isNaN(n)) this.fail()
     return n
   }
@@ -135,7 +138,20 @@ class LiteralReader {
       if (c === "\n" && !triple) this.fail()
       if (c === "\\" && !raw) {
         const e = this.s[this.i + 1] ?? ""
-        const simple: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", "\"": "\"", a: "\x07", b: "\b", f: "\f", v: "\v", "0": "\0", "\n": "" }
+        const simple: Record<string, string> = {
+          n: "\n",
+          t: "\t",
+          r: "\r",
+          "\\": "\\",
+          "'": "'",
+          "\"": "\"",
+          a: "\x07",
+          b: "\b",
+          f: "\f",
+          v: "\v",
+          "0": "\0",
+          "\n": ""
+        }
         if (e in simple) {
           out += simple[e]
           this.i += 2

@@ -146,7 +146,13 @@ const isContainer = (v: unknown): v is object => typeof v === "object" && v !== 
 export const pyJsonDumps = (value: unknown, t?: FieldType, indent?: number): string =>
   dumps(value, t, indent, "", new Set())
 
-const dumps = (raw: unknown, t: FieldType | undefined, indent: number | undefined, pad: string, seen: Set<object>): string => {
+const dumps = (
+  raw: unknown,
+  t: FieldType | undefined,
+  indent: number | undefined,
+  pad: string,
+  seen: Set<object>
+): string => {
   const value = toJsonable(raw)
   if (value === null) return "null"
   if (typeof value === "string") return JSON.stringify(value)
@@ -169,7 +175,10 @@ const dumps = (raw: unknown, t: FieldType | undefined, indent: number | undefine
     const entries = Object.entries(value).filter(([, v]) => v !== undefined)
     out = entries.length === 0
       ? "{}"
-      : `{${open}${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${dumps(v, memberType(t, k), indent, inner, seen)}`).join(sep)}${close}}`
+      : `{${open}${
+        entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${dumps(v, memberType(t, k), indent, inner, seen)}`)
+          .join(sep)
+      }${close}}`
   }
   seen.delete(value)
   return out
@@ -201,7 +210,11 @@ export const pyRepr = (raw: unknown, t?: FieldType): string => {
   if (typeof value === "boolean") return value ? "True" : "False"
   if (Array.isArray(value)) return `[${value.map((v, i) => pyRepr(v, itemType(t, i))).join(", ")}]`
   if (isContainer(value)) {
-    return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${pyReprString(k)}: ${pyRepr(v, memberType(t, k))}`).join(", ")}}`
+    return `{${
+      Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) =>
+        `${pyReprString(k)}: ${pyRepr(v, memberType(t, k))}`
+      ).join(", ")
+    }}`
   }
   return pyReprString(String(value))
 }

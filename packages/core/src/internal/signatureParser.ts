@@ -53,7 +53,7 @@ const tokenize = (source: string): Array<Tok> => {
       i += m[0].length
       continue
     }
-    if (c === "'" || c === '"') {
+    if (c === "'" || c === "\"") {
       let j = i + 1
       let value = ""
       while (j < source.length && source[j] !== c) {
@@ -149,7 +149,9 @@ export const parseSignatureString = (source: string): ParsedSignature => {
   const parseTuple = (t: Tok, name: string, hasArgs: boolean): T.FieldType => {
     if (!hasArgs) {
       // DSPy refuses the bare typing alias: "Field types must be types, but received: typing.Tuple".
-      if (name === "Tuple") return fail(t, "bare Tuple is not a type DSPy accepts; write tuple, tuple[int, str] or tuple[int, ...]")
+      if (name === "Tuple") {
+        return fail(t, "bare Tuple is not a type DSPy accepts; write tuple, tuple[int, str] or tuple[int, ...]")
+      }
       return { _tag: "tuple", items: [], rest: T.any, bare: true }
     }
     next()
@@ -165,7 +167,10 @@ export const parseSignatureString = (source: string): ParsedSignature => {
       if (isPunct(tok, "...")) {
         next()
         if (items.length !== 1 || !isPunct(peek(), "]")) {
-          return fail(tok, "'...' goes only in tuple[T, ...] (one type, then '...'): variable tuples can only have one type")
+          return fail(
+            tok,
+            "'...' goes only in tuple[T, ...] (one type, then '...'): variable tuples can only have one type"
+          )
         }
         next()
         return T.tupleOf(items[0]!)
@@ -228,7 +233,10 @@ export const parseSignatureString = (source: string): ParsedSignature => {
     }
     const simple = SIMPLE[name]
     if (simple === undefined) {
-      return fail(t, `unknown type "${t.text}" (supported: str, int, float, bool, list[T], dict[str, T], tuple[T, ...], Literal[...], Optional[T], T | None, Any)`)
+      return fail(
+        t,
+        `unknown type "${t.text}" (supported: str, int, float, bool, list[T], dict[str, T], tuple[T, ...], Literal[...], Optional[T], T | None, Any)`
+      )
     }
     if (hasArgs) fail(peek(), `type "${name}" takes no type arguments`)
     return simple
@@ -257,7 +265,10 @@ export const parseSignatureString = (source: string): ParsedSignature => {
         continue
       }
       if (sep.kind === "end") fail(sep, "a signature needs '->' between inputs and outputs")
-      fail(sep, sep.kind === "punct" && sep.text === "->" ? "a signature has exactly one '->'" : "expected ',' between fields")
+      fail(
+        sep,
+        sep.kind === "punct" && sep.text === "->" ? "a signature has exactly one '->'" : "expected ',' between fields"
+      )
     }
   }
 
@@ -276,7 +287,9 @@ export const parseSignatureString = (source: string): ParsedSignature => {
           source,
           position: f.position,
           found: f.name,
-          reason: prev === side ? `duplicate ${side} field "${f.name}"` : `"${f.name}" is both an input and an output field`
+          reason: prev === side
+            ? `duplicate ${side} field "${f.name}"`
+            : `"${f.name}" is both an input and an output field`
         })
       }
       seen.set(f.name, side)

@@ -24,8 +24,22 @@ const dspyLmClass = "dspy.clients.lm.LM"
 const unsafeLmKeys = new Set(["api_base", "base_url", "model_list"])
 /** LM state keys that are not request options. */
 const lmStructuralKeys = new Set([
-  "_dspy_lm_class", "model", "model_type", "cache", "num_retries", "temperature", "max_tokens", "max_completion_tokens",
-  "n", "stop", "rollout_id", "finetuning_model", "launch_kwargs", "train_kwargs", "use_developer_role", "api_key"
+  "_dspy_lm_class",
+  "model",
+  "model_type",
+  "cache",
+  "num_retries",
+  "temperature",
+  "max_tokens",
+  "max_completion_tokens",
+  "n",
+  "stop",
+  "rollout_id",
+  "finetuning_model",
+  "launch_kwargs",
+  "train_kwargs",
+  "use_developer_role",
+  "api_key"
 ])
 
 /** DSPy's test for OpenAI reasoning models, whose saved `max_tokens` goes last. */
@@ -72,14 +86,22 @@ export const lmFromState = (key: string, raw: unknown, options: LoadOptions = {}
   if (raw === null || raw === undefined) return undefined
   if (!isPlainObject(raw)) return fail(key, `expected null or an LM state object, got ${describe(raw)}`)
   const cls = raw._dspy_lm_class
-  if (cls !== undefined && cls !== dspyLmClass) fail(key, `custom LM class ${JSON.stringify(cls)} cannot be rebuilt; only ${dspyLmClass} is supported`)
+  if (cls !== undefined && cls !== dspyLmClass) {
+    fail(key, `custom LM class ${JSON.stringify(cls)} cannot be rebuilt; only ${dspyLmClass} is supported`)
+  }
   const model = raw.model
-  if (typeof model !== "string" || model.length === 0) return fail(`${key}.model`, `expected a non-empty model id string, got ${describe(model)}`)
-  if (raw.model_type !== undefined && raw.model_type !== "chat") fail(`${key}.model_type`, `only "chat" models are supported, got ${JSON.stringify(raw.model_type)}`)
+  if (typeof model !== "string" || model.length === 0) {
+    return fail(`${key}.model`, `expected a non-empty model id string, got ${describe(model)}`)
+  }
+  if (raw.model_type !== undefined && raw.model_type !== "chat") {
+    fail(`${key}.model_type`, `only "chat" models are supported, got ${JSON.stringify(raw.model_type)}`)
+  }
   const optionalNumber = (name: string, check: (n: number) => boolean, expected: string): number | undefined => {
     const v = raw[name]
     if (v === undefined || v === null) return undefined
-    if (typeof v !== "number" || !check(v)) return fail(`${key}.${name}`, `expected ${expected}, got ${JSON.stringify(v)}`)
+    if (typeof v !== "number" || !check(v)) {
+      return fail(`${key}.${name}`, `expected ${expected}, got ${JSON.stringify(v)}`)
+    }
     return v
   }
   const temperature = optionalNumber("temperature", (n) => Number.isFinite(n) && n >= 0, "a number >= 0 or null")
@@ -87,7 +109,9 @@ export const lmFromState = (key: string, raw: unknown, options: LoadOptions = {}
     optionalNumber("max_completion_tokens", (n) => Number.isInteger(n) && n > 0, "a positive integer or null")
   const numRetries = optionalNumber("num_retries", (n) => Number.isInteger(n) && n >= 0, "an integer >= 0")
   const n = optionalNumber("n", (x) => Number.isInteger(x) && x > 0, "a positive integer")
-  if (raw.cache !== undefined && typeof raw.cache !== "boolean") fail(`${key}.cache`, `expected a boolean, got ${JSON.stringify(raw.cache)}`)
+  if (raw.cache !== undefined && typeof raw.cache !== "boolean") {
+    fail(`${key}.cache`, `expected a boolean, got ${JSON.stringify(raw.cache)}`)
+  }
   const stop = raw.stop === undefined || raw.stop === null
     ? undefined
     : typeof raw.stop === "string"
@@ -100,7 +124,9 @@ export const lmFromState = (key: string, raw: unknown, options: LoadOptions = {}
     fail(`${key}.rollout_id`, `expected a number or string, got ${describe(rollout)}`)
   }
   for (const name of ["launch_kwargs", "train_kwargs"]) {
-    if (raw[name] !== undefined && raw[name] !== null && !isPlainObject(raw[name])) fail(`${key}.${name}`, `expected an object, got ${describe(raw[name])}`)
+    if (raw[name] !== undefined && raw[name] !== null && !isPlainObject(raw[name])) {
+      fail(`${key}.${name}`, `expected an object, got ${describe(raw[name])}`)
+    }
   }
   const kwargs: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(raw)) {
@@ -148,9 +174,16 @@ export interface DecodedPredictor {
 }
 
 /** Checks one predictor's saved state against its current signature; throws StateLoadError. */
-export const decodePredictor = (key: string, raw: unknown, current: Signature, options: LoadOptions): DecodedPredictor => {
+export const decodePredictor = (
+  key: string,
+  raw: unknown,
+  current: Signature,
+  options: LoadOptions
+): DecodedPredictor => {
   const where = key === "" ? "the saved state" : `"${key}"`
-  if (!isPlainObject(raw)) return fail(key || "(root)", `expected the predictor state object at ${where}, got ${describe(raw)}`)
+  if (!isPlainObject(raw)) {
+    return fail(key || "(root)", `expected the predictor state object at ${where}, got ${describe(raw)}`)
+  }
   const list = (name: string): Array<unknown> => {
     const v = raw[name]
     if (v === undefined) return []
@@ -160,26 +193,36 @@ export const decodePredictor = (key: string, raw: unknown, current: Signature, o
   const traces = list("traces")
   const train = list("train")
   const demos = list("demos").map((d, i) =>
-    isPlainObject(d) ? { ...d } : fail(`${join(key, "demos")}[${i}]`, `each demo must be an object of field values, got ${describe(d)}`)
+    isPlainObject(d)
+      ? { ...d }
+      : fail(`${join(key, "demos")}[${i}]`, `each demo must be an object of field values, got ${describe(d)}`)
   )
 
   const sig = raw.signature
   if (!isPlainObject(sig)) return fail(join(key, "signature"), `expected {instructions, fields}, got ${describe(sig)}`)
-  if (typeof sig.instructions !== "string") return fail(join(key, "signature.instructions"), `expected a string, got ${describe(sig.instructions)}`)
+  if (typeof sig.instructions !== "string") {
+    return fail(join(key, "signature.instructions"), `expected a string, got ${describe(sig.instructions)}`)
+  }
   const fields = sig.fields
   if (!Array.isArray(fields)) return fail(join(key, "signature.fields"), `expected a list, got ${describe(fields)}`)
   const currentFields = current.fields
   if (fields.length !== currentFields.length) {
     fail(
       join(key, "signature.fields"),
-      `has ${fields.length} entries but the program's signature has ${currentFields.length} fields (${currentFields.map((f) => f.name).join(", ")})`
+      `has ${fields.length} entries but the program's signature has ${currentFields.length} fields (${
+        currentFields.map((f) => f.name).join(", ")
+      })`
     )
   }
   const patched = fields.map((entry: unknown, i): Field => {
     const at = `${join(key, "signature.fields")}[${i}]`
     if (!isPlainObject(entry)) return fail(at, `expected {prefix, description}, got ${describe(entry)}`)
-    if (typeof entry.prefix !== "string") return fail(`${at}.prefix`, `expected a string, got ${describe(entry.prefix)}`)
-    if (typeof entry.description !== "string") return fail(`${at}.description`, `expected a string, got ${describe(entry.description)}`)
+    if (typeof entry.prefix !== "string") {
+      return fail(`${at}.prefix`, `expected a string, got ${describe(entry.prefix)}`)
+    }
+    if (typeof entry.description !== "string") {
+      return fail(`${at}.description`, `expected a string, got ${describe(entry.description)}`)
+    }
     return { ...currentFields[i]!, prefix: entry.prefix, desc: entry.description }
   })
   const nIn = current.inputs.length
@@ -210,7 +253,11 @@ export const dumpModule = (module: object): Record<string, unknown> => {
 }
 
 /** Validates the whole state first, then applies it: a failure leaves `module` untouched. */
-export const loadModule = (module: object, state: unknown, options: LoadOptions = {}): Effect.Effect<void, StateLoadError> =>
+export const loadModule = (
+  module: object,
+  state: unknown,
+  options: LoadOptions = {}
+): Effect.Effect<void, StateLoadError> =>
   Effect.try({
     try: () => {
       if (!isPlainObject(state)) fail("(root)", `expected a saved program state object, got ${describe(state)}`)
@@ -221,7 +268,14 @@ export const loadModule = (module: object, state: unknown, options: LoadOptions 
         return () => applyPredictor(p, decoded)
       }
       const plan = namedParameters(module).map((e) => {
-        if (!(e.path in s)) fail(e.path, `missing from the saved state (it has: ${Object.keys(s).filter((k) => k !== "metadata").join(", ") || "no predictors"})`)
+        if (!(e.path in s)) {
+          fail(
+            e.path,
+            `missing from the saved state (it has: ${
+              Object.keys(s).filter((k) => k !== "metadata").join(", ") || "no predictors"
+            })`
+          )
+        }
         const p = e.value as unknown as PredictorLike
         return [p, decodePredictor(e.path, s[e.path], p.signature, options)] as const
       })

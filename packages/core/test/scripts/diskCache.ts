@@ -10,7 +10,12 @@ import type { LMResponse } from "../../src/LanguageModel.ts"
 const print = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`)
 print({ step: "imported" })
 
-const response: LMResponse = { outputs: [{ text: "cached" }], usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 }, model: "test/m", cacheHit: false }
+const response: LMResponse = {
+  outputs: [{ text: "cached" }],
+  usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 },
+  model: "test/m",
+  cacheHit: false
+}
 const roundTrip = Effect.gen(function*() {
   const cache = yield* Cache.Cache
   yield* cache.set("k", response)
@@ -22,7 +27,9 @@ for (let i = 0; i < 2; i++) {
   if (exit._tag === "Success") print({ step: "used", hit: exit.value })
   else {
     const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-    const e = error?._tag === "Fail" ? error.error as { _tag: string; variable?: string; message: string; suggestion: string } : undefined
+    const e = error?._tag === "Fail"
+      ? error.error as { _tag: string; variable?: string; message: string; suggestion: string }
+      : undefined
     print({ step: "failed", _tag: e?._tag, variable: e?.variable, message: e?.message, suggestion: e?.suggestion })
   }
 }

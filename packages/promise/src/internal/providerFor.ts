@@ -12,7 +12,12 @@ export interface ProviderSettings {
   readonly baseURL?: string | undefined
 }
 
-const presets = { ollama: OpenAiCompatible.ollama, vllm: OpenAiCompatible.vllm, llamacpp: OpenAiCompatible.llamacpp, gemini: OpenAiCompatible.gemini } as const
+const presets = {
+  ollama: OpenAiCompatible.ollama,
+  vllm: OpenAiCompatible.vllm,
+  llamacpp: OpenAiCompatible.llamacpp,
+  gemini: OpenAiCompatible.gemini
+} as const
 
 /**
  * @example
@@ -36,11 +41,14 @@ export const providerFor = (settings: ProviderSettings): Layer.Layer<Providers.P
     case "gemini":
       return Providers.layer(presets[provider](options))
   }
-  if (settings.baseURL !== undefined) return OpenAiCompatible.layer({ ...options, name: provider, baseURL: settings.baseURL })
+  if (settings.baseURL !== undefined) {
+    return OpenAiCompatible.layer({ ...options, name: provider, baseURL: settings.baseURL })
+  }
   return Providers.layer(Effect.fail(
     new LMError.LMConfigurationError({
       model: settings.model,
-      detail: `no provider "${provider}": use an "openai/", "anthropic/", "ollama/", "vllm/", "llamacpp/" or "gemini/" model, or give the baseURL of the OpenAI-compatible server that serves "${provider}"`
+      detail:
+        `no provider "${provider}": use an "openai/", "anthropic/", "ollama/", "vllm/", "llamacpp/" or "gemini/" model, or give the baseURL of the OpenAI-compatible server that serves "${provider}"`
     })
   ))
 }

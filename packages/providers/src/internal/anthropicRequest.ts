@@ -4,14 +4,14 @@
  * blocks, and JSON response formats become an instruction (Anthropic has no json_object mode). SDK
  * errors are described here too, for the shared classifier in errors.ts.
  */
-import type { LanguageModel, Message } from "@dspex/core"
+import AnthropicSdk from "@anthropic-ai/sdk"
 import type {
   ContentBlockParam,
   ImageBlockParam,
   MessageCreateParamsNonStreaming,
   MessageParam
 } from "@anthropic-ai/sdk/resources/messages/messages"
-import AnthropicSdk from "@anthropic-ai/sdk"
+import type { LanguageModel, Message } from "@dspex/core"
 import type { CallFailure } from "./errors.ts"
 import { jsonInstruction } from "./jsonInstruction.ts"
 
@@ -74,7 +74,9 @@ export const toAnthropicMessages = (
     }
     const role = m.role === "assistant" ? "assistant" : "user"
     const blocks = blocksOf(m)
-    const plain = typeof m.content === "string" && m.role !== "tool" && (m.toolCalls ?? []).length === 0 ? m.content : undefined
+    const plain = typeof m.content === "string" && m.role !== "tool" && (m.toolCalls ?? []).length === 0
+      ? m.content
+      : undefined
     const last = turns[turns.length - 1]
     if (last !== undefined && last.role === role) {
       last.blocks.push(...blocks)
@@ -88,7 +90,18 @@ export const toAnthropicMessages = (
   }
 }
 
-const notSent = new Set(["api_key", "api_base", "base_url", "rollout_id", "cache", "num_retries", "stream", "model", "messages", "n"])
+const notSent = new Set([
+  "api_key",
+  "api_base",
+  "base_url",
+  "rollout_id",
+  "cache",
+  "num_retries",
+  "stream",
+  "model",
+  "messages",
+  "n"
+])
 
 /**
  * The Messages API body. Temperature is passed only through kwargs: the 2026-10-21 Messages API the
@@ -125,7 +138,12 @@ const finishReasons: Record<string, string> = {
 }
 
 export type ParsedMessage =
-  | { readonly _tag: "ok"; readonly output: LanguageModel.LMOutput; readonly usage: LanguageModel.LMUsage; readonly responseModel?: string | undefined }
+  | {
+    readonly _tag: "ok"
+    readonly output: LanguageModel.LMOutput
+    readonly usage: LanguageModel.LMUsage
+    readonly responseModel?: string | undefined
+  }
   | { readonly _tag: "malformed"; readonly detail: string }
   | { readonly _tag: "context"; readonly detail: string }
 
@@ -152,7 +170,10 @@ export const parseMessage = (data: unknown): ParsedMessage => {
   const stop = typeof msg.stop_reason === "string" ? msg.stop_reason : undefined
   if (text === "" && toolCalls.length === 0) {
     if (stop === "model_context_window_exceeded") {
-      return { _tag: "context", detail: "the model's context window filled before any output (stop_reason model_context_window_exceeded)" }
+      return {
+        _tag: "context",
+        detail: "the model's context window filled before any output (stop_reason model_context_window_exceeded)"
+      }
     }
     return {
       _tag: "malformed",
@@ -182,7 +203,9 @@ export const parseMessage = (data: unknown): ParsedMessage => {
 export const describeAnthropicError = (error: unknown): CallFailure => {
   if (error instanceof AnthropicSdk.APIConnectionTimeoutError) return { kind: "timeout" }
   if (error instanceof AnthropicSdk.APIUserAbortError) return { kind: "connection", message: "the request was aborted" }
-  if (error instanceof AnthropicSdk.APIConnectionError) return { kind: "connection", message: error.message, cause: error.cause }
+  if (error instanceof AnthropicSdk.APIConnectionError) {
+    return { kind: "connection", message: error.message, cause: error.cause }
+  }
   if (error instanceof AnthropicSdk.APIError && typeof error.status === "number") {
     return {
       kind: "http",
@@ -194,7 +217,9 @@ export const describeAnthropicError = (error: unknown): CallFailure => {
       message: error.apiMessage ?? error.message
     }
   }
-  if (error instanceof SyntaxError) return { kind: "malformed", detail: `the response body is not valid JSON (${error.message})` }
+  if (error instanceof SyntaxError) {
+    return { kind: "malformed", detail: `the response body is not valid JSON (${error.message})` }
+  }
   if (error instanceof Error && error.name === "TimeoutError") return { kind: "timeout" }
   return { kind: "connection", message: error instanceof Error ? error.message : String(error), cause: error }
 }

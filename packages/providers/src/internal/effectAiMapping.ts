@@ -53,7 +53,13 @@ export const toPromptMessages = (
         if (text !== "") parts.push({ type: "text", text })
         for (const call of m.toolCalls ?? []) {
           toolNames.set(call.id, call.name)
-          parts.push({ type: "tool-call", id: call.id, name: call.name, params: parseParams(call.arguments), providerExecuted: false })
+          parts.push({
+            type: "tool-call",
+            id: call.id,
+            name: call.name,
+            params: parseParams(call.arguments),
+            providerExecuted: false
+          })
         }
         out.push({ role: "assistant", content: parts })
         break
@@ -62,7 +68,13 @@ export const toPromptMessages = (
         const id = m.toolCallId ?? ""
         out.push({
           role: "tool",
-          content: [{ type: "tool-result", id, name: toolNames.get(id) ?? "", isFailure: false, result: textOf(m.content) }]
+          content: [{
+            type: "tool-result",
+            id,
+            name: toolNames.get(id) ?? "",
+            isFailure: false,
+            result: textOf(m.content)
+          }]
         })
         break
       }
@@ -77,7 +89,10 @@ const finishReasons: Record<string, string> = { "tool-calls": "tool_calls", "con
 /** One generated response as an output, or why it is unusable. */
 export const toOutput = (
   response: AiLanguageModel.GenerateTextResponse<any, any>
-): { readonly _tag: "ok"; readonly output: LanguageModel.LMOutput } | { readonly _tag: "malformed"; readonly detail: string } => {
+): { readonly _tag: "ok"; readonly output: LanguageModel.LMOutput } | {
+  readonly _tag: "malformed"
+  readonly detail: string
+} => {
   const text = response.text
   const toolCalls = response.toolCalls.map((c: Response.ToolCallPartEncoded) => ({
     id: c.id,
@@ -131,7 +146,9 @@ export const metadataOf = (
     }
   }
   if (requestId === undefined) {
-    for (const part of response.content) if (part.type === "response-metadata" && part.id !== undefined) requestId = part.id
+    for (const part of response.content) {
+      if (part.type === "response-metadata" && part.id !== undefined) requestId = part.id
+    }
   }
   return {
     ...(responseModel === undefined ? {} : { responseModel }),
@@ -139,7 +156,8 @@ export const metadataOf = (
   }
 }
 
-const contextPattern = /context[_ ]length|context window|prompt is too long|maximum context length|too many (input )?tokens/i
+const contextPattern =
+  /context[_ ]length|context window|prompt is too long|maximum context length|too many (input )?tokens/i
 
 /** An `AiError` as the LM error a caller acts on. */
 export const fromAiError = (error: AiError.AiError, provider: string, model: string): LMError.LMError => {
@@ -169,11 +187,19 @@ export const fromAiError = (error: AiError.AiError, provider: string, model: str
     case "InvalidRequestError":
       return contextPattern.test(reason.description ?? "") || contextPattern.test(reason.constraint ?? "")
         ? new LMError.LMContextWindowExceeded({ ...fields, detail })
-        : new LMError.LMBadRequest({ ...fields, detail, ...(reason.parameter === undefined ? {} : { param: reason.parameter }) })
+        : new LMError.LMBadRequest({
+          ...fields,
+          detail,
+          ...(reason.parameter === undefined ? {} : { param: reason.parameter })
+        })
     case "InternalProviderError":
       return new LMError.LMProviderError({ ...fields, detail })
     case "NetworkError":
-      return new LMError.LMProviderError({ ...fields, transport: true, detail: scrub(`${reason.reason} for ${reason.method} ${reason.url}: ${reason.message}`, []) })
+      return new LMError.LMProviderError({
+        ...fields,
+        transport: true,
+        detail: scrub(`${reason.reason} for ${reason.method} ${reason.url}: ${reason.message}`, [])
+      })
     case "InvalidResponseError":
     case "InvalidOutputError":
     case "StructuredOutputError":

@@ -15,7 +15,10 @@ export interface Reader {
 }
 
 /** A variable's text, or undefined when unset or empty. */
-export const optionalString = (variable: string, reader: Reader): Effect.Effect<string | undefined, LMError.LMConfigurationError> =>
+export const optionalString = (
+  variable: string,
+  reader: Reader
+): Effect.Effect<string | undefined, LMError.LMConfigurationError> =>
   Effect.mapError(
     Effect.map(Config.option(Config.String(variable)), (value) => {
       const text = Option.getOrUndefined(value)
@@ -53,7 +56,8 @@ export const requiredKey = (
           provider: reader.provider,
           variable,
           detail: `${variable} is not set (the ${reader.provider} provider reads its API key from it)`,
-          fix: `Set ${variable} to your API key (export ${variable}=...), or pass { apiKey: Redacted.make(key) } to ${reader.call}`
+          fix:
+            `Set ${variable} to your API key (export ${variable}=...), or pass { apiKey: Redacted.make(key) } to ${reader.call}`
         })
       ))
 }
@@ -84,7 +88,9 @@ export const baseUrl = (
           detail: url === undefined
             ? `no base URL for ${reader.provider}`
             : `${from} ${JSON.stringify(url)} is not an http(s) URL`,
-          fix: `Give an http(s) URL such as "http://localhost:8000/v1"${variable === undefined ? "" : ` in ${variable}`}, or the baseURL option`
+          fix: `Give an http(s) URL such as "http://localhost:8000/v1"${
+            variable === undefined ? "" : ` in ${variable}`
+          }, or the baseURL option`
         })
       )
     }

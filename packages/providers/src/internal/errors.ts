@@ -113,7 +113,9 @@ export const toLMError = (failure: CallFailure, ctx: CallContext): LMError.LMErr
         ...base,
         transport: true,
         ...(code === undefined ? {} : { code }),
-        detail: clean(`could not connect to ${ctx.baseURL}${reason === undefined ? "" : ` (${reason})`}: ${failure.message}`)
+        detail: clean(
+          `could not connect to ${ctx.baseURL}${reason === undefined ? "" : ` (${reason})`}: ${failure.message}`
+        )
       })
     }
     case "malformed":
@@ -151,11 +153,17 @@ const fromHttp = (
   if (status === 401 || status === 403) return new LMError.LMAuthError({ ...fields, detail })
   if (isUnknownModel(status, code, type, message)) return new LMError.LMModelNotFound({ ...fields, detail })
   if (status === 529 || status >= 500) return new LMError.LMProviderError({ ...fields, detail })
-  if (status === 408) return new LMError.LMProviderError({ ...fields, detail: `${detail} (the server timed out the request)` })
+  if (status === 408) {
+    return new LMError.LMProviderError({ ...fields, detail: `${detail} (the server timed out the request)` })
+  }
   if (status >= 400 && status < 500) {
     if (isContextWindow(code, message)) return new LMError.LMContextWindowExceeded({ ...fields, detail })
     if (isQuota(code, type, message)) return new LMError.LMQuotaExceeded({ ...fields, detail })
-    return new LMError.LMBadRequest({ ...fields, detail, ...(failure.param === undefined ? {} : { param: failure.param }) })
+    return new LMError.LMBadRequest({
+      ...fields,
+      detail,
+      ...(failure.param === undefined ? {} : { param: failure.param })
+    })
   }
   return new LMError.LMProviderError({ ...fields, detail: `unexpected HTTP ${status}: ${detail}` })
 }

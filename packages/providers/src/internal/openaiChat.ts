@@ -5,9 +5,9 @@
  */
 import { type LanguageModel, Tracing } from "@dspex/core"
 import OpenAI from "openai"
+import { abortWith } from "./abortLink.ts"
 import { type CallContext, type CallFailure, toLMError } from "./errors.ts"
 import { parseCompletion, toChatBody } from "./openaiRequest.ts"
-import { abortWith } from "./abortLink.ts"
 import { sdkCall } from "./sdkCall.ts"
 
 export interface ChatProviderSettings {
@@ -28,7 +28,9 @@ const headerRequestId = (headers: Headers | undefined): string | undefined =>
 export const describeOpenAiError = (error: unknown): CallFailure => {
   if (error instanceof OpenAI.APIConnectionTimeoutError) return { kind: "timeout" }
   if (error instanceof OpenAI.APIUserAbortError) return { kind: "connection", message: "the request was aborted" }
-  if (error instanceof OpenAI.APIConnectionError) return { kind: "connection", message: error.message, cause: error.cause }
+  if (error instanceof OpenAI.APIConnectionError) {
+    return { kind: "connection", message: error.message, cause: error.cause }
+  }
   if (error instanceof OpenAI.APIError && typeof error.status === "number") {
     const body = error.error as { message?: unknown } | undefined
     const message = typeof body?.message === "string" ? body.message : error.message
@@ -43,7 +45,9 @@ export const describeOpenAiError = (error: unknown): CallFailure => {
       message
     }
   }
-  if (error instanceof SyntaxError) return { kind: "malformed", detail: `the response body is not valid JSON (${error.message})` }
+  if (error instanceof SyntaxError) {
+    return { kind: "malformed", detail: `the response body is not valid JSON (${error.message})` }
+  }
   if (error instanceof Error && (error.name === "TimeoutError")) return { kind: "timeout" }
   // Anything else (an invalid base URL, a fetch failure outside the SDK's wrapping) is a transport problem.
   return { kind: "connection", message: error instanceof Error ? error.message : String(error), cause: error }
@@ -55,7 +59,10 @@ export const describeOpenAiError = (error: unknown): CallFailure => {
  * provider's own work; prices change only at whole-minute boundaries (start dates, peak hours), so
  * within one minute the same counts always cost the same.
  */
-const memoCost = (cost: (model: string, usage: LanguageModel.LMUsage) => number | undefined, now: () => number = Date.now) => {
+const memoCost = (
+  cost: (model: string, usage: LanguageModel.LMUsage) => number | undefined,
+  now: () => number = Date.now
+) => {
   let minute = -1
   const memo = new Map<string, number | undefined>()
   return (model: string, usage: LanguageModel.LMUsage): number | undefined => {
@@ -89,7 +96,9 @@ export const makeChatProvider = (settings: ChatProviderSettings): LanguageModel.
     // One callback for the whole request (no Effect steps between the SDK and the caller): this runs
     // once per LM call, see bench/predict-cpu.ts.
     const call = sdkCall(
-      (controller) => client.chat.completions.create(body, { ...abortWith(controller), timeout: request.timeoutMs, maxRetries: 0 }).withResponse(),
+      (controller) =>
+        client.chat.completions.create(body, { ...abortWith(controller), timeout: request.timeoutMs, maxRetries: 0 })
+          .withResponse(),
       request.timeoutMs,
       ({ data, response, request_id }) => {
         const requestId = request_id ?? headerRequestId(response.headers)

@@ -49,7 +49,11 @@ export const toOpenAiMessages = (messages: ReadonlyArray<Message.Message>): Arra
         return {
           role: "assistant",
           content: text === "" ? null : text,
-          tool_calls: calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }))
+          tool_calls: calls.map((c) => ({
+            id: c.id,
+            type: "function" as const,
+            function: { name: c.name, arguments: c.arguments }
+          }))
         }
       }
       case "tool":
@@ -58,7 +62,17 @@ export const toOpenAiMessages = (messages: ReadonlyArray<Message.Message>): Arra
   })
 
 /** Keys DSPy keeps in LM kwargs that are client settings or DSPex's own, never request parameters. */
-const notSent = new Set(["api_key", "api_base", "base_url", "rollout_id", "cache", "num_retries", "stream", "model", "messages"])
+const notSent = new Set([
+  "api_key",
+  "api_base",
+  "base_url",
+  "rollout_id",
+  "cache",
+  "num_retries",
+  "stream",
+  "model",
+  "messages"
+])
 
 /**
  * The chat-completions request body. `reasoningRules` applies OpenAI's reasoning-model constraints
@@ -139,7 +153,9 @@ export const parseCompletion = (data: unknown): ParsedCompletion => {
   }
   const completion = data as Partial<ChatCompletion>
   const choices = completion.choices
-  if (!Array.isArray(choices) || choices.length === 0) return { _tag: "malformed", detail: "the response has no choices" }
+  if (!Array.isArray(choices) || choices.length === 0) {
+    return { _tag: "malformed", detail: "the response has no choices" }
+  }
   const ordered = [...choices].sort((a, b) => num(a?.index) - num(b?.index))
   const outputs: Array<LanguageModel.LMOutput> = []
   for (const choice of ordered) {
@@ -152,9 +168,13 @@ export const parseCompletion = (data: unknown): ParsedCompletion => {
     const finishReason = typeof choice.finish_reason === "string" ? choice.finish_reason : undefined
     const reasoning = typeof message.reasoning_content === "string"
       ? message.reasoning_content
-      : typeof message.reasoning === "string" ? message.reasoning : undefined
+      : typeof message.reasoning === "string"
+      ? message.reasoning
+      : undefined
     if (text === "" && toolCalls.length === 0) {
-      const refusal = typeof message.refusal === "string" && message.refusal !== "" ? ` (refusal: ${message.refusal})` : ""
+      const refusal = typeof message.refusal === "string" && message.refusal !== ""
+        ? ` (refusal: ${message.refusal})`
+        : ""
       const detail = finishReason === "length"
         ? "the output was cut off by max tokens before any text (finish_reason \"length\")"
         : `the response has empty content and no tool calls${refusal}`

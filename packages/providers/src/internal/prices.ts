@@ -2,8 +2,8 @@
  * Prices and context windows from `@pydantic/genai-prices`' bundled catalogue, so no provider keeps a
  * hand-written price table. Unknown models cost `undefined` (not zero): a missing price must not look free.
  */
-import { calcPrice, findProvider } from "@pydantic/genai-prices"
 import type { LanguageModel } from "@dspex/core"
+import { calcPrice, findProvider } from "@pydantic/genai-prices"
 
 /**
  * Cost in USD of a call, or undefined when the catalogue has no price for the model.
@@ -13,7 +13,9 @@ import type { LanguageModel } from "@dspex/core"
  */
 export const costOf = (providerId: string, model: string, usage: LanguageModel.LMUsage): number | undefined => {
   try {
-    const result = calcPrice({ input_tokens: usage.promptTokens, output_tokens: usage.completionTokens }, model, { providerId })
+    const result = calcPrice({ input_tokens: usage.promptTokens, output_tokens: usage.completionTokens }, model, {
+      providerId
+    })
     return result === null ? undefined : result.total_price
   } catch {
     // The catalogue throws on inconsistent price data; a cost is best-effort, never a failed call.

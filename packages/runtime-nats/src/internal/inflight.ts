@@ -14,7 +14,7 @@ export class InflightTable implements Inflight {
 
   add(node: string, ask: InflightAsk): void {
     let asks = this.byNode.get(node)
-    if (asks === undefined) this.byNode.set(node, (asks = new Set()))
+    if (asks === undefined) this.byNode.set(node, asks = new Set())
     asks.add(ask)
   }
 

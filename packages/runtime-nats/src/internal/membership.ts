@@ -100,7 +100,7 @@ export class Membership {
   /** Calls `notify` once when `nodeId` goes down; returns a function that cancels the watch. */
   onNodeDown(nodeId: string, notify: (down: NodeDown) => void, now: number): () => void {
     let ws = this.watchers.get(nodeId)
-    if (ws === undefined) this.watchers.set(nodeId, (ws = new Set()))
+    if (ws === undefined) this.watchers.set(nodeId, ws = new Set())
     const w: Watcher = { notify, since: now }
     ws.add(w)
     return () => {
@@ -125,7 +125,9 @@ export class Membership {
 
   /** The live nodes (this one included), by name. */
   live(): ReadonlyArray<NodeInfo> {
-    return [...this.table.values()].map((e) => this.toInfo(e)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+    return [...this.table.values()].map((e) => this.toInfo(e)).sort((a, b) =>
+      a.name.localeCompare(b.name) || a.id.localeCompare(b.id)
+    )
   }
 
   get size(): number {
@@ -141,7 +143,7 @@ export class Membership {
   private fire(down: NodeDown): void {
     const ws = this.watchers.get(down.node)
     this.watchers.delete(down.node)
-    if (ws !== undefined) for (const w of ws) w.notify(down)
+    if (ws !== undefined) { for (const w of ws) w.notify(down) }
     this.hooks.down(down)
   }
 

@@ -6,7 +6,7 @@
 import type { Msg, Subscription } from "@nats-io/nats-core"
 import { type Service, type ServiceInfo, Svcm } from "@nats-io/services"
 import { Deferred, Duration, Effect, Exit, PubSub, type Scope, Stream } from "effect"
-import { encodeAnnouncement, decodeAnnouncement, type NodeAnnouncement } from "../Codec.ts"
+import { decodeAnnouncement, encodeAnnouncement, type NodeAnnouncement } from "../Codec.ts"
 import { NatsUnavailable, type NodeDown } from "../Errors.ts"
 import type { NatsConnectionShape } from "../NatsConnection.ts"
 import type { MemberEvent, NodeInfo, NodeShape, NodeStats, ProbeHandlers } from "../Node.ts"
@@ -62,7 +62,10 @@ export class NodeImpl implements NodeShape {
     })
     // a probe waits one liveness timeout for a first answer (a node that cannot answer in that time would
     // be declared down anyway), then a little for the other serving nodes
-    this.prober = new Prober(nats, { maxWaitMs: config.livenessTimeoutMs, stallMs: Math.min(250, config.livenessTimeoutMs) })
+    this.prober = new Prober(nats, {
+      maxWaitMs: config.livenessTimeoutMs,
+      stallMs: Math.min(250, config.livenessTimeoutMs)
+    })
     this.svcm = new Svcm(nats.client as unknown as ConstructorParameters<typeof Svcm>[0])
     this.heartbeatPayload = encodeAnnouncement(this.announcement())
     this.members = Effect.sync(() => this.membership.live())
@@ -80,7 +83,9 @@ export class NodeImpl implements NodeShape {
   start(): void {
     const client = this.nats.client
     this.subscriptions = [
-      client.subscribe(Subjects.heartbeatWildcard, { callback: (err, msg) => void (err === null && this.onHeartbeat(msg)) }),
+      client.subscribe(Subjects.heartbeatWildcard, {
+        callback: (err, msg) => void (err === null && this.onHeartbeat(msg))
+      }),
       client.subscribe(Subjects.leaveWildcard, { callback: (err, msg) => void (err === null && this.onLeave(msg)) }),
       client.subscribe(Subjects.helloSubject, { callback: (err) => void (err === null && this.heartbeat()) })
     ]
@@ -133,21 +138,30 @@ export class NodeImpl implements NodeShape {
       return Deferred.await(deferred)
     })
 
-  readonly onNodeDown = (nodeId: string, f: (down: NodeDown) => void): (() => void) => this.membership.onNodeDown(nodeId, f, Date.now())
+  readonly onNodeDown = (nodeId: string, f: (down: NodeDown) => void): () => void =>
+    this.membership.onNodeDown(nodeId, f, Date.now())
 
-  readonly probe = (actor: string, handlers: ProbeHandlers): (() => void) => this.prober.probe(actor, handlers)
+  readonly probe = (actor: string, handlers: ProbeHandlers): () => void => this.prober.probe(actor, handlers)
 
-  readonly discover = (maxWait: Duration.Input = "500 millis"): Effect.Effect<ReadonlyArray<ServiceInfo>, NatsUnavailable> =>
+  readonly discover = (
+    maxWait: Duration.Input = "500 millis"
+  ): Effect.Effect<ReadonlyArray<ServiceInfo>, NatsUnavailable> =>
     Effect.andThen(
       this.nats.ensureConnected,
       Effect.tryPromise({
         try: async () => {
           const infos: Array<ServiceInfo> = []
-          const it = await this.svcm.client({ maxWait: Duration.toMillis(maxWait), strategy: "timer" }).info(Subjects.serviceName)
+          const it = await this.svcm.client({ maxWait: Duration.toMillis(maxWait), strategy: "timer" }).info(
+            Subjects.serviceName
+          )
           for await (const info of it) infos.push(info)
           return infos
         },
-        catch: (e) => new NatsUnavailable({ url: this.nats.url, detail: `service discovery failed: ${e instanceof Error ? e.message : String(e)}` })
+        catch: (e) =>
+          new NatsUnavailable({
+            url: this.nats.url,
+            detail: `service discovery failed: ${e instanceof Error ? e.message : String(e)}`
+          })
       })
     )
 

@@ -67,10 +67,17 @@ export class Prober {
    */
   probe(actor: string, handlers: ProbeHandlers): () => void {
     const token = `${++this.next}`
-    const run = new ProbeRun(this.nats, this.timings, Subjects.probeSubject(actor), `${this.prefix}${token}`, handlers, {
-      forget: () => this.runs.delete(token),
-      settling: () => Date.now() - this.reconnectedAt < this.timings.maxWaitMs
-    })
+    const run = new ProbeRun(
+      this.nats,
+      this.timings,
+      Subjects.probeSubject(actor),
+      `${this.prefix}${token}`,
+      handlers,
+      {
+        forget: () => this.runs.delete(token),
+        settling: () => Date.now() - this.reconnectedAt < this.timings.maxWaitMs
+      }
+    )
     this.runs.set(token, run)
     run.send()
     return () => run.cancel()
@@ -104,7 +111,14 @@ class ProbeRun {
   private readonly handlers: ProbeHandlers
   private readonly prober: ProbeOwner
 
-  constructor(nats: NatsConnectionShape, timings: ProbeTimings, subject: string, reply: string, handlers: ProbeHandlers, prober: ProbeOwner) {
+  constructor(
+    nats: NatsConnectionShape,
+    timings: ProbeTimings,
+    subject: string,
+    reply: string,
+    handlers: ProbeHandlers,
+    prober: ProbeOwner
+  ) {
     this.nats = nats
     this.timings = timings
     this.subject = subject

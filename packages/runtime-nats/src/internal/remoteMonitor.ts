@@ -34,7 +34,7 @@ export class ExitWatch {
       callback: (err, msg) => {
         if (err !== null) return
         const announcement = Codec.decodeExit(msg.data)
-        if (announcement !== undefined) for (const w of [...this.watchers]) w(announcement)
+        if (announcement !== undefined) { for (const w of [...this.watchers]) w(announcement) }
       }
     })
     return () => {
@@ -54,7 +54,9 @@ export class ExitWatch {
 
 /** The exit reason a monitor reports for its node going down: a graceful leave is a shutdown. */
 export const nodeDownReason = (down: NodeDown): ActorError.ExitReason =>
-  down.reason === "left" ? ActorError.ExitReasons.shutdown : ActorError.ExitReasons.nodeDown(down.node, down.name, down.message)
+  down.reason === "left"
+    ? ActorError.ExitReasons.shutdown
+    : ActorError.ExitReasons.nodeDown(down.node, down.name, down.message)
 
 export class RemoteMonitor {
   private readonly deferred = Deferred.makeUnsafe<ActorError.ExitReason>()

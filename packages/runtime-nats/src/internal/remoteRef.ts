@@ -30,7 +30,14 @@ const isNoResponders = (error: unknown): boolean => {
   return typeof e.isNoResponders === "function" && e.isNoResponders()
 }
 
-const classify = (error: unknown, actor: string, subject: string, timeoutMs: number, tag: string, url: string): RemoteError | ActorRef.AskError => {
+const classify = (
+  error: unknown,
+  actor: string,
+  subject: string,
+  timeoutMs: number,
+  tag: string,
+  url: string
+): RemoteError | ActorRef.AskError => {
   if (isNoResponders(error)) return new NoResponders({ actor, subject })
   const e = error as { name?: string; message?: string }
   if (e.name === "TimeoutError") return new ActorError.AskTimeout({ actor, tag, timeoutMs })
@@ -66,13 +73,24 @@ export class RemoteRefCore<P extends Protocol.Any> {
    * One ask as a single callback (encode, fail-fast check, request, decode): the hot path has no
    * intermediate effects. `transport` decides how a transport failure surfaces.
    */
-  ask(message: Protocol.Message<P>, options: ActorRef.AskOptions | undefined, transport: (e: RemoteError) => unknown): Effect.Effect<unknown, unknown> {
+  ask(
+    message: Protocol.Message<P>,
+    options: ActorRef.AskOptions | undefined,
+    transport: (e: RemoteError) => unknown
+  ): Effect.Effect<unknown, unknown> {
     return Effect.callback<unknown, unknown>((resume) => {
       const encoded = Codec.encodeRequest(this.protocol, this.actor, message)
       if (!encoded.ok) return resume(Effect.fail(encoded.error))
       if (!this.nats.isConnected()) return resume(Effect.fail(transport(this.nats.unavailable())))
       const timeoutMs = options?.timeout === undefined ? this.defaultTimeoutMs : Duration.toMillis(options.timeout)
-      const ask = new PendingAsk(this, resume, transport, (message as { readonly _tag: string })._tag, encoded.value, timeoutMs)
+      const ask = new PendingAsk(
+        this,
+        resume,
+        transport,
+        (message as { readonly _tag: string })._tag,
+        encoded.value,
+        timeoutMs
+      )
       const i = this.target()
       if (i < 0) ask.send("", this.queueSubject, timeoutMs)
       else ask.send(this.servers[i]!, this.subjects[i]!, timeoutMs)
@@ -90,7 +108,9 @@ export class RemoteRefCore<P extends Protocol.Any> {
         this.nats.client.publish(this.queueSubject, encoded.value)
         return Effect.void
       } catch (e) {
-        return Effect.fail(new NatsUnavailable({ url: this.nats.url, detail: e instanceof Error ? e.message : String(e) }))
+        return Effect.fail(
+          new NatsUnavailable({ url: this.nats.url, detail: e instanceof Error ? e.message : String(e) })
+        )
       }
     })
   }
@@ -179,7 +199,11 @@ class PendingAsk implements InflightAsk {
   private replied(msg: Msg): void {
     if (this.settled) return
     const reply = Codec.decodeReply(this.core.protocol, this.core.actor, this.tag, msg.data)
-    this.settle(reply._tag === "ok" ? Effect.succeed(reply.value) : Effect.fail(reply._tag === "invalid" ? this.transport(reply.error) : reply.error))
+    this.settle(
+      reply._tag === "ok"
+        ? Effect.succeed(reply.value)
+        : Effect.fail(reply._tag === "invalid" ? this.transport(reply.error) : reply.error)
+    )
   }
 
   private failed(error: unknown, subject: string): void {

@@ -17,13 +17,21 @@ export const validNodeId = (id: string): boolean => validName(id) && !id.include
 
 export const assertValidName = (kind: string, name: string): void => {
   if (!validName(name)) {
-    throw new Error(`invalid ${kind} ${JSON.stringify(name)}: use letters, digits, "-", "_" and non-empty "."-separated parts (no spaces, "*" or ">")`)
+    throw new Error(
+      `invalid ${kind} ${
+        JSON.stringify(name)
+      }: use letters, digits, "-", "_" and non-empty "."-separated parts (no spaces, "*" or ">")`
+    )
   }
 }
 
 export const assertValidNodeId = (id: string): void => {
   if (!validNodeId(id)) {
-    throw new Error(`invalid node id ${JSON.stringify(id)}: use one subject token (letters, digits, "-", "_"; no ".", spaces, "*" or ">")`)
+    throw new Error(
+      `invalid node id ${
+        JSON.stringify(id)
+      }: use one subject token (letters, digits, "-", "_"; no ".", spaces, "*" or ">")`
+    )
   }
 }
 

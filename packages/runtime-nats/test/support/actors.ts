@@ -14,7 +14,9 @@ export const counterActor = (node: string) =>
       Add: ({ n }, s) => Effect.succeed([undefined, { ...s, count: s.count + n }] as const),
       Get: (_, s) => Effect.succeed([s.count, s] as const),
       Take: ({ n }, s) =>
-        n > s.count ? Effect.fail(new Overdrawn({ balance: s.count, requested: n })) : Effect.succeed([s.count - n, { ...s, count: s.count - n }] as const),
+        n > s.count
+          ? Effect.fail(new Overdrawn({ balance: s.count, requested: n }))
+          : Effect.succeed([s.count - n, { ...s, count: s.count - n }] as const),
       Sleep: ({ ms }, s) => Effect.as(Effect.sleep(ms), [`slept ${ms} ms`, s] as const),
       Whoami: (_, s) => Effect.succeed([{ pid: process.pid, node, startedAt: s.startedAt }, s] as const),
       Crash: () => Effect.die(new Error("crash requested"))

@@ -3,7 +3,7 @@
  * port, never the NATS a machine may already run on 4222. Fault tests stop it and start it again on the
  * same port, so clients see NATS go away and come back.
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs"
 import { createConnection, createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -117,7 +117,9 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
     })
     const deadline = Date.now() + readyTimeoutMs
     while (Date.now() < deadline) {
-      if (exited !== undefined) throw new Error(`nats-server exited with code ${exited} while starting on port ${port}:\n${stderr}`)
+      if (exited !== undefined) {
+        throw new Error(`nats-server exited with code ${exited} while starting on port ${port}:\n${stderr}`)
+      }
       if (await probe(port)) return
       await sleep(25)
     }

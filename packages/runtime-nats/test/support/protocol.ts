@@ -5,7 +5,9 @@
 import { Protocol } from "@dspex/runtime"
 import { Schema } from "effect"
 
-export class Overdrawn extends Schema.TaggedError<Overdrawn>()("Overdrawn", { balance: Schema.Number, requested: Schema.Number }) {}
+export class Overdrawn
+  extends Schema.TaggedError<Overdrawn>()("Overdrawn", { balance: Schema.Number, requested: Schema.Number })
+{}
 
 export const Counter = Protocol.make({
   Add: { payload: Schema.Struct({ n: Schema.Number }) },

@@ -79,7 +79,14 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
   /** Completes when the actor stops for good. */
   terminal = Deferred.makeUnsafe<ExitReason>()
 
-  constructor(protocol: P, options: { readonly name?: string | undefined; readonly mailbox?: MailboxOptions | undefined; readonly supervised: boolean }) {
+  constructor(
+    protocol: P,
+    options: {
+      readonly name?: string | undefined
+      readonly mailbox?: MailboxOptions | undefined
+      readonly supervised: boolean
+    }
+  ) {
     this.id = `actor-${++ids}`
     this.name = options.name ?? this.id
     this.protocol = protocol
@@ -129,7 +136,10 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
       }
     })
 
-  readonly ask = <M extends Protocol.Message<P>>(message: M, options?: AskOptions): Effect.Effect<Protocol.ReplyOf<P, M>, AskError | Protocol.ErrorOf<P, M>> =>
+  readonly ask = <M extends Protocol.Message<P>>(
+    message: M,
+    options?: AskOptions
+  ): Effect.Effect<Protocol.ReplyOf<P, M>, AskError | Protocol.ErrorOf<P, M>> =>
     this.askUntyped(message, options) as Effect.Effect<Protocol.ReplyOf<P, M>, AskError | Protocol.ErrorOf<P, M>>
 
   /** The reply and the handler's error are typed by the protocol at `ask`; inside, they are what the handler gave. */
@@ -139,7 +149,9 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
       if (Exit.isFailure(v)) return this.rejectWith(v)
       if (this.status === "stopped") return Effect.fail(this.gone())
       const env: Envelope = { msg: v.value as Envelope["msg"], resume: undefined, result: undefined, isAsk: true }
-      const timeoutMs = options?.timeout === undefined ? DEFAULT_ASK_TIMEOUT_MS : Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
+      const timeoutMs = options?.timeout === undefined
+        ? DEFAULT_ASK_TIMEOUT_MS
+        : Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
       if (this.mailbox.offerUnsafe(env)) return this.awaitReply(env, timeoutMs)
       if (this.mailbox.overflow !== "backpressure") {
         if (this.mailbox.overflow === "drop") this.mailbox.dropped++
@@ -167,7 +179,9 @@ export class ActorCell<P extends Protocol.Any> implements ActorRef<P> {
    */
   private awaitReply(env: Envelope, ms: number, reportedMs = ms): Effect.Effect<unknown, unknown> {
     return Effect.withFiber((fiber) => {
-      if (!Number.isFinite(ms) || (fiber.getRef(Clock.Clock) === systemClock && ms <= maxTimerMs)) return this.replyOrTimer(env, ms, reportedMs)
+      if (!Number.isFinite(ms) || (fiber.getRef(Clock.Clock) === systemClock && ms <= maxTimerMs)) {
+        return this.replyOrTimer(env, ms, reportedMs)
+      }
       return Effect.timeoutOrElse(this.replyOrTimer(env, Infinity, reportedMs), {
         duration: Duration.millis(ms),
         orElse: () => Effect.fail(new AskTimeout({ actor: this.name, tag: env.msg._tag, timeoutMs: reportedMs }))

@@ -12,7 +12,16 @@
  * with `ChildSpec.awaitPreviousRelease`.
  */
 import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, Metric, PubSub, Queue, Scope } from "effect"
-import { ChildNotFound, ChildRunning, ChildStartFailed, DuplicateChild, type ExitReason, ExitReasons, SupervisorEscalation, SupervisorNotRunning } from "../ActorError.ts"
+import {
+  ChildNotFound,
+  ChildRunning,
+  ChildStartFailed,
+  DuplicateChild,
+  type ExitReason,
+  ExitReasons,
+  SupervisorEscalation,
+  SupervisorNotRunning
+} from "../ActorError.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
 import type { SupervisorEvent } from "../SupervisorEvent.ts"
 import { type ChildSlot, CurrentChildSlot } from "./slot.ts"
@@ -33,7 +42,14 @@ import {
 } from "./supervisorState.ts"
 import { graceMillis, stopBounded, stoppedAlready } from "./terminate.ts"
 
-export { type Config, escalationsCounter, restartsCounter, shutdownTimeoutsCounter, snapshotOf, SupervisorState } from "./supervisorState.ts"
+export {
+  type Config,
+  escalationsCounter,
+  restartsCounter,
+  shutdownTimeoutsCounter,
+  snapshotOf,
+  SupervisorState
+} from "./supervisorState.ts"
 
 /** Raised inside the loop when intensity is exceeded; turned into a `SupervisorEscalation` at the top. */
 class Escalate {
@@ -67,12 +83,20 @@ const previousReleased = (child: Child): Effect.Effect<void> => {
  * Stops an incarnation within the child's shutdown. Returns its exit, or undefined when it would not stop in time:
  * it is then reported and tracked as lingering until its stop completes in the background.
  */
-const stopIncarnation = (s: SupervisorState, child: Child, inc: Incarnation): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> => {
+const stopIncarnation = (
+  s: SupervisorState,
+  child: Child,
+  inc: Incarnation
+): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> => {
   const already = stoppedAlready(inc.fiber, inc.scope)
   return already !== undefined ? Effect.succeed(already) : stopWithin(s, child, inc)
 }
 
-const stopWithin = (s: SupervisorState, child: Child, inc: Incarnation): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> =>
+const stopWithin = (
+  s: SupervisorState,
+  child: Child,
+  inc: Incarnation
+): Effect.Effect<Exit.Exit<unknown, unknown> | undefined> =>
   Effect.gen(function*() {
     const { exit, stopper } = yield* stopBounded(inc.fiber, inc.scope, child.spec.shutdown)
     if (exit !== undefined) return exit
@@ -85,7 +109,13 @@ const stopWithin = (s: SupervisorState, child: Child, inc: Incarnation): Effect.
       if (i >= 0) child.lingering.splice(i, 1)
       Deferred.doneUnsafe(lingering.released, Exit.void)
       const incExit = Exit.isSuccess(done) ? done.value : (done as Exit.Exit<unknown, unknown>)
-      Queue.offerUnsafe(s.commands, { _tag: "Released", child, incarnation: inc.n, afterMs: s.now() - since, exit: incExit })
+      Queue.offerUnsafe(s.commands, {
+        _tag: "Released",
+        child,
+        incarnation: inc.n,
+        afterMs: s.now() - since,
+        exit: incExit
+      })
     })
     yield* Metric.update(s.shutdownTimeoutsMetric, 1)
     yield* publish(s, {
@@ -99,7 +129,11 @@ const stopWithin = (s: SupervisorState, child: Child, inc: Incarnation): Effect.
   })
 
 /** Starts one incarnation; resolves with the start's exit (failure: it failed before being ready). */
-const startIncarnation = (s: SupervisorState, child: Child, restore: Restore): Effect.Effect<Exit.Exit<void, unknown>> =>
+const startIncarnation = (
+  s: SupervisorState,
+  child: Child,
+  restore: Restore
+): Effect.Effect<Exit.Exit<void, unknown>> =>
   Effect.gen(function*() {
     const scope = Scope.makeUnsafe("sequential")
     const ready = Deferred.makeUnsafe<void, unknown>()
@@ -181,7 +215,12 @@ const groupOf = (s: SupervisorState, child: Child): Array<Child> => {
 }
 
 /** Restarts `child` (and its group per strategy) until it starts or the intensity is exceeded. */
-const restartFrom = (s: SupervisorState, first: Child, firstCause: Cause.Cause<unknown>, restore: Restore): Effect.Effect<void, Escalate> =>
+const restartFrom = (
+  s: SupervisorState,
+  first: Child,
+  firstCause: Cause.Cause<unknown>,
+  restore: Restore
+): Effect.Effect<void, Escalate> =>
   Effect.gen(function*() {
     let child = first
     let cause = firstCause
@@ -228,7 +267,13 @@ const shouldRestart = (child: Child, reason: ExitReason): boolean => {
   }
 }
 
-const onExited = (s: SupervisorState, child: Child, inc: Incarnation, exit: Exit.Exit<unknown, unknown>, restore: Restore) =>
+const onExited = (
+  s: SupervisorState,
+  child: Child,
+  inc: Incarnation,
+  exit: Exit.Exit<unknown, unknown>,
+  restore: Restore
+) =>
   Effect.gen(function*() {
     if (child.inc !== inc) return // already stopped or replaced by the supervisor itself
     child.inc = undefined
@@ -255,11 +300,16 @@ const onExited = (s: SupervisorState, child: Child, inc: Incarnation, exit: Exit
  * The stopped child `id` names; undefined after failing `reply` with `ChildNotFound`, or with `ChildRunning` when
  * it runs (OTP's `{error, running}`: only a stopped child can be restarted or deleted by hand).
  */
-const stoppedChild = <E>(s: SupervisorState, id: string, reply: Reply<E | ChildNotFound | ChildRunning>): Child | undefined => {
+const stoppedChild = <E>(
+  s: SupervisorState,
+  id: string,
+  reply: Reply<E | ChildNotFound | ChildRunning>
+): Child | undefined => {
   const child = s.find(id)
   if (child === undefined) Deferred.doneUnsafe(reply, Exit.fail(new ChildNotFound({ supervisor: s.name, child: id })))
-  else if (child.inc !== undefined) Deferred.doneUnsafe(reply, Exit.fail(new ChildRunning({ supervisor: s.name, child: id })))
-  else return child
+  else if (child.inc !== undefined) {
+    Deferred.doneUnsafe(reply, Exit.fail(new ChildRunning({ supervisor: s.name, child: id })))
+  } else return child
   return undefined
 }
 
@@ -286,12 +336,17 @@ const handleCommand = (s: SupervisorState, cmd: Command, restore: Restore): Effe
         const r = yield* startIncarnation(s, child, restore)
         if (Exit.isSuccess(r)) return yield* Deferred.succeed(cmd.reply, undefined)
         s.remove(child)
-        yield* Deferred.fail(cmd.reply, new ChildStartFailed({ supervisor: s.name, child: cmd.spec.id, cause: r.cause }))
+        yield* Deferred.fail(
+          cmd.reply,
+          new ChildStartFailed({ supervisor: s.name, child: cmd.spec.id, cause: r.cause })
+        )
       })
     case "Terminate":
       return Effect.gen(function*() {
         const child = s.find(cmd.id)
-        if (child === undefined) return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: s.name, child: cmd.id }))
+        if (child === undefined) {
+          return yield* Deferred.fail(cmd.reply, new ChildNotFound({ supervisor: s.name, child: cmd.id }))
+        }
         yield* stopChild(s, child, true)
         if (child.spec.restart === "temporary") s.remove(child)
         yield* Deferred.succeed(cmd.reply, undefined)
@@ -311,16 +366,28 @@ const handleCommand = (s: SupervisorState, cmd: Command, restore: Restore): Effe
         const r = yield* startIncarnation(s, child, restore)
         if (Exit.isFailure(r)) {
           yield* stopChild(s, child, true)
-          return yield* Deferred.fail(cmd.reply, new ChildStartFailed({ supervisor: s.name, child: cmd.id, cause: r.cause }))
+          return yield* Deferred.fail(
+            cmd.reply,
+            new ChildStartFailed({ supervisor: s.name, child: cmd.id, cause: r.cause })
+          )
         }
-        yield* publish(s, { _tag: "ChildRestarted", supervisor: s.name, child: child.spec.id, restarts: child.restarts })
+        yield* publish(s, {
+          _tag: "ChildRestarted",
+          supervisor: s.name,
+          child: child.spec.id,
+          restarts: child.restarts
+        })
         yield* Deferred.succeed(cmd.reply, undefined)
       })
   }
 }
 
 /** Starts the initial children in order; the first that fails to start fails the supervisor's start. */
-const boot = (s: SupervisorState, specs: ReadonlyArray<ChildSpec<unknown>>, restore: Restore): Effect.Effect<void, BootFailed> =>
+const boot = (
+  s: SupervisorState,
+  specs: ReadonlyArray<ChildSpec<unknown>>,
+  restore: Restore
+): Effect.Effect<void, BootFailed> =>
   Effect.forEach(specs, (spec) =>
     Effect.gen(function*() {
       const child = newChild(spec, s.context)
@@ -335,7 +402,10 @@ const bootFailed = (s: SupervisorState, e: BootFailed) =>
     s.status = "stopped"
     yield* stopAllReverse(s, true)
     yield* publish(s, { _tag: "SupervisorStopped", supervisor: s.name })
-    yield* Deferred.fail(s.started, new ChildStartFailed({ supervisor: s.name, child: e.child.spec.id, cause: e.cause }))
+    yield* Deferred.fail(
+      s.started,
+      new ChildStartFailed({ supervisor: s.name, child: e.child.spec.id, cause: e.cause })
+    )
     yield* Deferred.succeed(s.done, undefined)
   })
 
@@ -390,11 +460,16 @@ const rejectPending = (s: SupervisorState) =>
   })
 
 /** Sends a command to the loop and waits for its reply. */
-export const send = <E>(s: SupervisorState, make: (reply: Reply<E | SupervisorNotRunning>) => Command): Effect.Effect<void, E | SupervisorNotRunning> =>
+export const send = <E>(
+  s: SupervisorState,
+  make: (reply: Reply<E | SupervisorNotRunning>) => Command
+): Effect.Effect<void, E | SupervisorNotRunning> =>
   Effect.suspend(() => {
     if (s.status !== "running") return Effect.fail(new SupervisorNotRunning({ supervisor: s.name }))
     const reply = Deferred.makeUnsafe<void, E | SupervisorNotRunning>()
-    if (!Queue.offerUnsafe(s.commands, make(reply))) return Effect.fail(new SupervisorNotRunning({ supervisor: s.name }))
+    if (!Queue.offerUnsafe(s.commands, make(reply))) {
+      return Effect.fail(new SupervisorNotRunning({ supervisor: s.name }))
+    }
     return Deferred.await(reply)
   })
 

@@ -4,7 +4,14 @@
  */
 import { Deferred, Effect, Exit, Metric, PubSub } from "effect"
 import type { Cause, Clock, Context, Fiber, Queue, Scope } from "effect"
-import type { ChildNotFound, ChildRunning, ChildStartFailed, DuplicateChild, SupervisorEscalation, SupervisorNotRunning } from "../ActorError.ts"
+import type {
+  ChildNotFound,
+  ChildRunning,
+  ChildStartFailed,
+  DuplicateChild,
+  SupervisorEscalation,
+  SupervisorNotRunning
+} from "../ActorError.ts"
 import { type ExitReason, ExitReasons } from "../ActorError.ts"
 import type { ChildSpec } from "../ChildSpec.ts"
 import type { Strategy } from "../Supervisor.ts"
@@ -48,13 +55,36 @@ export interface Child {
 export type Reply<E> = Deferred.Deferred<void, E>
 
 export type Command =
-  | { readonly _tag: "Exited"; readonly child: Child; readonly inc: Incarnation; readonly exit: Exit.Exit<unknown, unknown> }
-  | { readonly _tag: "Released"; readonly child: Child; readonly incarnation: number; readonly afterMs: number; readonly exit: Exit.Exit<unknown, unknown> }
-  | { readonly _tag: "Start"; readonly spec: ChildSpec<unknown>; readonly context: Context.Context<unknown>; readonly reply: Reply<DuplicateChild | ChildStartFailed | SupervisorNotRunning> }
+  | {
+    readonly _tag: "Exited"
+    readonly child: Child
+    readonly inc: Incarnation
+    readonly exit: Exit.Exit<unknown, unknown>
+  }
+  | {
+    readonly _tag: "Released"
+    readonly child: Child
+    readonly incarnation: number
+    readonly afterMs: number
+    readonly exit: Exit.Exit<unknown, unknown>
+  }
+  | {
+    readonly _tag: "Start"
+    readonly spec: ChildSpec<unknown>
+    readonly context: Context.Context<unknown>
+    readonly reply: Reply<DuplicateChild | ChildStartFailed | SupervisorNotRunning>
+  }
   | { readonly _tag: "Terminate"; readonly id: string; readonly reply: Reply<ChildNotFound | SupervisorNotRunning> }
-  | { readonly _tag: "Delete"; readonly id: string; readonly reply: Reply<ChildNotFound | ChildRunning | SupervisorNotRunning> }
-  | { readonly _tag: "Restart"; readonly id: string; readonly reply: Reply<ChildNotFound | ChildRunning | ChildStartFailed | SupervisorNotRunning> }
-
+  | {
+    readonly _tag: "Delete"
+    readonly id: string
+    readonly reply: Reply<ChildNotFound | ChildRunning | SupervisorNotRunning>
+  }
+  | {
+    readonly _tag: "Restart"
+    readonly id: string
+    readonly reply: Reply<ChildNotFound | ChildRunning | ChildStartFailed | SupervisorNotRunning>
+  }
 
 export const restartsCounter = Metric.counter("dspex_supervisor_restarts_total", {
   description: "Restarts a supervisor decided (a group restart counts once, as intensity counts it)",

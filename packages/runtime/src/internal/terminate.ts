@@ -29,7 +29,10 @@ export const graceMillis = (shutdown: Shutdown): number =>
  */
 export const KILL_WINDOW_TURNS = 16
 
-const takeFinalizers = (scope: Scope.Closeable, exit: Exit.Exit<unknown, unknown>): Array<(exit: Exit.Exit<any, any>) => Effect.Effect<void>> => {
+const takeFinalizers = (
+  scope: Scope.Closeable,
+  exit: Exit.Exit<unknown, unknown>
+): Array<(exit: Exit.Exit<any, any>) => Effect.Effect<void>> => {
   const state = scope.state
   if (state._tag === "Closed") return []
   scope.state = { _tag: "Closed", exit }
@@ -39,7 +42,11 @@ const takeFinalizers = (scope: Scope.Closeable, exit: Exit.Exit<unknown, unknown
 }
 
 /** Closes a parentless scope, giving its finalizers at most `graceMs` in total (Infinity: unbounded). */
-export const closeWithin = (scope: Scope.Closeable, exit: Exit.Exit<unknown, unknown>, graceMs: number): Effect.Effect<void> =>
+export const closeWithin = (
+  scope: Scope.Closeable,
+  exit: Exit.Exit<unknown, unknown>,
+  graceMs: number
+): Effect.Effect<void> =>
   Effect.suspend(() => {
     const finalizers = takeFinalizers(scope, exit)
     if (finalizers.length === 0) return Effect.void
@@ -105,7 +112,10 @@ export interface BoundedStop {
  * The common case of a crash, stopped without any effect: the fiber is done and its scope holds nothing to
  * release. Returns the fiber's exit (the scope is then closed), or undefined when there is a stop to run.
  */
-export const stoppedAlready = (fiber: Fiber.Fiber<unknown, unknown>, scope: Scope.Closeable): Exit.Exit<unknown, unknown> | undefined => {
+export const stoppedAlready = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  scope: Scope.Closeable
+): Exit.Exit<unknown, unknown> | undefined => {
   const exit = fiber.pollUnsafe()
   if (exit === undefined || scope.state._tag !== "Empty") return undefined
   scope.state = { _tag: "Closed", exit }
@@ -114,7 +124,10 @@ export const stoppedAlready = (fiber: Fiber.Fiber<unknown, unknown>, scope: Scop
 
 /** Waits up to `turns` scheduler turns for `fiber` to end. */
 const turnsFor = (fiber: Fiber.Fiber<unknown, unknown>, turns: number): Effect.Effect<void> =>
-  Effect.suspend(() => (turns <= 0 || fiber.pollUnsafe() !== undefined ? Effect.void : Effect.andThen(Effect.yieldNow, turnsFor(fiber, turns - 1))))
+  Effect.suspend(() => (turns <= 0 || fiber.pollUnsafe() !== undefined
+    ? Effect.void
+    : Effect.andThen(Effect.yieldNow, turnsFor(fiber, turns - 1)))
+  )
 
 /**
  * Stops an incarnation, waiting at most its grace period plus the kill window (not at all past that, and only the
@@ -131,7 +144,10 @@ export const stopBounded = (
 ): Effect.Effect<BoundedStop> =>
   Effect.gen(function*() {
     // Synchronous as far as it can go: a finished fiber with synchronous finalizers is stopped on return.
-    const stopper = yield* Effect.forkDetach(stopIncarnation(fiber, scope, shutdown), { startImmediately: true, uninterruptible: true })
+    const stopper = yield* Effect.forkDetach(stopIncarnation(fiber, scope, shutdown), {
+      startImmediately: true,
+      uninterruptible: true
+    })
     const graceMs = graceMillis(shutdown)
     let done = stopper.pollUnsafe()
     if (done === undefined && graceMs === Infinity) done = yield* Fiber.await(stopper)
@@ -144,6 +160,10 @@ export const stopBounded = (
       done = stopper.pollUnsafe()
     }
     // The stopper never fails; were it to die, that death is the incarnation's exit.
-    const exit = done === undefined ? undefined : Exit.isSuccess(done) ? done.value : (done as Exit.Exit<unknown, unknown>)
+    const exit = done === undefined
+      ? undefined
+      : Exit.isSuccess(done)
+      ? done.value
+      : (done as Exit.Exit<unknown, unknown>)
     return { exit, stopper }
   })

@@ -4,10 +4,18 @@
  * requires (it skips events without a name).
  */
 import type { IncomingMessage } from "node:http"
-import { isObj, type ErrorInfo, type ErrorKind, type Json, type Outcome, type ProviderSpec, type RequestContext } from "./completion.ts"
-import { sendText, splitDeltas, startSse } from "./http.ts"
 import type { SimMessage } from "../PromptReader.ts"
 import type { ToolSpec } from "../Tasks.ts"
+import {
+  type ErrorInfo,
+  type ErrorKind,
+  isObj,
+  type Json,
+  type Outcome,
+  type ProviderSpec,
+  type RequestContext
+} from "./completion.ts"
+import { sendText, splitDeltas, startSse } from "./http.ts"
 import type { Choice, ToolMode } from "./responder.ts"
 
 const errorBody = (type: string, message: string, requestId: string) => ({
@@ -16,7 +24,11 @@ const errorBody = (type: string, message: string, requestId: string) => ({
   request_id: requestId
 })
 
-export const anthropicError = (kind: ErrorKind, info: ErrorInfo, requestId: string): { status: number; body: unknown } => {
+export const anthropicError = (
+  kind: ErrorKind,
+  info: ErrorInfo,
+  requestId: string
+): { status: number; body: unknown } => {
   switch (kind) {
     case "auth_missing":
       return { status: 401, body: errorBody("authentication_error", "x-api-key header is required", requestId) }
@@ -25,7 +37,11 @@ export const anthropicError = (kind: ErrorKind, info: ErrorInfo, requestId: stri
     case "bad_json":
       return {
         status: 400,
-        body: errorBody("invalid_request_error", `There was an issue with the format of your request: invalid JSON: ${info.message ?? ""}`, requestId)
+        body: errorBody(
+          "invalid_request_error",
+          `There was an issue with the format of your request: invalid JSON: ${info.message ?? ""}`,
+          requestId
+        )
       }
     case "invalid":
       return { status: 400, body: errorBody("invalid_request_error", info.message ?? "Invalid request", requestId) }
@@ -54,7 +70,11 @@ export const anthropicError = (kind: ErrorKind, info: ErrorInfo, requestId: stri
     case "context":
       return {
         status: 400,
-        body: errorBody("invalid_request_error", `prompt is too long: ${info.promptTokens ?? 0} tokens > ${info.limit ?? 0} maximum`, requestId)
+        body: errorBody(
+          "invalid_request_error",
+          `prompt is too long: ${info.promptTokens ?? 0} tokens > ${info.limit ?? 0} maximum`,
+          requestId
+        )
       }
     case "not_found":
       return { status: 404, body: errorBody("not_found_error", info.message ?? "Not found", requestId) }
@@ -111,9 +131,12 @@ const conversation = (body: Json) => {
   if (system !== undefined) messages.push({ role: "system", text: blocksText(system) })
   for (const m of body["messages"] as Array<Json>) {
     const content = m["content"]
-    const onlyResults =
-      Array.isArray(content) && content.length > 0 && content.every((b) => isObj(b) && b["type"] === "tool_result")
-    messages.push({ role: onlyResults ? "tool" : m["role"] === "assistant" ? "assistant" : "user", text: blocksText(content) })
+    const onlyResults = Array.isArray(content) && content.length > 0 &&
+      content.every((b) => isObj(b) && b["type"] === "tool_result")
+    messages.push({
+      role: onlyResults ? "tool" : m["role"] === "assistant" ? "assistant" : "user",
+      text: blocksText(content)
+    })
   }
   const tools: Array<ToolSpec> = []
   for (const t of Array.isArray(body["tools"]) ? body["tools"] : []) {
@@ -122,12 +145,18 @@ const conversation = (body: Json) => {
   }
   const choice = body["tool_choice"]
   const type = isObj(choice) ? choice["type"] : undefined
-  const toolMode: ToolMode =
-    type === "none" ? "none" : type === "any" ? "required" : type === "tool" && isObj(choice) ? { name: String(choice["name"]) } : "auto"
+  const toolMode: ToolMode = type === "none"
+    ? "none"
+    : type === "any"
+    ? "required"
+    : type === "tool" && isObj(choice)
+    ? { name: String(choice["name"]) }
+    : "auto"
   const outputConfig = body["output_config"] ?? body["output_format"]
   const format = isObj(outputConfig) && isObj(outputConfig["format"]) ? outputConfig["format"] : outputConfig
-  const responseFormat =
-    isObj(format) && format["type"] === "json_schema" ? { type: "json_schema", json_schema: { schema: format["schema"] } } : undefined
+  const responseFormat = isObj(format) && format["type"] === "json_schema"
+    ? { type: "json_schema", json_schema: { schema: format["schema"] } }
+    : undefined
   const stop = body["stop_sequences"]
   return {
     model: String(body["model"]),
@@ -152,10 +181,16 @@ const STOP_REASONS: Record<Choice["finish"], string> = {
 
 const contentOf = (c: Choice): Array<Json> =>
   c.toolCalls.length > 0
-    ? c.toolCalls.map((t) => ({ type: "tool_use", id: t.id, name: t.name, input: t.arguments, caller: { type: "direct" } }))
+    ? c.toolCalls.map((t) => ({
+      type: "tool_use",
+      id: t.id,
+      name: t.name,
+      input: t.arguments,
+      caller: { type: "direct" }
+    }))
     : c.text === ""
-      ? []
-      : [{ type: "text", text: c.text, citations: null }]
+    ? []
+    : [{ type: "text", text: c.text, citations: null }]
 
 const usage = (input: number, output: number) => ({
   input_tokens: input,
@@ -192,7 +227,8 @@ const respond = (ctx: RequestContext, outcome: Outcome): void => {
     return
   }
   const events: Array<string> = []
-  const event = (name: string, data: Json) => events.push(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`)
+  const event = (name: string, data: Json) =>
+    events.push(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`)
   event("message_start", {
     message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: usage(outcome.promptTokens, 1) }
   })
@@ -205,12 +241,19 @@ const respond = (ctx: RequestContext, outcome: Outcome): void => {
       }
     } else {
       event("content_block_start", { index, content_block: { type: "text", text: "", citations: null } })
-      for (const part of splitDeltas(c.text)) event("content_block_delta", { index, delta: { type: "text_delta", text: part } })
+      for (const part of splitDeltas(c.text)) {
+        event("content_block_delta", { index, delta: { type: "text_delta", text: part } })
+      }
     }
     event("content_block_stop", { index })
   })
   event("message_delta", {
-    delta: { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence, stop_details: null, container: null },
+    delta: {
+      stop_reason: message.stop_reason,
+      stop_sequence: message.stop_sequence,
+      stop_details: null,
+      container: null
+    },
     usage: {
       input_tokens: outcome.promptTokens,
       output_tokens: c.outputTokens,
@@ -228,14 +271,20 @@ const respond = (ctx: RequestContext, outcome: Outcome): void => {
 const malformed = (ctx: RequestContext, stream: boolean): void => {
   const headers = { "request-id": ctx.requestId }
   if (!stream) {
-    sendText(ctx, 200, "application/json", '{"id": "msg_malformed", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "[[ ## answ', headers)
+    sendText(
+      ctx,
+      200,
+      "application/json",
+      "{\"id\": \"msg_malformed\", \"type\": \"message\", \"role\": \"assistant\", \"content\": [{\"type\": \"text\", \"text\": \"[[ ## answ",
+      headers
+    )
     return
   }
   startSse(ctx, headers)
   ctx.res.end(
-    'event: message_start\ndata: {"type": "message_start", "message": {"id": "msg_malformed", "type": "message", "role": "assistant", "model": "simulator", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}}}\n\n' +
-      'event: content_block_start\ndata: {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}\n\n' +
-      'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "[[ ## an\n\n'
+    "event: message_start\ndata: {\"type\": \"message_start\", \"message\": {\"id\": \"msg_malformed\", \"type\": \"message\", \"role\": \"assistant\", \"model\": \"simulator\", \"content\": [], \"stop_reason\": null, \"stop_sequence\": null, \"usage\": {\"input_tokens\": 1, \"output_tokens\": 1}}}\n\n" +
+      "event: content_block_start\ndata: {\"type\": \"content_block_start\", \"index\": 0, \"content_block\": {\"type\": \"text\", \"text\": \"\"}}\n\n" +
+      "event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"index\": 0, \"delta\": {\"type\": \"text_delta\", \"text\": \"[[ ## an\n\n"
   )
 }
 

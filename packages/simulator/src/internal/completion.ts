@@ -4,12 +4,19 @@
  * behave the same way under the same options and headers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { decideFault, type FaultKind, type FaultRates, type FaultState, splitModel, UnknownFaultError } from "../Faults.ts"
+import {
+  decideFault,
+  type FaultKind,
+  type FaultRates,
+  type FaultState,
+  splitModel,
+  UnknownFaultError
+} from "../Faults.ts"
 import type { SimMessage } from "../PromptReader.ts"
 import type { LatencyOptions, SimRequest } from "../Simulator.ts"
 import type { ToolSpec } from "../Tasks.ts"
-import { BodyTooLargeError, header, readBody, sendJson, type Sender } from "./http.ts"
-import { buildChoices, promptTokens, type Choice, type ToolMode } from "./responder.ts"
+import { BodyTooLargeError, header, readBody, type Sender, sendJson } from "./http.ts"
+import { buildChoices, type Choice, promptTokens, type ToolMode } from "./responder.ts"
 
 export type Json = Record<string, unknown>
 export const isObj = (x: unknown): x is Json => typeof x === "object" && x !== null && !Array.isArray(x)
@@ -70,7 +77,11 @@ export interface ProviderSpec {
   readonly name: "openai" | "anthropic"
   readonly requestIdHeader: string
   readonly apiKey: (req: IncomingMessage) => string | undefined
-  readonly error: (kind: ErrorKind, info: ErrorInfo, requestId: string) => { readonly status: number; readonly body: unknown }
+  readonly error: (
+    kind: ErrorKind,
+    info: ErrorInfo,
+    requestId: string
+  ) => { readonly status: number; readonly body: unknown }
   /** A 400 message (and parameter) for a body the real API would reject, or undefined. */
   readonly validate: (body: Json) => ErrorInfo | undefined
   readonly conversation: (body: Json) => Conversation
@@ -104,7 +115,9 @@ export const keyIsValid = (key: string | undefined, apiKeys: ReadonlyArray<strin
 export const sendError = (ctx: RequestContext, spec: ProviderSpec, kind: ErrorKind, info: ErrorInfo = {}): void => {
   const { status, body } = spec.error(kind, info, ctx.requestId)
   const extra: Record<string, string> = {}
-  if (kind === "rate_limit" && info.retryAfterSeconds !== undefined) extra["retry-after"] = String(info.retryAfterSeconds)
+  if (kind === "rate_limit" && info.retryAfterSeconds !== undefined) {
+    extra["retry-after"] = String(info.retryAfterSeconds)
+  }
   sendJson(ctx, status, body, extra)
 }
 

@@ -22,7 +22,8 @@ export const readBody = (req: IncomingMessage): Promise<string> =>
       }
       chunks.push(chunk)
     })
-    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")))
+    req.on("end", () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")))
     req.on("error", reject)
   })
 

@@ -4,13 +4,25 @@
  * parses every response (and raises its own error classes for every fault).
  */
 import type { IncomingMessage } from "node:http"
-import { isObj, type ErrorInfo, type ErrorKind, type Json, type Outcome, type ProviderSpec, type RequestContext } from "./completion.ts"
-import { sendText, splitDeltas, startSse } from "./http.ts"
 import type { SimMessage } from "../PromptReader.ts"
 import type { ToolSpec } from "../Tasks.ts"
+import {
+  type ErrorInfo,
+  type ErrorKind,
+  isObj,
+  type Json,
+  type Outcome,
+  type ProviderSpec,
+  type RequestContext
+} from "./completion.ts"
+import { sendText, splitDeltas, startSse } from "./http.ts"
 import type { Choice, ToolMode } from "./responder.ts"
 
-const maskKey = (key: string): string => (key.length <= 8 ? "*".repeat(key.length) : `${key.slice(0, 3)}${"*".repeat(Math.min(key.length - 7, 32))}${key.slice(-4)}`)
+const maskKey = (
+  key: string
+): string => (key.length <= 8
+  ? "*".repeat(key.length)
+  : `${key.slice(0, 3)}${"*".repeat(Math.min(key.length - 7, 32))}${key.slice(-4)}`)
 
 const errorBody = (message: string, type: string, param: string | null, code: string | null) => ({
   error: { message, type, param, code }
@@ -32,7 +44,9 @@ export const openAiError = (kind: ErrorKind, info: ErrorInfo): { status: number;
       return {
         status: 401,
         body: errorBody(
-          `Incorrect API key provided: ${maskKey(info.key ?? "")}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+          `Incorrect API key provided: ${
+            maskKey(info.key ?? "")
+          }. You can find your API key at https://platform.openai.com/account/api-keys.`,
           "invalid_request_error",
           null,
           "invalid_api_key"
@@ -42,19 +56,33 @@ export const openAiError = (kind: ErrorKind, info: ErrorInfo): { status: number;
       return {
         status: 400,
         body: errorBody(
-          `We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON: ${info.message ?? "invalid JSON"})`,
+          `We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON: ${
+            info.message ?? "invalid JSON"
+          })`,
           "invalid_request_error",
           null,
           null
         )
       }
     case "invalid":
-      return { status: 400, body: errorBody(info.message ?? "Invalid request", "invalid_request_error", info.param ?? null, info.code ?? null) }
+      return {
+        status: 400,
+        body: errorBody(
+          info.message ?? "Invalid request",
+          "invalid_request_error",
+          info.param ?? null,
+          info.code ?? null
+        )
+      }
     case "rate_limit":
       return {
         status: 429,
         body: errorBody(
-          `Rate limit reached for ${info.model ?? "model"} in organization org-simulator on requests per min (RPM): Limit 60, Used 60, Requested 1. Please try again in ${info.retryAfterSeconds ?? 1}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+          `Rate limit reached for ${
+            info.model ?? "model"
+          } in organization org-simulator on requests per min (RPM): Limit 60, Used 60, Requested 1. Please try again in ${
+            info.retryAfterSeconds ?? 1
+          }s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
           "requests",
           null,
           "rate_limit_exceeded"
@@ -73,7 +101,12 @@ export const openAiError = (kind: ErrorKind, info: ErrorInfo): { status: number;
     case "server":
       return {
         status: 500,
-        body: errorBody("The server had an error while processing your request. Sorry about that!", "server_error", null, null)
+        body: errorBody(
+          "The server had an error while processing your request. Sorry about that!",
+          "server_error",
+          null,
+          null
+        )
       }
     case "overloaded":
       return {
@@ -84,7 +117,9 @@ export const openAiError = (kind: ErrorKind, info: ErrorInfo): { status: number;
       return {
         status: 400,
         body: errorBody(
-          `This model's maximum context length is ${info.limit ?? 0} tokens. However, your messages resulted in ${info.promptTokens ?? 0} tokens. Please reduce the length of the messages.`,
+          `This model's maximum context length is ${info.limit ?? 0} tokens. However, your messages resulted in ${
+            info.promptTokens ?? 0
+          } tokens. Please reduce the length of the messages.`,
           "invalid_request_error",
           "messages",
           "context_length_exceeded"
@@ -126,14 +161,20 @@ const validate = (body: Json): ErrorInfo | undefined => {
   if (messages === undefined) {
     return { message: "Missing required parameter: 'messages'.", param: "messages", code: "missing_required_parameter" }
   }
-  if (!Array.isArray(messages)) return { message: "Invalid type for 'messages': expected an array.", param: "messages", code: "invalid_type" }
-  if (messages.length === 0) return { message: "[] is too short - 'messages'", param: "messages", code: "invalid_value" }
+  if (!Array.isArray(messages)) {
+    return { message: "Invalid type for 'messages': expected an array.", param: "messages", code: "invalid_type" }
+  }
+  if (messages.length === 0) {
+    return { message: "[] is too short - 'messages'", param: "messages", code: "invalid_value" }
+  }
   for (let i = 0; i < messages.length; i++) {
     const m: unknown = messages[i]
     const role = isObj(m) ? m["role"] : undefined
     if (typeof role !== "string" || ROLES[role] === undefined) {
       return {
-        message: `Invalid value: '${String(role)}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
+        message: `Invalid value: '${
+          String(role)
+        }'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
         param: `messages[${i}].role`,
         code: "invalid_value"
       }
@@ -141,7 +182,11 @@ const validate = (body: Json): ErrorInfo | undefined => {
   }
   const n = body["n"]
   if (n !== undefined && n !== null && (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 128)) {
-    return { message: `${String(n)} is not a valid value for 'n': it must be an integer between 1 and 128.`, param: "n", code: "invalid_value" }
+    return {
+      message: `${String(n)} is not a valid value for 'n': it must be an integer between 1 and 128.`,
+      param: "n",
+      code: "invalid_value"
+    }
   }
   return undefined
 }
@@ -158,12 +203,11 @@ const conversation = (body: Json) => {
     tools.push({ name: fn["name"], description: String(fn["description"] ?? ""), parameters: fn["parameters"] ?? {} })
   }
   const choice = body["tool_choice"]
-  const toolMode: ToolMode =
-    choice === "none" || choice === "required"
-      ? choice
-      : isObj(choice) && isObj(choice["function"]) && typeof choice["function"]["name"] === "string"
-        ? { name: choice["function"]["name"] }
-        : "auto"
+  const toolMode: ToolMode = choice === "none" || choice === "required"
+    ? choice
+    : isObj(choice) && isObj(choice["function"]) && typeof choice["function"]["name"] === "string"
+    ? { name: choice["function"]["name"] }
+    : "auto"
   const stop = body["stop"]
   const maxTokens = body["max_completion_tokens"] ?? body["max_tokens"]
   return {
@@ -174,7 +218,11 @@ const conversation = (body: Json) => {
     responseFormat: body["response_format"],
     n: typeof body["n"] === "number" ? body["n"] : 1,
     temperature: typeof body["temperature"] === "number" ? body["temperature"] : 1,
-    stop: typeof stop === "string" ? [stop] : Array.isArray(stop) ? stop.filter((s): s is string => typeof s === "string") : [],
+    stop: typeof stop === "string"
+      ? [stop]
+      : Array.isArray(stop)
+      ? stop.filter((s): s is string => typeof s === "string")
+      : [],
     maxTokens: typeof maxTokens === "number" ? maxTokens : undefined,
     stream: body["stream"] === true
   }
@@ -199,7 +247,11 @@ const usageOf = (outcome: Outcome) => {
 }
 
 const toolCallsOf = (c: Choice) =>
-  c.toolCalls.map((t) => ({ id: t.id, type: "function", function: { name: t.name, arguments: JSON.stringify(t.arguments) } }))
+  c.toolCalls.map((t) => ({
+    id: t.id,
+    type: "function",
+    function: { name: t.name, arguments: JSON.stringify(t.arguments) }
+  }))
 
 const respond = (ctx: RequestContext, outcome: Outcome): void => {
   const id = ctx.newId("chatcmpl")
@@ -232,17 +284,39 @@ const respond = (ctx: RequestContext, outcome: Outcome): void => {
   }
   const options = outcome.body["stream_options"]
   const includeUsage = isObj(options) && options["include_usage"] === true
-  const base = { id, object: "chat.completion.chunk", created, model: outcome.model, service_tier: "default", system_fingerprint: "fp_simulator" }
+  const base = {
+    id,
+    object: "chat.completion.chunk",
+    created,
+    model: outcome.model,
+    service_tier: "default",
+    system_fingerprint: "fp_simulator"
+  }
   const events: Array<string> = []
   const chunk = (choices: Array<unknown>, extra: Json = {}) =>
     events.push(`data: ${JSON.stringify({ ...base, choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`)
   outcome.choices.forEach((c, index) => {
     const opening = c.toolCalls.length > 0 ? null : ""
-    chunk([{ index, delta: { role: "assistant", content: opening, refusal: null }, logprobs: null, finish_reason: null }])
+    chunk([{
+      index,
+      delta: { role: "assistant", content: opening, refusal: null },
+      logprobs: null,
+      finish_reason: null
+    }])
     c.toolCalls.forEach((t, ti) => {
-      chunk([{ index, delta: { tool_calls: [{ index: ti, id: t.id, type: "function", function: { name: t.name, arguments: "" } }] }, logprobs: null, finish_reason: null }])
+      chunk([{
+        index,
+        delta: { tool_calls: [{ index: ti, id: t.id, type: "function", function: { name: t.name, arguments: "" } }] },
+        logprobs: null,
+        finish_reason: null
+      }])
       for (const part of splitDeltas(JSON.stringify(t.arguments))) {
-        chunk([{ index, delta: { tool_calls: [{ index: ti, function: { arguments: part } }] }, logprobs: null, finish_reason: null }])
+        chunk([{
+          index,
+          delta: { tool_calls: [{ index: ti, function: { arguments: part } }] },
+          logprobs: null,
+          finish_reason: null
+        }])
       }
     })
     for (const part of splitDeltas(c.text)) {
@@ -259,13 +333,27 @@ const respond = (ctx: RequestContext, outcome: Outcome): void => {
 const malformed = (ctx: RequestContext, stream: boolean): void => {
   const headers = { "x-request-id": ctx.requestId }
   if (!stream) {
-    sendText(ctx, 200, "application/json", '{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "[[ ## answ', headers)
+    sendText(
+      ctx,
+      200,
+      "application/json",
+      "{\"id\": \"chatcmpl-malformed\", \"object\": \"chat.completion\", \"choices\": [{\"index\": 0, \"message\": {\"role\": \"assistant\", \"content\": \"[[ ## answ",
+      headers
+    )
     return
   }
   startSse(ctx, headers)
   ctx.res.end(
-    `data: ${JSON.stringify({ id: "chatcmpl-malformed", object: "chat.completion.chunk", created: 0, model: "simulator", choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] })}\n\n` +
-      'data: {"id": "chatcmpl-malformed", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "[[ ## an\n\n' +
+    `data: ${
+      JSON.stringify({
+        id: "chatcmpl-malformed",
+        object: "chat.completion.chunk",
+        created: 0,
+        model: "simulator",
+        choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]
+      })
+    }\n\n` +
+      "data: {\"id\": \"chatcmpl-malformed\", \"object\": \"chat.completion.chunk\", \"choices\": [{\"index\": 0, \"delta\": {\"content\": \"[[ ## an\n\n" +
       "data: [DONE]\n\n"
   )
 }

@@ -3,7 +3,7 @@
  * response format, content faults) to the assistant choices. Both provider routes share it so OpenAI and
  * Anthropic clients see the same answers for the same prompt.
  */
-import { readPrompt, renderOutputs, type ParsedPrompt, type SimMessage } from "../PromptReader.ts"
+import { type ParsedPrompt, readPrompt, renderOutputs, type SimMessage } from "../PromptReader.ts"
 import type { SimRequest } from "../Simulator.ts"
 import { planToolCall, solveTask, type ToolSpec } from "../Tasks.ts"
 import { estimateTokens } from "../TextTools.ts"
@@ -77,7 +77,10 @@ export const buildChoices = (req: ReplyRequest): { readonly prompt: ParsedPrompt
   if (req.fault === "empty") {
     return {
       prompt,
-      choices: Array.from({ length: n }, () => ({ text: "", toolCalls: [], finish: "stop", stopSequence: null, outputTokens: 0 }))
+      choices: Array.from(
+        { length: n },
+        () => ({ text: "", toolCalls: [], finish: "stop", stopSequence: null, outputTokens: 0 })
+      )
     }
   }
   const last = req.messages.at(-1)
@@ -85,7 +88,11 @@ export const buildChoices = (req: ReplyRequest): { readonly prompt: ParsedPrompt
     const plan = planToolCall(prompt.inputs, req.tools, req.toolMode)
     if (plan) {
       const choices = Array.from({ length: n }, (): Choice => {
-        const call: ToolCall = { id: req.newId(req.provider === "anthropic" ? "toolu" : "call"), name: plan.name, arguments: plan.arguments }
+        const call: ToolCall = {
+          id: req.newId(req.provider === "anthropic" ? "toolu" : "call"),
+          name: plan.name,
+          arguments: plan.arguments
+        }
         return {
           text: "",
           toolCalls: [call],
@@ -109,8 +116,7 @@ export const buildChoices = (req: ReplyRequest): { readonly prompt: ParsedPrompt
       headers: req.headers,
       choiceIndex: i
     })
-    const text =
-      custom ??
+    const text = custom ??
       renderOutputs(
         prompt.format,
         prompt.outputFields,
