@@ -14,6 +14,7 @@ import type {
 import type { LanguageModel, Message } from "@dspex/core"
 import type { CallFailure } from "./errors.ts"
 import { jsonInstruction } from "./jsonInstruction.ts"
+import { clientSettings } from "./notSent.ts"
 
 export const defaultMaxTokens = 4096
 
@@ -90,18 +91,8 @@ export const toAnthropicMessages = (
   }
 }
 
-const notSent = new Set([
-  "api_key",
-  "api_base",
-  "base_url",
-  "rollout_id",
-  "cache",
-  "num_retries",
-  "stream",
-  "model",
-  "messages",
-  "n"
-])
+// Anthropic has no `n`: several completions are several requests.
+const notSent = new Set([...clientSettings, "n"])
 
 /**
  * The Messages API body. Temperature is passed only through kwargs: the 2026-10-21 Messages API the

@@ -10,6 +10,7 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionMessageParam
 } from "openai/resources/chat/completions"
+import { clientSettings } from "./notSent.ts"
 
 /**
  * OpenAI reasoning models (o1/o3/o4/o5 and gpt-5 except gpt-5-chat), by the same rule as DSPy 3.3.1:
@@ -61,18 +62,7 @@ export const toOpenAiMessages = (messages: ReadonlyArray<Message.Message>): Arra
     }
   })
 
-/** Keys DSPy keeps in LM kwargs that are client settings or DSPex's own, never request parameters. */
-const notSent = new Set([
-  "api_key",
-  "api_base",
-  "base_url",
-  "rollout_id",
-  "cache",
-  "num_retries",
-  "stream",
-  "model",
-  "messages"
-])
+const notSent = new Set(clientSettings)
 
 /**
  * The chat-completions request body. `reasoningRules` applies OpenAI's reasoning-model constraints
