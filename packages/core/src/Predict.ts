@@ -206,7 +206,10 @@ const forwardIn = (
         // Cache hits cost nothing and are left out of usage, as DSPy's usage tracker does.
         const usage = result.response.cacheHit ? {} : { [result.response.model]: result.response.usage }
         const prediction = fromCompletions(result.outputs, usage)
-        usageCollector?.add(usage)
+        if (usageCollector !== undefined) {
+          usageCollector.add(usage)
+          if (!result.response.cacheHit) usageCollector.addCall(result.response.cost ?? 0)
+        }
         trace?.add({ path, predictor: self, inputs: { ...inputs }, outputs: prediction })
         return prediction
       }

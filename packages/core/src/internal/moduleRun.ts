@@ -55,8 +55,16 @@ export const scopeFor = (current: RunScope | undefined, module: TreeNode): RunSc
 export class UsageCollector {
   readonly parent: UsageCollector | undefined
   readonly byModel: Record<string, LMUsage> = {}
+  /** Provider calls (cache hits excluded) and their cost in USD, over all models. */
+  calls = 0
+  cost = 0
   constructor(parent: UsageCollector | undefined) {
     this.parent = parent
+  }
+  addCall(cost: number): void {
+    this.calls++
+    this.cost += cost
+    this.parent?.addCall(cost)
   }
   add(usage: Readonly<Record<string, LMUsage>>): void {
     for (const [model, u] of Object.entries(usage)) {
