@@ -65,3 +65,26 @@ export const tap = <A, E, R>(effect: Effect.Effect<A, E, R>, onDone: (usage: Tot
       Effect.onExit(() => Effect.sync(() => onDone(totalsOf(collector))))
     )
   })
+
+/**
+ * Runs the effect `f` builds under a fresh usage count and hands `f` a live reader of it, for work that
+ * watches its own spending as it goes (an optimizer's budget).
+ *
+ * @example
+ * ```ts
+ * import { Predict, Usage } from "@dspex/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Usage.track((used) =>
+ *   Effect.gen(function*() {
+ *     yield* Predict.make("question -> answer").call({ question: "2+2?" })
+ *     return used().lmCalls // 1
+ *   })
+ * )
+ * ```
+ */
+export const track = <A, E, R>(f: (used: () => Totals) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) => {
+    const collector = new UsageCollector(fiber.getRef(CurrentUsage))
+    return Effect.provideService(f(() => totalsOf(collector)), CurrentUsage, collector)
+  })

@@ -61,5 +61,13 @@ describe("Usage", () => {
         )
       ).pipe(Effect.flip)
       expect(seen).toBe(1)
+      const live = yield* run(Usage.track((used) =>
+        Effect.gen(function*() {
+          const before = used().lmCalls
+          yield* Predict.make("question -> answer").call({ question: "d" })
+          return [before, used().lmCalls]
+        })
+      ))
+      expect(live).toEqual([0, 1])
     }))
 })
