@@ -23,6 +23,7 @@ import {
   runCompletion,
   sendError
 } from "./internal/completion.ts"
+import { runEmbeddings } from "./internal/embeddingRoutes.ts"
 import { readBody, type Sender, sendJson } from "./internal/http.ts"
 import { openAiModels, openAiProvider } from "./internal/openAiRoutes.ts"
 import type { ParsedPrompt, SimMessage } from "./PromptReader.ts"
@@ -110,7 +111,7 @@ export interface Simulator {
   readonly close: () => Promise<void>
 }
 
-/** Model ids `GET /v1/models` lists; any model name is accepted on completion routes. */
+/** Model ids `GET /v1/models` lists; any model name is accepted on completion and embedding routes. */
 export const SIMULATED_MODELS: ReadonlyArray<string> = [
   "gpt-4o-mini",
   "gpt-4o",
@@ -118,7 +119,9 @@ export const SIMULATED_MODELS: ReadonlyArray<string> = [
   "o4-mini",
   "claude-sonnet-4-5",
   "claude-haiku-4-5",
-  "claude-opus-4-1"
+  "claude-opus-4-1",
+  "text-embedding-3-small",
+  "text-embedding-3-large"
 ]
 
 interface MutableStats {
@@ -247,7 +250,8 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
     }
     const ctx: RequestContext = { ...sender, req, requestId, newId }
     const anthropicLike = req.headers["anthropic-version"] !== undefined || req.headers["x-api-key"] !== undefined
-    const provider: ProviderSpec = path === "/v1/messages" || (path !== "/v1/chat/completions" && anthropicLike)
+    const openAiPath = path === "/v1/chat/completions" || path === "/v1/embeddings"
+    const provider: ProviderSpec = path === "/v1/messages" || (!openAiPath && anthropicLike)
       ? anthropicProvider
       : openAiProvider
     res.setHeader(provider.requestIdHeader, requestId)
@@ -256,6 +260,7 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
       return runCompletion(ctx, openAiProvider, state)
     }
     if (method === "POST" && path === "/v1/messages") return runCompletion(ctx, anthropicProvider, state)
+    if (method === "POST" && (path === "/v1/embeddings" || path === "/embeddings")) return runEmbeddings(ctx, state)
     if (method === "GET" && path === "/v1/models") {
       if (!authenticate(ctx, provider, state)) return
       return sendJson(

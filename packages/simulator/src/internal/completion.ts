@@ -129,7 +129,8 @@ export const authenticate = (ctx: RequestContext, spec: ProviderSpec, state: Pip
   return false
 }
 
-const latencyFor = (ctx: RequestContext, state: PipelineState): number => {
+/** The simulated latency of this request: its `x-sim-latency-ms` header, else the options'. */
+export const latencyFor = (ctx: RequestContext, state: PipelineState): number => {
   const override = header(ctx.req, "x-sim-latency-ms")
   if (override !== undefined && Number.isFinite(Number(override))) return Math.max(0, Number(override))
   const fixed = state.latency.fixedMs ?? 0
@@ -137,33 +138,52 @@ const latencyFor = (ctx: RequestContext, state: PipelineState): number => {
   return fixed + (jitter > 0 ? state.jitter() * jitter : 0)
 }
 
-/** Runs one completion request end to end. */
-export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, state: PipelineState): Promise<void> => {
+/** A request past authentication, body parsing, validation and the fault decision. */
+export interface Admitted {
+  /** performance.now() when it arrived: the simulated latency counts from here. */
+  readonly arrived: number
+  readonly body: Json
+  /** The model name without any `:fault=` suffix. */
+  readonly model: string
+  readonly fault: FaultKind | undefined
+}
+
+/**
+ * The steps every provider route starts with: authenticate, read and parse the body, validate it
+ * (`validate`, the route's own rules), decide the fault (counted). Undefined when the request was
+ * answered with an error already.
+ */
+export const admit = async (
+  ctx: RequestContext,
+  spec: ProviderSpec,
+  state: PipelineState,
+  validate: (body: Json) => ErrorInfo | undefined
+): Promise<Admitted | undefined> => {
   const arrived = performance.now()
-  if (!authenticate(ctx, spec, state)) return
+  if (!authenticate(ctx, spec, state)) return undefined
   let raw: string
   try {
     raw = await readBody(ctx.req)
   } catch (e) {
     if (e instanceof BodyTooLargeError) sendError(ctx, spec, "invalid", { message: e.message })
-    return
+    return undefined
   }
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
   } catch (e) {
     sendError(ctx, spec, "bad_json", { message: e instanceof Error ? e.message : String(e) })
-    return
+    return undefined
   }
   if (!isObj(parsed)) {
     sendError(ctx, spec, "bad_json", { message: "the request body must be a JSON object" })
-    return
+    return undefined
   }
   const body = parsed
-  const invalid = spec.validate(body)
+  const invalid = validate(body)
   if (invalid) {
     sendError(ctx, spec, "invalid", invalid)
-    return
+    return undefined
   }
   let fault: FaultKind | undefined
   let model: string
@@ -179,9 +199,17 @@ export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, sta
   } catch (e) {
     if (!(e instanceof UnknownFaultError)) throw e
     sendError(ctx, spec, "invalid", { message: e.message, param: "x-sim-fault" })
-    return
+    return undefined
   }
   if (fault !== undefined) state.countFault(fault)
+  return { arrived, body, model, fault }
+}
+
+/** Runs one completion request end to end. */
+export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, state: PipelineState): Promise<void> => {
+  const admitted = await admit(ctx, spec, state, spec.validate)
+  if (admitted === undefined) return
+  const { arrived, body, model, fault } = admitted
   const conversation = spec.conversation({ ...body, model })
   const tokens = promptTokens(conversation.messages)
   const retryAfterSeconds = state.faults.retryAfterSeconds ?? 1
