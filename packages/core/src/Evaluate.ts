@@ -103,6 +103,19 @@ export const runMetric = <R>(
   })
 
 /**
+ * DSPy's score of a run: `round(100 · sum / n, 2)` with Python's rounding (ties to even on the exact
+ * decimal), 0 for no examples.
+ *
+ * @example
+ * ```ts
+ * import { Evaluate } from "@dspex/core"
+ *
+ * Evaluate.percentage(2, 3) // 66.67
+ * ```
+ */
+export const percentage = (sum: number, n: number): number => n === 0 ? 0 : pyRound((100 * sum) / n, 2)
+
+/**
  * A short description of a failure (`Tag: message`), for logs and ErrorBudgetExceeded.
  *
  * @example
@@ -260,7 +273,7 @@ const events = <P extends Module, R>(
 
     const end = Stream.suspend((): Stream.Stream<EvaluateEvent, EvaluateError> => {
       if (stop !== undefined) return Stream.fail(stop)
-      const score = total === 0 ? 0 : pyRound((100 * sum) / total, 2)
+      const score = percentage(sum, total)
       const done: EvaluateEvent = { _tag: "Finished", result: { score, results } }
       return log
         ? Stream.fromEffect(Effect.as(Effect.logInfo(`Average Metric: ${sum} / ${total} (${score}%)`), done))

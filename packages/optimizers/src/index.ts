@@ -1,0 +1,12 @@
+/**
+ * @dspex/optimizers: compile DSPex programs, searching instructions and demos against a metric as DSPy's
+ * optimizers do.
+ */
+export * as BootstrapFewShot from "./BootstrapFewShot.ts"
+export * as Checkpoint from "./Checkpoint.ts"
+export * as Errors from "./Errors.ts"
+export * as LabeledFewShot from "./LabeledFewShot.ts"
+export * as Optimizer from "./Optimizer.ts"
+export * as Progress from "./Progress.ts"
+export * as PyRandom from "./PyRandom.ts"
+export * as TrialLog from "./TrialLog.ts"
