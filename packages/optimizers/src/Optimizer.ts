@@ -36,6 +36,8 @@ export interface CompileOptions<R = never> {
   readonly budget?: Budget | undefined
   /** Examples evaluated at once within one evaluation (the Executor's default when unset). */
   readonly numThreads?: number | undefined
+  /** Candidate evaluations run at once where the algorithm has independent ones (default 4). */
+  readonly trialConcurrency?: number | undefined
   /** Failed examples that stop one evaluation (DSPy's `max_errors`, default 10). */
   readonly maxErrors?: number | undefined
   /** The metric's name, for the checkpoint key and remote executors (default: the function's name). */
