@@ -26,6 +26,7 @@ import {
 import { runEmbeddings } from "./internal/embeddingRoutes.ts"
 import { readBody, type Sender, sendJson } from "./internal/http.ts"
 import { openAiModels, openAiProvider } from "./internal/openAiRoutes.ts"
+import { SampleCounter } from "./internal/optimizableReplies.ts"
 import type { ParsedPrompt, SimMessage } from "./PromptReader.ts"
 
 export interface LatencyOptions {
@@ -38,7 +39,7 @@ export interface LatencyOptions {
 /** What an `answers` hook sees: the request after the simulator has read it. */
 export interface SimRequest {
   readonly provider: "openai" | "anthropic"
-  /** The model name without any `:fault=` suffix. */
+  /** The model name without any `:fault=` or `:optimizable` suffix. */
   readonly model: string
   /** All turns as plain text, system prompt first. */
   readonly messages: ReadonlyArray<SimMessage>
@@ -56,7 +57,10 @@ export interface SimulatorOptions {
   readonly port?: number
   readonly latency?: LatencyOptions
   readonly faults?: FaultRates
-  /** Seeds the PRNG behind fault rates and jitter, so a run's fault sequence is reproducible. Default 1. */
+  /**
+   * Seeds the PRNG behind fault rates and jitter, and where optimizable proposals start, so a run is
+   * reproducible. Default 1.
+   */
   readonly seed?: number
   /** If set, only these keys authenticate; otherwise any non-empty key not starting with `sk-invalid`. */
   readonly apiKeys?: ReadonlyArray<string>
@@ -68,6 +72,11 @@ export interface SimulatorOptions {
    * `empty` faults); stop sequences, max tokens and `truncated` still apply to what it returns.
    */
   readonly answers?: (request: SimRequest) => string | undefined
+  /**
+   * Puts every request in the optimizable mode (see `Optimizable`); a request's `x-sim-optimizable: 0`
+   * header takes it out. Default false: only requests with a `:optimizable` model suffix or the header.
+   */
+  readonly optimizable?: boolean
 }
 
 /** Counters since start or the last `resetStats()`. */
@@ -104,7 +113,7 @@ export interface Simulator {
   readonly resetStats: () => void
   /**
    * Changes options for subsequent requests. `latency` and `faults` merge key by key (set a rate to 0 to
-   * stop it); `seed` restarts the fault and jitter sequences.
+   * stop it); `seed` restarts the fault and jitter sequences and the optimizable mode's proposal samples.
    */
   readonly configure: (options: SimulatorPatch) => void
   /** Closes the server and every socket, hanging requests included; resolves once all are closed. */
@@ -165,6 +174,7 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
   let options: SimulatorPatch = { ...initial }
   let faultState: FaultState = createFaultState(options.seed ?? 1)
   let jitter = createPrng(((options.seed ?? 1) ^ 0x9e3779b9) >>> 0)
+  let samples = new SampleCounter(options.seed ?? 1)
   let inFlight = 0
   let stats = emptyStats(0)
   let closed = false
@@ -194,6 +204,12 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
     },
     get faultState() {
       return faultState
+    },
+    get optimizable() {
+      return options.optimizable ?? false
+    },
+    get samples() {
+      return samples
     },
     jitter: () => jitter(),
     countModel: (model) => bump(stats.byModel, model),
@@ -334,6 +350,7 @@ export const start = async (initial: SimulatorOptions = {}): Promise<Simulator> 
     if (patch.seed !== undefined) {
       faultState = createFaultState(patch.seed)
       jitter = createPrng((patch.seed ^ 0x9e3779b9) >>> 0)
+      samples = new SampleCounter(patch.seed)
     }
   }
 

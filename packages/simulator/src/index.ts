@@ -13,12 +13,15 @@
  * - `Facts`: ground-truth data the simulator answers perfectly (for evaluation and optimizer tests).
  * - `TextTools`: the individual skills (e.g. the sentiment of a custom text), and the token estimate.
  * - `PromptReader`: reading and writing DSPy prompt formats, as the simulator sees them.
+ * - `Optimizable`: the optimizable mode's task families (a rule the instruction must state, codes only demos
+ *   teach), their dataset generators and the mode's triggers.
  * - `Faults`: the fault kinds, parsing a fault name, splitting a `model:fault=kind` name, the seeded PRNG.
  */
 export * as Embeddings from "./Embeddings.ts"
 export * as Facts from "./Facts.ts"
 export * as Faults from "./Faults.ts"
 export * as FieldTypes from "./FieldTypes.ts"
+export * as Optimizable from "./Optimizable.ts"
 export * as PromptReader from "./PromptReader.ts"
 export * as Simulator from "./Simulator.ts"
 export * as Tasks from "./Tasks.ts"

@@ -12,10 +12,12 @@ import {
   splitModel,
   UnknownFaultError
 } from "../Faults.ts"
+import { HEADER as OPTIMIZABLE_HEADER, headerMode, OptimizableError, splitModel as splitMode } from "../Optimizable.ts"
 import type { SimMessage } from "../PromptReader.ts"
 import type { LatencyOptions, SimRequest } from "../Simulator.ts"
 import type { ToolSpec } from "../Tasks.ts"
 import { BodyTooLargeError, header, readBody, type Sender, sendJson } from "./http.ts"
+import type { SampleCounter } from "./optimizableReplies.ts"
 import { buildChoices, type Choice, promptTokens, type ToolMode } from "./responder.ts"
 
 export type Json = Record<string, unknown>
@@ -98,6 +100,9 @@ export interface PipelineState {
   readonly contextWindowTokens: number
   readonly answers: ((request: SimRequest) => string | undefined) | undefined
   readonly faultState: FaultState
+  /** The `optimizable` start option: the mode for requests that do not choose it themselves. */
+  readonly optimizable: boolean
+  readonly samples: SampleCounter
   readonly jitter: () => number
   readonly countModel: (model: string) => void
   readonly countFault: (kind: FaultKind) => void
@@ -143,9 +148,11 @@ export interface Admitted {
   /** performance.now() when it arrived: the simulated latency counts from here. */
   readonly arrived: number
   readonly body: Json
-  /** The model name without any `:fault=` suffix. */
+  /** The model name without any `:fault=` or `:optimizable` suffix. */
   readonly model: string
   readonly fault: FaultKind | undefined
+  /** Whether the request is in the optimizable mode (header, model suffix, else the start option). */
+  readonly optimizable: boolean
 }
 
 /**
@@ -187,8 +194,10 @@ export const admit = async (
   }
   let fault: FaultKind | undefined
   let model: string
+  let optimizable: boolean
   try {
-    const split = splitModel(String(body["model"]))
+    const mode = splitMode(String(body["model"]))
+    const split = splitModel(mode.model)
     model = split.model
     state.countModel(model)
     fault = decideFault(state.faultState, state.faults, {
@@ -196,20 +205,26 @@ export const admit = async (
       modelFault: split.fault,
       once: header(ctx.req, "x-sim-fault-once")
     })
+    // After the fault draw, so a bad mode header does not shift the seeded fault sequence.
+    optimizable = headerMode(header(ctx.req, OPTIMIZABLE_HEADER)) ?? (mode.optimizable || state.optimizable)
   } catch (e) {
+    if (e instanceof OptimizableError) {
+      sendError(ctx, spec, "invalid", { message: e.message, param: OPTIMIZABLE_HEADER })
+      return undefined
+    }
     if (!(e instanceof UnknownFaultError)) throw e
     sendError(ctx, spec, "invalid", { message: e.message, param: "x-sim-fault" })
     return undefined
   }
   if (fault !== undefined) state.countFault(fault)
-  return { arrived, body, model, fault }
+  return { arrived, body, model, fault, optimizable }
 }
 
 /** Runs one completion request end to end. */
 export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, state: PipelineState): Promise<void> => {
   const admitted = await admit(ctx, spec, state, spec.validate)
   if (admitted === undefined) return
-  const { arrived, body, model, fault } = admitted
+  const { arrived, body, model, fault, optimizable } = admitted
   const conversation = spec.conversation({ ...body, model })
   const tokens = promptTokens(conversation.messages)
   const retryAfterSeconds = state.faults.retryAfterSeconds ?? 1
@@ -247,6 +262,7 @@ export const runCompletion = async (ctx: RequestContext, spec: ProviderSpec, sta
     maxTokens: conversation.maxTokens,
     fault: fault === "truncated" || fault === "empty" ? fault : undefined,
     answers: state.answers,
+    optimizable: optimizable ? state.samples : undefined,
     newId: ctx.newId
   })
   // The latency is the server's whole time on the request, as a client sees a real API's: the work done

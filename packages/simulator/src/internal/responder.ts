@@ -7,6 +7,7 @@ import { type ParsedPrompt, readPrompt, renderOutputs, type SimMessage } from ".
 import type { SimRequest } from "../Simulator.ts"
 import { planToolCall, solveTask, type ToolSpec } from "../Tasks.ts"
 import { estimateTokens } from "../TextTools.ts"
+import { optimizableChoices, type SampleCounter } from "./optimizableReplies.ts"
 
 export interface ToolCall {
   readonly id: string
@@ -39,6 +40,8 @@ export interface ReplyRequest {
   readonly maxTokens: number | undefined
   readonly fault: "truncated" | "empty" | undefined
   readonly answers: ((request: SimRequest) => string | undefined) | undefined
+  /** Set when the request is in the optimizable mode. */
+  readonly optimizable: SampleCounter | undefined
   readonly newId: (prefix: string) => string
 }
 
@@ -104,6 +107,14 @@ export const buildChoices = (req: ReplyRequest): { readonly prompt: ParsedPrompt
       return { prompt, choices }
     }
   }
+  const optimized = req.optimizable === undefined ? undefined : optimizableChoices({
+    prompt,
+    messages: req.messages,
+    body: req.body,
+    n,
+    temperature: req.temperature,
+    samples: req.optimizable
+  })
   const choices: Array<Choice> = []
   for (let i = 0; i < n; i++) {
     const variant = req.temperature > 0 ? i : 0
@@ -120,7 +131,7 @@ export const buildChoices = (req: ReplyRequest): { readonly prompt: ParsedPrompt
       renderOutputs(
         prompt.format,
         prompt.outputFields,
-        solveTask(prompt.inputs, prompt.outputFields, { instructions: prompt.instructions, variant }),
+        optimized?.[i] ?? solveTask(prompt.inputs, prompt.outputFields, { instructions: prompt.instructions, variant }),
         variant
       )
     const done = finishText(text, req)
