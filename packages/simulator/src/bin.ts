@@ -112,6 +112,10 @@ const helpText = (): string => {
     `  ${column("x-sim-latency-ms: MS", 32)}request header: this request's latency instead of --latency-ms`,
     "An unknown KIND gets an HTTP 400 naming the kinds.",
     "",
+    "Optimizable mode (answers that depend on the instruction and demos, for optimizer tests; see the README):",
+    `  ${column("MODEL:optimizable", 32)}model-name suffix, e.g. "gpt-4o-mini:optimizable" (answers as MODEL)`,
+    `  ${column("x-sim-optimizable: 1 | 0", 32)}request header: this request in the mode, or out of it`,
+    "",
     "Fault kinds:",
     ...kinds,
     ""
