@@ -9,6 +9,7 @@ import {
   Example,
   JSONAdapter,
   LM,
+  Module,
   Predict,
   Signature,
   XMLAdapter
@@ -79,7 +80,7 @@ describe("the optimizable mode through DSPex programs", () => {
         "You are an instruction optimizer for large language models. Propose an instruction."
       )
       const inputs = { basic_instruction: "Given the fields `question`, produce the fields `answer`." }
-      const propose = (config: Predict.PredictConfig) =>
+      const propose = (config: Module.PredictConfig) =>
         Predict.make(sig, { config }).call(inputs).pipe(
           Effect.map((p) => p.completions.field("proposed_instruction").map(String))
         )
