@@ -45,6 +45,12 @@ export interface EvaluateOptions<P extends Module, R = never> {
   readonly failureScore?: number | undefined
   /** A name a remote executor uses to find the metric (default: the function's name). */
   readonly metricName?: string | undefined
+  /**
+   * Asked as each example is about to start; false skips it (an `ExampleSkipped` event: not scored, not
+   * an error). A caller stops a run gracefully with it (an optimizer's spent budget): examples already
+   * running finish and are reported, no new one starts.
+   */
+  readonly shouldStart?: ((index: number) => boolean) | undefined
 }
 
 export interface ExampleResult {
@@ -67,6 +73,7 @@ export interface EvaluationResult {
 
 export type EvaluateEvent =
   | { readonly _tag: "Started"; readonly total: number }
+  | { readonly _tag: "ExampleSkipped"; readonly index: number }
   | {
     readonly _tag: "ExampleDone"
     readonly index: number
@@ -141,6 +148,9 @@ interface Scored {
   readonly score: number
 }
 
+/** What a skipped example's task returns instead of a score. */
+const skipped: Scored = { prediction: new Prediction({}), score: Number.NaN }
+
 /**
  * Keeps a stop error's `results` out of its enumerable fields (still readable as `error.results`): Node
  * prints an escaped error's enumerable fields in full, and a run's results would bury its message.
@@ -166,7 +176,7 @@ const events = <P extends Module, R>(
   log: boolean
 ): Stream.Stream<EvaluateEvent, EvaluateError, ContextOf<P> | R | Executor.Executor> =>
   Stream.suspend(() => {
-    const { program, devset, metric } = options
+    const { metric, program, devset, shouldStart } = options
     const total = devset.length
     const maxErrors = options.maxErrors ?? 10
     const failureScore = options.failureScore ?? 0
@@ -185,6 +195,7 @@ const events = <P extends Module, R>(
       },
       // Plain steps rather than a generator: this runs once per example (see bench/evaluate-throughput.ts).
       effect: Effect.suspend(() => {
+        if (shouldStart !== undefined && !shouldStart(index)) return Effect.succeed(skipped)
         let inputs: Record<string, unknown>
         try {
           inputs = example.inputs()
@@ -204,6 +215,7 @@ const events = <P extends Module, R>(
 
     const results = new Array<ExampleResult>(total)
     let completed = 0
+    let skippedCount = 0
     let errors = 0
     let sum = 0
     // The event after which the run stops, and the error it stops with.
@@ -213,6 +225,10 @@ const events = <P extends Module, R>(
     const finished = () => results.filter(() => true)
 
     const onResult = (r: Executor.TaskResult<Scored, unknown>): EvaluateEvent => {
+      if (Exit.isSuccess(r.exit) && r.exit.value === skipped) {
+        skippedCount++
+        return { _tag: "ExampleSkipped", index: r.index }
+      }
       const example = devset[r.index]!
       let entry: ExampleResult
       if (Exit.isSuccess(r.exit)) {
@@ -273,8 +289,12 @@ const events = <P extends Module, R>(
 
     const end = Stream.suspend((): Stream.Stream<EvaluateEvent, EvaluateError> => {
       if (stop !== undefined) return Stream.fail(stop)
-      const score = percentage(sum, total)
-      const done: EvaluateEvent = { _tag: "Finished", result: { score, results } }
+      // With skipped examples the score is over those that ran (and results has only theirs).
+      const score = percentage(sum, total - skippedCount)
+      const done: EvaluateEvent = {
+        _tag: "Finished",
+        result: { score, results: skippedCount === 0 ? results : finished() }
+      }
       return log
         ? Stream.fromEffect(Effect.as(Effect.logInfo(`Average Metric: ${sum} / ${total} (${score}%)`), done))
         : Stream.succeed(done)

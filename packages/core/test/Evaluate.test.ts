@@ -312,6 +312,30 @@ describe("Evaluate.run", () => {
       expect(illTyped.results[0]!.error).toMatchObject({ _tag: "MetricError", returned: "\"yes\"", retryable: false })
     }))
 
+  it.effect("shouldStart stops a run gracefully: skipped examples are reported, not scored, not errors", () =>
+    Effect.gen(function*() {
+      const devset = [ex("1+1?", "2"), ex("2+2?", "4"), ex("3+3?", "6"), ex("4+4?", "9")]
+      const asked: Array<number> = []
+      const events = yield* provide(
+        Stream.runCollect(Evaluate.stream({
+          program: Predict.make("question -> answer"),
+          devset,
+          metric: exact,
+          numThreads: 1,
+          shouldStart: (i) => (asked.push(i), i !== 1 && i !== 3)
+        })),
+        arithmeticLM()
+      )
+      expect(asked.sort()).toEqual([0, 1, 2, 3])
+      expect(events.filter((e) => e._tag === "ExampleSkipped").map((e) => (e as { index: number }).index).sort())
+        .toEqual([1, 3])
+      const done = events.filter((e) => e._tag === "ExampleDone")
+      expect(done.map((e) => (e as { index: number }).index).sort()).toEqual([0, 2])
+      const finished = events.at(-1) as Extract<Evaluate.EvaluateEvent, { _tag: "Finished" }>
+      expect(finished.result.score).toBe(100)
+      expect(finished.result.results.map((r) => r.index)).toEqual([0, 2])
+    }))
+
   it.effect("an empty devset scores 0", () =>
     Effect.gen(function*() {
       const result = yield* provide(

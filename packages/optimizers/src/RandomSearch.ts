@@ -9,7 +9,7 @@
  * ranked in seed order, so the result is the one DSPy's sequential loop picks.
  */
 import type { Example, Module } from "@dspex/core"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import * as BootstrapFewShot from "./BootstrapFewShot.ts"
 import { InvalidOption } from "./Errors.ts"
 import { define } from "./internal/define.ts"
@@ -145,7 +145,9 @@ export const make = (options: Partial<Config> = {}): Optimizer<Config> => {
         }
       })
       session.fallback = () => best.deepCopy()
-      yield* Effect.forEach(
+      // Each candidate ends on its own: a spent budget stops the others gracefully (no new example starts,
+      // running ones finish and are checkpointed) instead of interrupting work already paid for.
+      const exits = yield* Effect.forEach(
         seeds,
         (seed) =>
           Effect.suspend(() => {
@@ -166,9 +168,11 @@ export const make = (options: Partial<Config> = {}): Optimizer<Config> => {
               done.set(seed, { seed, label, program, evaluation })
               yield* offerReady
             })
-          }),
-        { concurrency: compile.trialConcurrency ?? 4, discard: true }
+          }).pipe(Effect.exit),
+        { concurrency: compile.trialConcurrency ?? 4 }
       )
+      const failed = exits.find(Exit.isFailure)
+      if (failed !== undefined) return yield* Effect.failCause(failed.cause)
       if (stopAfter !== Number.POSITIVE_INFINITY) {
         const score = done.get(stopAfter)!.evaluation.score
         session.stopReason = { _tag: "StopScore", score, stopAtScore: config.stopAtScore! }

@@ -105,6 +105,16 @@ export class Session {
     return this.stopReason
   }
 
+  /**
+   * Counts an example about to be scored, if the budget allows it. Counted at the start rather than at the
+   * end, so concurrent examples never take the run past `maxMetricCalls`.
+   */
+  reserveMetricCall(): boolean {
+    if (this.exhausted() !== undefined) return false
+    this.metricCalls++
+    return true
+  }
+
   /** Fails with BudgetStop when the budget is spent: call before starting paid work. */
   readonly ensureBudget = Effect.suspend(() => {
     const reason = this.exhausted()
@@ -135,7 +145,8 @@ export class Session {
   /**
    * Scores `program` on `examples` through Evaluate (and so the Executor). Examples already scored for this
    * candidate by a run with the same key come from the checkpoint store. Stops at the budget: the examples
-   * scored by then are kept (and stored), the trial is marked incomplete and the run stops with BudgetStop.
+   * scored by then are kept (and stored): no new example starts, those running finish (a run overshoots a
+   * limit by at most the examples in flight), the trial is marked incomplete and the run stops with BudgetStop.
    */
   evaluate(
     program: Module.Module,
@@ -178,21 +189,20 @@ export class Session {
           metric: options.metric,
           ...(options.metricName === undefined ? {} : { metricName: options.metricName }),
           ...(options.numThreads === undefined ? {} : { numThreads: options.numThreads }),
-          ...(options.maxErrors === undefined ? {} : { maxErrors: options.maxErrors })
+          ...(options.maxErrors === undefined ? {} : { maxErrors: options.maxErrors }),
+          // A spent budget starts no new example; those running finish and are kept.
+          shouldStart: () => self.reserveMetricCall()
         }).pipe(
           Stream.mapEffect((event) => {
-            if (event._tag !== "ExampleDone") return Effect.succeed(false)
+            if (event._tag !== "ExampleDone") return Effect.void
             const i = missing[event.index]!
             scores[i] = event.score
-            self.metricCalls++
             if (event.error !== undefined) errors++
             const stored: StoredScore = event.error === undefined
               ? { score: event.score }
               : { score: event.score, error: Evaluate.describeError(event.error) }
-            // Budget limits are checked after each example, so a run overshoots by at most the examples in flight.
-            return Effect.as(self.store.put(keys[i]!, stored), self.exhausted() !== undefined)
+            return self.store.put(keys[i]!, stored)
           }),
-          Stream.takeUntil((stop) => stop),
           Stream.runDrain
         )
         const [, spent] = yield* Usage.capture(run as Effect.Effect<void, CompileError | CheckpointError, any>)
