@@ -17,7 +17,8 @@ const benches = [
   "predict-layers",
   "evaluate-throughput",
   "runtime-local",
-  "runtime-remote"
+  "runtime-remote",
+  "compile-resume"
 ] as const
 
 const only = process.argv.slice(2)
