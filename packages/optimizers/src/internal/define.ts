@@ -3,7 +3,7 @@
  * opens a Session under a live usage count, turns a spent budget into a clean stop with the best program
  * so far, and exposes the run both as `compile` and as a `stream` of progress events.
  */
-import { Evaluate, type Example, LM, type Module, ProgramState, Usage } from "@dspex/core"
+import { type Example, LM, type Module, ProgramState, Usage } from "@dspex/core"
 import { Effect, Queue, Stream } from "effect"
 import { Checkpoint } from "../Checkpoint.ts"
 import { InvalidOption } from "../Errors.ts"
@@ -117,7 +117,3 @@ export const define = <Config>(name: string, config: Config, algorithm: Algorith
       ) as any
   }
 }
-
-/** DSPy's Evaluate score of a set of per-example scores. */
-export const scoreOf = (scores: ReadonlyArray<number>) =>
-  Evaluate.percentage(scores.reduce((a, b) => a + b, 0), scores.length)
