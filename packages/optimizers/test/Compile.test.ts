@@ -2,9 +2,9 @@
  * What every optimizer shares: the progress stream, budgets, checkpoint and resume, determinism, and typed
  * errors for bad input. Run on BootstrapFewShot and RandomSearch against the simulator over HTTP.
  */
-import { Example, LM, Module, Predict, ProgramState } from "@dspex/core"
+import { Example, Executor, LM, Module, Predict, ProgramState } from "@dspex/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Stream } from "effect"
+import { Effect, Exit, Layer, Stream } from "effect"
 import { BootstrapFewShot, Checkpoint, LabeledFewShot, type Optimizer, Progress, RandomSearch } from "../src/index.ts"
 import { simulator, stack } from "./support.ts"
 
@@ -76,6 +76,45 @@ describe("compile runs", () => {
           String(a).localeCompare(String(b))
         )
       expect(shape(runs[0]!)).toEqual(shape(runs[1]!))
+    }).pipe(Effect.scoped))
+
+  it.live("every evaluation and bootstrap attempt is an Executor task whose descriptor carries the candidate's state", () =>
+    Effect.gen(function*() {
+      const sim = yield* simulator({ answers: teacher().answers })
+      const descriptors: Array<Executor.TaskDescriptor> = []
+      const local = Executor.makeLocal(4)
+      const recording = Layer.succeed(Executor.Executor, {
+        ...local,
+        runBatch: (tasks, options) => {
+          descriptors.push(...tasks.map((t) => t.descriptor))
+          return local.runBatch(tasks, options)
+        }
+      })
+      const result = yield* search.compile(Predict.make("question -> answer"), {
+        trainset,
+        metric,
+        trialConcurrency: 1
+      }).pipe(
+        Effect.provideService(LM.CurrentLM, lm),
+        Effect.provide(Layer.merge(stack(sim), recording))
+      )
+      const evaluations = result.log.trials.filter((t) => t.kind === "evaluation")
+      const evaluated = descriptors.filter((d) => d.kind === "evaluate")
+      expect(evaluated).toHaveLength(evaluations.length * trainset.length)
+      // The hash names the state, and the state rebuilds the candidate: a remote worker needs nothing else.
+      for (const d of evaluated) {
+        expect(ProgramState.hashState(d.program!.state)).toBe(d.program!.hash)
+        expect(evaluations.map((t) => t.candidate)).toContain(d.program!.hash)
+        const rebuilt = Predict.make("question -> answer")
+        yield* rebuilt.loadState(d.program!.state)
+        expect(ProgramState.stateHash(rebuilt)).toBe(d.program!.hash)
+      }
+      const bootstraps = descriptors.filter((d) => d.kind === "bootstrap")
+      expect(bootstraps).toHaveLength(result.log.trials.filter((t) => t.kind === "bootstrap").length)
+      expect(
+        bootstraps.every((d) => d.example !== undefined && ProgramState.hashState(d.program!.state) === d.program!.hash)
+      )
+        .toBe(true)
     }).pipe(Effect.scoped))
 
   it.live("a budget stops the run cleanly with the best program so far and the reason", () =>
