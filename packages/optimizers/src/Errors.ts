@@ -72,6 +72,29 @@ export class BootstrapFailed extends Schema.TaggedError<BootstrapFailed>()("Boot
   }
 }
 
+/**
+ * A call to the prompt model that proposes instructions failed (after the LM's own retries); DSPy raises it
+ * too. `error` is the LM or adapter error.
+ */
+export class ProposalFailed extends Schema.TaggedError<ProposalFailed>()("ProposalFailed", {
+  optimizer: Schema.String,
+  /** Which proposal, e.g. "depth 1, predictor self". */
+  step: Schema.String,
+  error: Schema.Unknown
+}) {
+  get retryable(): boolean {
+    return (this.error as { retryable?: unknown } | null)?.retryable === true
+  }
+  override get message(): string {
+    const inner = this.error instanceof Error ? `${this.error.name}: ${this.error.message}` : String(this.error)
+    return `${this.optimizer}: proposing instructions (${this.step}) failed: ${inner}`
+  }
+  get suggestion(): string {
+    const inner = (this.error as { suggestion?: unknown } | null)?.suggestion
+    return typeof inner === "string" ? inner : "Check the prompt model (its name, key and limits), then run again."
+  }
+}
+
 /** The checkpoint store could not be opened, read or written. */
 export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
   path: Schema.String,
@@ -87,4 +110,10 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>()("Chec
 }
 
 /** Every error an optimizer's own checks can raise (besides the program's and the metric's own). */
-export type OptimizerError = InvalidDataset | InvalidOption | InvalidProgram | BootstrapFailed | CheckpointError
+export type OptimizerError =
+  | InvalidDataset
+  | InvalidOption
+  | InvalidProgram
+  | BootstrapFailed
+  | ProposalFailed
+  | CheckpointError
