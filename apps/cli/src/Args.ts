@@ -12,7 +12,14 @@ export const stringFlags: ReadonlySet<string> = new Set([
   "demos",
   "inputs",
   "completion",
-  "model"
+  "model",
+  "program",
+  "trainset",
+  "valset",
+  "metric",
+  "out",
+  "config",
+  "checkpoint"
 ])
 
 /** `--name` (a long flag) or `-h` (a short one); "->", "-", "- text" and negative numbers are values. */

@@ -1,11 +1,13 @@
 /**
- * The `dspex` command tree (effect/cli): `prompt format`, `prompt parse`, `run-example`. Every flag's help
+ * The `dspex` command tree (effect/cli): `prompt format`, `prompt parse`, `run-example`, `optimize`. Every flag's help
  * shows its default; invalid values are usage errors (see Usage.ts), printed as JSON like any other error.
  */
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { normalizeArgs } from "./Args.ts"
 import { exampleCount } from "./Dataset.ts"
+import { metricNames } from "./Metric.ts"
+import { optimizerNames, optimizers } from "./Optimizers.ts"
 import { printError, printJson } from "./Output.ts"
 import { formatPrompt, parsePrompt } from "./Prompt.ts"
 import { fromShowHelp, layerPresenter } from "./Usage.ts"
@@ -107,9 +109,147 @@ const runExampleCommand = Command.make("run-example", {
     )
   )
 
+const optionalPositive = (flag: Flag.Flag<number>, what: string, description: string) =>
+  flag.pipe(
+    Flag.filter((n) => n > 0, () => `${what} above 0`),
+    Flag.optional,
+    Flag.withDescription(description)
+  )
+
+const optimizeCommand = Command.make("optimize", {
+  program: Flag.String("program").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Module file (.ts, .js, .mjs) whose default export, or `program` export, is a DSPex Module (this or --signature)"
+    )
+  ),
+  signature: Flag.String("signature").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Compile a single module over this DSPy signature, e.g. \"question -> answer\" (this or --program)"
+    )
+  ),
+  module: Flag.Literals("module", ["predict", "chain-of-thought"]).pipe(
+    Flag.withDefault("predict" as const),
+    Flag.withDescription("The module --signature builds (default: predict)")
+  ),
+  optimizer: Flag.Literals("optimizer", optimizerNames).pipe(
+    Flag.withDescription(
+      `The optimizer (required): ${optimizerNames.map((n) => `${n} (${optimizers[n].dspy})`).join(", ")}`
+    )
+  ),
+  trainset: Flag.String("trainset").pipe(
+    Flag.withDescription("JSONL file, one example object per line (required)")
+  ),
+  valset: Flag.String("valset").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "JSONL file the candidates are scored on (default: each optimizer's DSPy default, the trainset)"
+    )
+  ),
+  metric: Flag.String("metric").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      `${
+        metricNames.join(", ")
+      }, or a function the --program file exports (default: its \`metric\` export, else exact_match)`
+    )
+  ),
+  inputs: Flag.String("inputs").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Comma-separated input keys of the examples, e.g. question,context (default: the program's input fields found in the data)"
+    )
+  ),
+  out: Flag.String("out").pipe(
+    Flag.withDescription("Where to save the compiled program, in DSPy's JSON layout (required)")
+  ),
+  model: Flag.String("model").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "provider/model, as for run-example (default: openai/gpt-4o-mini with OPENAI_API_KEY or OPENAI_BASE_URL set, else anthropic/claude-haiku-4-5 with ANTHROPIC_API_KEY, else openai/dspex-sim on the simulated provider)"
+    )
+  ),
+  simulate: Flag.Boolean("simulate").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Run against the simulated provider even when API keys are set (default: only when none is)")
+  ),
+  cache: Flag.Boolean("cache").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Use the LM cache: memory and disk at DSPEX_CACHE_DIR, as DSPEX_CACHE says (default: off)")
+  ),
+  threads: Flag.Int("threads").pipe(
+    Flag.withDefault(defaults.threads),
+    Flag.filter((n) => n >= 1, () => "a whole number of at least 1"),
+    Flag.withDescription(`Concurrent examples, at least 1 (default: ${defaults.threads})`)
+  ),
+  seed: Flag.Int("seed").pipe(
+    Flag.optional,
+    Flag.withDescription("Seed of the optimizer's random choices (default: the optimizer's DSPy default)")
+  ),
+  config: Flag.String("config").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "The optimizer's hyperparameters as a JSON object, e.g. '{\"maxBootstrappedDemos\": 2}' (default: DSPy's)"
+    )
+  ),
+  maxLmCalls: optionalPositive(
+    Flag.Int("max-lm-calls"),
+    "a whole number",
+    "Stop after this many LM calls (default: no limit)"
+  ),
+  maxMetricCalls: optionalPositive(
+    Flag.Int("max-metric-calls"),
+    "a whole number",
+    "Stop after this many examples scored (default: no limit)"
+  ),
+  maxCost: optionalPositive(
+    Flag.Finite("max-cost"),
+    "an amount in USD",
+    "Stop once this many USD are spent (default: no limit)"
+  ),
+  checkpoint: Flag.String("checkpoint").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "SQLite file keeping every paid step, so the same command run again resumes where it stopped (default: none)"
+    )
+  )
+}, (cfg) =>
+  // Loaded only here: the optimizers, the providers, their SDKs and the simulator.
+  printJson(Effect.flatMap(Effect.promise(() => import("./Optimize.ts")), ({ optimize }) =>
+    optimize({
+      program: Option.getOrUndefined(cfg.program),
+      signature: Option.getOrUndefined(cfg.signature),
+      module: cfg.module,
+      optimizer: cfg.optimizer,
+      trainset: cfg.trainset,
+      valset: Option.getOrUndefined(cfg.valset),
+      metric: Option.getOrUndefined(cfg.metric),
+      inputs: Option.getOrUndefined(
+        Option.map(cfg.inputs, (s) => s.split(",").map((k) => k.trim()).filter((k) => k !== ""))
+      ),
+      out: cfg.out,
+      model: Option.getOrUndefined(cfg.model),
+      simulate: cfg.simulate,
+      cache: cfg.cache,
+      threads: cfg.threads,
+      seed: Option.getOrUndefined(cfg.seed),
+      config: Option.getOrUndefined(cfg.config),
+      budget: {
+        maxLmCalls: Option.getOrUndefined(cfg.maxLmCalls),
+        maxMetricCalls: Option.getOrUndefined(cfg.maxMetricCalls),
+        maxCost: Option.getOrUndefined(cfg.maxCost)
+      },
+      checkpoint: Option.getOrUndefined(cfg.checkpoint)
+    })))).pipe(
+    Command.withDescription(
+      "Compile a program with one of DSPy's optimizers on a JSONL trainset and save it in DSPy's JSON layout"
+    )
+  )
+
 export const dspex = Command.make("dspex").pipe(
   Command.withDescription("DSPex: DSPy-style LM programming for TypeScript, on Effect"),
-  Command.withSubcommands([prompt, runExampleCommand])
+  Command.withSubcommands([prompt, runExampleCommand, optimizeCommand])
 )
 
 /**

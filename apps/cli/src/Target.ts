@@ -1,5 +1,5 @@
 /**
- * Which provider `run-example` talks to. A real provider when the model asks for one (and its key is set),
+ * Which provider `run-example` and `optimize` talk to. A real provider when the model asks for one (and its key is set),
  * or when no model is given and a key is; the simulated provider when nothing is configured or when asked
  * for with `--simulate`. A model whose provider cannot be used is an LMConfigurationError naming what to
  * set, before any example runs: never a run that fails example after example.
@@ -28,7 +28,7 @@ export const defaultModels = {
   simulated: "openai/dspex-sim"
 } as const
 
-/** The providers run-example knows, for the unknown-provider error. */
+/** The providers the CLI knows, for the unknown-provider error. */
 const supported =
   "openai/<model> (OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server) or anthropic/<model> (ANTHROPIC_API_KEY)"
 
@@ -41,7 +41,7 @@ const variable = (name: string) =>
 const unknownProvider = (model: string, provider: string) =>
   new LMError.LMConfigurationError({
     model,
-    detail: `run-example has no provider "${provider}"`,
+    detail: `dspex has no provider "${provider}"`,
     fix: `Use ${supported}, or add --simulate to run the model name against the simulated provider`
   })
 

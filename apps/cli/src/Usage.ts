@@ -7,10 +7,14 @@
 import { Console, Effect, Layer, Schema } from "effect"
 import { CliError, CliOutput } from "effect/cli"
 
-/** The command line does not fit the command: what is wrong, for which command. */
+/**
+ * The command line does not fit the command: what is wrong, for which command. `hint` is what to change,
+ * when the command knows better than its help (the valid names, the keys a JSON flag takes).
+ */
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
   command: Schema.String,
-  problems: Schema.Array(Schema.String)
+  problems: Schema.Array(Schema.String),
+  hint: Schema.optional(Schema.String)
 }) {
   readonly retryable = false
   override get message(): string {
@@ -19,7 +23,9 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
       : `${this.command}: ${this.problems.join("; ")}`
   }
   get suggestion(): string {
-    return `Run \`${this.command} --help\` for its flags, their defaults and subcommands (the help is also on stderr above).`
+    return this.hint === undefined
+      ? `Run \`${this.command} --help\` for its flags, their defaults and subcommands (the help is also on stderr above).`
+      : `${this.hint} (\`${this.command} --help\` lists every flag.)`
   }
 }
 
