@@ -4,6 +4,7 @@
  */
 export * as BootstrapFewShot from "./BootstrapFewShot.ts"
 export * as Checkpoint from "./Checkpoint.ts"
+export * as COPRO from "./COPRO.ts"
 export * as Errors from "./Errors.ts"
 export * as LabeledFewShot from "./LabeledFewShot.ts"
 export * as MIPROv2 from "./MIPROv2.ts"
