@@ -10,6 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { readFileSync } from "node:fs"
 import { Checkpoint, MIPROv2, type Optimizer, type TrialLog } from "../src/index.ts"
+import { examplesRepr, stripPrefix } from "../src/internal/datasetSummary.ts"
 import { simulator, stack } from "./support.ts"
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/mipro.json", import.meta.url), "utf8")) as {
@@ -385,5 +386,73 @@ describe("MIPROv2", () => {
       expect(yield* failure(MIPROv2.make(), { trainset }, false)).toMatchObject({ _tag: "LMConfigurationError" })
       // Nothing was sent for any of them.
       expect(sim.stats().totalRequests).toBe(0)
+    }).pipe(Effect.scoped), 60_000)
+
+  it("DSPy's text helpers: strip_prefix and the examples' repr (expected strings from CPython)", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["Proposed Instruction: Multiply the numbers.", "Multiply the numbers."],
+      ["\"Answer the question.\"", "Answer the question."],
+      ["The symbol ⊕ means: multiply the two numbers.", "The symbol ⊕ means: multiply the two numbers."],
+      ["**New Instruction:** Be brief.", "** Be brief."],
+      ["Task: Given the fields", "Given the fields"],
+      ["One two three four five six: x", "One two three four five six: x"],
+      ["Résumé du problème: fais-le", "fais-le"],
+      ["  Instruction:\"Quoted\"", "Quoted"],
+      ["No label here", "No label here"]
+    ]
+    for (const [text, stripped] of cases) expect(stripPrefix(text)).toBe(stripped)
+    const examples = [
+      Example.make({
+        question: "It's 2 ⊕ 3?",
+        context: ["a\nb", "say \"hi\""],
+        answer: "7",
+        n: 3,
+        ok: true,
+        none: null,
+        dspy_uuid: "x"
+      }).withInputs("question", "context"),
+      Example.make({ q: "x" }).withInputs("q")
+    ]
+    expect(examplesRepr(examples)).toBe(
+      "[Example({'question': \"It's 2 ⊕ 3?\", 'context': ['a\\nb', 'say \"hi\"'], 'answer': '7', 'n': 3, 'ok': True, 'none': None}) (input_keys={'context', 'question'}), Example({'q': 'x'}) (input_keys={'q'})]"
+    )
+  })
+
+  it.live("the dataset summary stops at the fifth COMPLETE and never keeps one", () =>
+    Effect.gen(function*() {
+      const rec = recorder()
+      const sim = yield* simulator({ answers: rec.answers })
+      const big = toExamples(Optimizable.operatorDataset({ trainSize: 120, devSize: 20, seed: 5 }).trainset)
+      const observations: Array<string> = []
+      const onLm: Callbacks.Callback = (e) => {
+        const text = JSON.stringify(e._tag === "LMStart" ? e.messages : "")
+        if (text.includes("ObservationSummarizer") || text.includes("[[ ## summary ## ]]")) observations.push(text)
+      }
+      const { log } = yield* MIPROv2.make({
+        auto: null,
+        numCandidates: 2,
+        numTrials: 1,
+        minibatch: false,
+        maxBootstrappedDemos: 0,
+        maxLabeledDemos: 0
+      }).compile(Predict.make("question -> answer"), { trainset: big.slice(0, 100), valset: big.slice(100), metric })
+        .pipe(
+          Callbacks.withCallbacks([onLm]),
+          Effect.provideService(LM.CurrentLM, lm),
+          Effect.provide(stack(sim))
+        )
+      // The first batch, then batches 10, 20, ... each answered COMPLETE: the fifth ends it (DSPy: 6 calls,
+      // not 10), then the summary.
+      const summary = log.trials.filter((t) => t.label.startsWith("dataset summary"))
+      expect(summary.map((t) => t.label)).toEqual([
+        "dataset summary: observations on examples 0-10",
+        ...[10, 20, 30, 40, 50].map((b) => `dataset summary: observations on examples ${b}-${b + 10}`),
+        "dataset summary: summary"
+      ])
+      expect(observations).toHaveLength(1)
+      expect(observations[0]).not.toContain("COMPLETE")
+      // auto null: numCandidates instructions (the first replaced by the original) over numTrials full trials.
+      expect(log.trials.filter((t) => t.label.startsWith("instruction proposal"))).toHaveLength(2)
+      expect(evaluations(log).map((t) => t.examples)).toEqual([20, 20])
     }).pipe(Effect.scoped), 60_000)
 })
