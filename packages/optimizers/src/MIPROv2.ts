@@ -281,6 +281,8 @@ const search = (input: SearchInput): Effect.Effect<Module.Module, any, any> =>
     let best = program.deepCopy()
     let bestScore = 0
     session.fallback = () => best.deepCopy()
+    // A full evaluation is offered to the session (the budget stop's answer) only when it beats DSPy's best
+    // score: after a baseline that failed (score 0) DSPy keeps the baseline over later zeros, and so do we.
     const improve = (evaluation: Evaluation | undefined, candidate: Module.Module, label: string) =>
       Effect.gen(function*() {
         const score = evaluation?.score ?? 0
