@@ -10,6 +10,7 @@
  */
 import {
   Cache,
+  type Errors,
   Evaluate,
   type Example,
   Executor,
@@ -26,7 +27,13 @@ import { inputKeysFor, parseJson, readRows, toExamples } from "./Jsonl.ts"
 import { chooseMetric } from "./Metric.ts"
 import { type Make, type OptimizerName, optimizers } from "./Optimizers.ts"
 import { errorJson } from "./Output.ts"
-import { fromSignature, type LoadedProgram, loadProgramFile, programInputs } from "./ProgramFile.ts"
+import {
+  fromSignature,
+  type LoadedProgram,
+  loadProgramFile,
+  programInputs,
+  type ProgramLoadError
+} from "./ProgramFile.ts"
 import { roundCost } from "./RunExample.ts"
 import { chooseTarget } from "./Target.ts"
 import { UsageError } from "./Usage.ts"
@@ -123,7 +130,9 @@ const parseConfig = (
     return config
   })
 
-const loadProgram = (args: OptimizeArgs): Effect.Effect<LoadedProgram, any> => {
+const loadProgram = (
+  args: OptimizeArgs
+): Effect.Effect<LoadedProgram, UsageError | ProgramLoadError | Errors.SignatureParseError> => {
   if (args.program !== undefined && args.signature !== undefined) {
     return Effect.fail(usage(
       "--program and --signature are alternatives: give one",
