@@ -18,7 +18,8 @@ const benches = [
   "evaluate-throughput",
   "runtime-local",
   "runtime-remote",
-  "compile-resume"
+  "compile-resume",
+  "mipro-concurrency"
 ] as const
 
 const only = process.argv.slice(2)

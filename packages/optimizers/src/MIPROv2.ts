@@ -486,7 +486,8 @@ export const make = (options: Partial<Config> = {}): Optimizer<Config> => {
         dataAware: config.dataAwareProposer,
         fewshotAware: config.fewshotAwareProposer,
         tipAware: config.tipAwareProposer,
-        demosInContext: BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT
+        demosInContext: BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT,
+        concurrency: compile.trialConcurrency ?? 4
       })
       program.predictors().forEach((p, i) => (instructions[i]![0] = p.signature.instructions))
 

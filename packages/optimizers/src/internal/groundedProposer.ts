@@ -141,6 +141,8 @@ export interface ProposerOptions {
   readonly tipAware: boolean
   /** Augmented demos shown per proposal (MIPROv2: BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT = 3). */
   readonly demosInContext: number
+  /** Proposals made at once (default 1). */
+  readonly concurrency?: number | undefined
 }
 
 /** One prompt-model call under the proposal's rollout LM (DSPy's `dspy.context(lm=rollout_lm)`). */
@@ -259,11 +261,12 @@ export const proposeInstructions = (
     const useTaskDemos = options.fewshotAware && haveDemos
     const numDemos = haveDemos ? Math.max(demoSets[0]!.length, 1) : n
     const candidate = ProgramState.stateHash(program)
-    const proposals: Array<Array<string>> = []
+    // Every random draw happens first, in DSPy's order (tip, then rollout id, proposal by proposal); the
+    // proposals themselves are independent prompt-model calls, so they then run concurrently.
+    const planned: Array<{ readonly predI: number; readonly inputs: ProposalInputs; readonly key: string }> = []
     const predictors = program.namedPredictors()
     for (let predI = 0; predI < predictors.length; predI++) {
       const [path, predictor] = predictors[predI]!
-      proposals.push([])
       for (let setI = 0; setI < Math.min(n, numDemos); setI++) {
         const tip = options.tipAware ? rng.choice(TIPS)[1] : undefined
         const rolloutId = rng.randint(0, 10 ** 9)
@@ -292,15 +295,15 @@ export const proposeInstructions = (
           basic: predictor.signature.instructions,
           lm
         })
-        const instruction = yield* session.step(
-          "proposal",
-          step,
-          candidate,
-          `instruction/${key}`,
-          proposeOne(inputs)
-        )
-        proposals[predI]!.push(instruction)
+        planned.push({ predI, inputs, key })
       }
     }
+    const instructions = yield* Effect.forEach(
+      planned,
+      ({ inputs, key }) => session.step("proposal", inputs.step, candidate, `instruction/${key}`, proposeOne(inputs)),
+      { concurrency: options.concurrency ?? 1 }
+    )
+    const proposals: Array<Array<string>> = predictors.map(() => [])
+    planned.forEach(({ predI }, i) => proposals[predI]!.push(instructions[i] as string))
     return proposals
   })
