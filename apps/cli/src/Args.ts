@@ -19,7 +19,8 @@ export const stringFlags: ReadonlySet<string> = new Set([
   "metric",
   "out",
   "config",
-  "checkpoint"
+  "checkpoint",
+  "embedder"
 ])
 
 /** `--name` (a long flag) or `-h` (a short one); "->", "-", "- text" and negative numbers are values. */

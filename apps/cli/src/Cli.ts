@@ -193,6 +193,12 @@ const optimizeCommand = Command.make("optimize", {
       "The optimizer's hyperparameters as a JSON object, e.g. '{\"maxBootstrappedDemos\": 2}' (default: DSPy's)"
     )
   ),
+  embedder: Flag.String("embedder").pipe(
+    Flag.withDefault("openai/text-embedding-3-small"),
+    Flag.withDescription(
+      "Embedding model of knn, on OpenAI's API as configured, or the simulator's (default: openai/text-embedding-3-small)"
+    )
+  ),
   maxLmCalls: optionalPositive(
     Flag.Int("max-lm-calls"),
     "a whole number",
@@ -235,6 +241,7 @@ const optimizeCommand = Command.make("optimize", {
       threads: cfg.threads,
       seed: Option.getOrUndefined(cfg.seed),
       config: Option.getOrUndefined(cfg.config),
+      embedder: cfg.embedder,
       budget: {
         maxLmCalls: Option.getOrUndefined(cfg.maxLmCalls),
         maxMetricCalls: Option.getOrUndefined(cfg.maxMetricCalls),

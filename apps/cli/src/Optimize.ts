@@ -10,12 +10,14 @@
  */
 import {
   Cache,
+  Embedder,
   type Errors,
   Evaluate,
   type Example,
   Executor,
   LanguageModel,
   LM,
+  type LMError,
   type Module,
   ProgramState,
   Providers
@@ -54,6 +56,8 @@ export interface OptimizeArgs {
   readonly threads: number
   readonly seed?: number | undefined
   readonly config?: string | undefined
+  /** The embedding model of optimizers that embed (KNNFewShot). */
+  readonly embedder: string
   readonly budget: Optimizer.Budget
   readonly checkpoint?: string | undefined
 }
@@ -73,6 +77,8 @@ export interface OptimizeReport {
   readonly score: number | null
   /** Where the score was measured. */
   readonly scoredOn: "valset" | "trainset"
+  /** The optimizer's best candidate (its trial, state hash and score where the optimizer scored it), if any. */
+  readonly best: TrialLog.TrialLog["best"] | null
   readonly stopReason: TrialLog.StopReason
   readonly stopped: string
   readonly trials: number
@@ -80,6 +86,8 @@ export interface OptimizeReport {
   /** Steps (evaluated examples, bootstrap attempts, proposals) replayed from `--checkpoint`. */
   readonly resumedSteps: number
   readonly usage: Readonly<Record<string, LanguageModel.ModelUsage>>
+  /** The embedding model's usage, for optimizers that embed. */
+  readonly embeddingUsage?: Readonly<Record<string, LanguageModel.ModelUsage>> | undefined
   /** Each predictor of the compiled program: its demos and instructions. */
   readonly predictors: Readonly<Record<string, { readonly demos: number; readonly instructions: string }>>
   readonly out: string
@@ -100,8 +108,7 @@ const parseConfig = (
   make: Make
 ): Effect.Effect<Record<string, unknown>, UsageError> =>
   Effect.gen(function*() {
-    if (source === undefined) return {}
-    const parsed = parseJson(source)
+    const parsed = parseJson(source ?? "{}")
     if (!parsed.ok) {
       return yield* usage(
         `--config: invalid JSON: ${parsed.error}`,
@@ -125,10 +132,27 @@ const parseConfig = (
           `Its hyperparameters are ${known.join(", ")} (DSPy's snake_case names work too).`
         )
       }
-      config[camel] = v
+      config[camel] = withLms(camel, v)
+    }
+    const missing = (optimizers[name].required ?? []).filter((k) => config[k] === undefined)
+    if (missing.length > 0) {
+      return yield* usage(
+        `--config: ${optimizers[name].dspy} needs ${missing.join(", ")} (DSPy has no default for it)`,
+        `Give it in --config, e.g. --config '{"${missing[0]}": 3}'.`
+      )
     }
     return config
   })
+
+/** Hyperparameters that hold an LM take a model id too: "openai/gpt-4o" is `LM.make("openai/gpt-4o")`. */
+const withLms = (key: string, value: unknown): unknown => {
+  if ((key === "promptModel" || key === "taskModel") && typeof value === "string") return LM.make(value)
+  if (key === "teacherSettings" && typeof value === "object" && value !== null) {
+    const lm = (value as { readonly lm?: unknown }).lm
+    return typeof lm === "string" ? { ...value, lm: LM.make(lm) } : value
+  }
+  return value
+}
 
 const loadProgram = (
   args: OptimizeArgs
@@ -153,6 +177,28 @@ const loadExamples = (flag: string, path: string, inputs: ReadonlyArray<string> 
     const keys = yield* inputKeysFor(rows, flag, path, inputs, programInputs(program))
     return yield* toExamples(rows, flag, path, keys)
   })
+
+/**
+ * The Embedder of the run. An optimizer that embeds needs it, so a missing key fails the run at once; for
+ * the others it is there for programs that embed, and a model that cannot be set up fails only their calls.
+ */
+const embedderLayer = (
+  model: string,
+  embeddings: Effect.Effect<Embedder.EmbeddingProvider, LMError.LMConfigurationError>,
+  cache: Layer.Layer<Cache.Cache, LMError.LMConfigurationError>,
+  required: boolean
+): Layer.Layer<Embedder.Embedder, LMError.LMConfigurationError> => {
+  const real = Embedder.layer({ model }).pipe(Layer.provide([Embedder.providers(embeddings), cache]))
+  return required ? real : real.pipe(
+    Layer.catchTag(
+      "LMConfigurationError",
+      (error) => Layer.succeed(Embedder.Embedder, { model, embed: () => Effect.fail(error), usage: () => ({}) })
+    )
+  )
+}
+
+const rounded = (usage: Readonly<Record<string, LanguageModel.ModelUsage>>) =>
+  Object.fromEntries(Object.entries(usage).map(([model, u]) => [model, { ...u, cost: roundCost(u.cost) }]))
 
 const totals = (usage: Readonly<Record<string, LanguageModel.ModelUsage>>) =>
   Object.values(usage).reduce((t, u) => ({ calls: t.calls + u.calls, cost: t.cost + u.cost }), { calls: 0, cost: 0 })
@@ -289,15 +335,12 @@ export const optimize = (args: OptimizeArgs): Effect.Effect<OptimizeReport, unkn
         valset === undefined ? "" : ` and ${valset.length} valset`
       } examples (metric ${chosen.name}) with ${target.model} via ${target.description}`
     )
+    const cache = args.cache ? Cache.layerConfig : Cache.layerNone
     const services = Layer.mergeAll(
-      LanguageModel.layer().pipe(
-        Layer.provide([
-          Layer.succeed(Providers.Providers, target.providers),
-          args.cache ? Cache.layerConfig : Cache.layerNone
-        ])
-      ),
+      LanguageModel.layer().pipe(Layer.provide([Layer.succeed(Providers.Providers, target.providers), cache])),
       Executor.layerLocal({ concurrency: args.threads }),
-      args.checkpoint === undefined ? Checkpoint.layerNone : Checkpoint.layerSqlite(args.checkpoint)
+      args.checkpoint === undefined ? Checkpoint.layerNone : Checkpoint.layerSqlite(args.checkpoint),
+      embedderLayer(args.embedder, target.embeddings, cache, entry.embeds === true)
     )
     const run = Effect.gen(function*() {
       // The program file's own services are unknown here: the CLI provides the LM stack and nothing else.
@@ -312,7 +355,7 @@ export const optimize = (args: OptimizeArgs): Effect.Effect<OptimizeReport, unkn
       }) as Stream.Stream<
         Progress.Event | Optimizer.Finished<Module.Module>,
         Optimizer.CompileError,
-        LanguageModel.LanguageModel | Executor.Executor
+        LanguageModel.LanguageModel | Executor.Executor | Embedder.Embedder
       >
       const compiled = yield* events.pipe(
         Stream.tap((event) =>
@@ -335,23 +378,31 @@ export const optimize = (args: OptimizeArgs): Effect.Effect<OptimizeReport, unkn
       const { log: trialLog, program } = compiled!
       yield* ProgramState.save(program, args.out)
       yield* log(`saved the compiled program to ${args.out}`)
+      if (entry.embeds === true) {
+        yield* log(
+          `note: ${optimizer.name} picks each call's demos from the trainset, which the saved file does not hold (as in DSPy)`
+        )
+      }
       const scoredOn = valset === undefined ? "trainset" as const : "valset" as const
-      const final: FinalScore | { readonly error: unknown } = trialLog.best !== undefined
-        ? { score: trialLog.best.score, metricCalls: 0, resumed: 0, stop: undefined }
-        : trialLog.stopReason._tag === "BudgetExhausted"
-        ? { score: null, metricCalls: 0, resumed: 0, stop: undefined }
-        : yield* scoreCompiled(program, valset ?? trainset, {
-          metric: chosen.metric,
-          metricName: chosen.name,
-          threads: args.threads,
-          budget: args.budget,
-          metricCallsBefore: trialLog.metricCalls,
-          lm
-        }).pipe(Effect.catchTags({
-          ErrorBudgetExceeded: (error) => Effect.succeed({ error }),
-          EvaluationAborted: (error) => Effect.succeed({ error })
-        }))
+      // The optimizer's own best score stands when it was measured where the report says: the valset if given.
+      const final: FinalScore | { readonly error: unknown } =
+        trialLog.best !== undefined && (valset === undefined || entry.scores === "valset")
+          ? { score: trialLog.best.score, metricCalls: 0, resumed: 0, stop: undefined }
+          : trialLog.stopReason._tag === "BudgetExhausted"
+          ? { score: null, metricCalls: 0, resumed: 0, stop: undefined }
+          : yield* scoreCompiled(program, valset ?? trainset, {
+            metric: chosen.metric,
+            metricName: chosen.name,
+            threads: args.threads,
+            budget: args.budget,
+            metricCallsBefore: trialLog.metricCalls,
+            lm
+          }).pipe(Effect.catchTags({
+            ErrorBudgetExceeded: (error) => Effect.succeed({ error }),
+            EvaluationAborted: (error) => Effect.succeed({ error })
+          }))
       const usage = (yield* LanguageModel.LanguageModel).usage()
+      const embeddingUsage = entry.embeds === true ? (yield* Embedder.Embedder).usage() : undefined
       const stopReason = "stop" in final && final.stop !== undefined ? final.stop : trialLog.stopReason
       const report: OptimizeReport = {
         ...("error" in final ? { error: errorJson(final.error) } : {}),
@@ -364,14 +415,14 @@ export const optimize = (args: OptimizeArgs): Effect.Effect<OptimizeReport, unkn
         valset: valset?.length ?? null,
         score: "score" in final ? final.score : null,
         scoredOn,
+        best: trialLog.best ?? null,
         stopReason,
         stopped: TrialLog.describeStop(stopReason),
         trials: trialLog.trials.length,
         metricCalls: trialLog.metricCalls + ("metricCalls" in final ? final.metricCalls : 0),
         resumedSteps: trialLog.resumedSteps + ("resumed" in final ? final.resumed : 0),
-        usage: Object.fromEntries(
-          Object.entries(usage).map(([model, u]) => [model, { ...u, cost: roundCost(u.cost) }])
-        ),
+        usage: rounded(usage),
+        ...(embeddingUsage === undefined ? {} : { embeddingUsage: rounded(embeddingUsage) }),
         predictors: Object.fromEntries(
           program.namedPredictors().map((
             [name, p]

@@ -4,8 +4,8 @@
  * for with `--simulate`. A model whose provider cannot be used is an LMConfigurationError naming what to
  * set, before any example runs: never a run that fails example after example.
  */
-import { LM, LMError, Providers } from "@dspex/core"
-import { Anthropic, OpenAi } from "@dspex/providers"
+import { type Embedder, LM, LMError, Providers } from "@dspex/core"
+import { Anthropic, OpenAi, OpenAiEmbeddings } from "@dspex/providers"
 import { Simulator } from "@dspex/simulator"
 import { Config, Effect, Option, Redacted, type Scope } from "effect"
 
@@ -15,6 +15,11 @@ export interface Target {
   readonly model: string
   readonly providers: Providers.ProvidersShape
   readonly simulated: boolean
+  /**
+   * OpenAI's embeddings endpoint beside it (the simulator's, when simulated), for optimizers that embed
+   * (KNNFewShot); built only when one asks, so a missing OPENAI_API_KEY fails only then.
+   */
+  readonly embeddings: Effect.Effect<Embedder.EmbeddingProvider, LMError.LMConfigurationError>
 }
 
 export interface TargetArgs {
@@ -69,7 +74,13 @@ const simulated = (model: string) =>
       yield* Anthropic.provider({ apiKey, baseURL: sim.anthropicBaseUrl })
     )
     const url = provider === "openai" ? sim.openaiBaseUrl : sim.anthropicBaseUrl
-    return { description: `the simulated provider at ${url}`, model, providers, simulated: true } satisfies Target
+    return {
+      description: `the simulated provider at ${url}`,
+      model,
+      providers,
+      simulated: true,
+      embeddings: OpenAiEmbeddings.provider({ apiKey, baseURL: sim.openaiBaseUrl })
+    } satisfies Target
   })
 
 /**
@@ -109,7 +120,13 @@ export const chooseTarget = (args: TargetArgs): Effect.Effect<Target, LMError.LM
         const where = openaiBase === undefined
           ? `OpenAI at ${openai.endpoint}`
           : `the OpenAI-compatible server at ${openai.endpoint}`
-        return { description: where, model, providers: Providers.make(openai), simulated: false } satisfies Target
+        return {
+          description: where,
+          model,
+          providers: Providers.make(openai),
+          simulated: false,
+          embeddings: OpenAiEmbeddings.provider(openaiKey === undefined ? { apiKey: Redacted.make("not-needed") } : {})
+        } satisfies Target
       }
       case "anthropic": {
         const model = args.model ?? defaultModels.anthropic
@@ -119,7 +136,9 @@ export const chooseTarget = (args: TargetArgs): Effect.Effect<Target, LMError.LM
           description: `Anthropic at ${anthropic.endpoint}`,
           model,
           providers: Providers.make(anthropic),
-          simulated: false
+          simulated: false,
+          // Anthropic has no embeddings API: OpenAI's, as configured (its missing key fails only if used).
+          embeddings: OpenAiEmbeddings.provider()
         } satisfies Target
       }
       default:

@@ -172,6 +172,91 @@ describe.concurrent("compiling the secret-code program", () => {
   })
 })
 
+const operatorArgs = (optimizer: string, out: string, ...more: ReadonlyArray<string>) => [
+  "optimize",
+  "--signature",
+  "question -> answer",
+  "--optimizer",
+  optimizer,
+  "--trainset",
+  join(examples, "operator.train.jsonl"),
+  "--valset",
+  join(examples, "operator.dev.jsonl"),
+  "--model",
+  model,
+  "--out",
+  out,
+  ...more
+]
+
+describe.concurrent("the instruction optimizers find the ⊕ rule (zero-shot: 20%)", () => {
+  it("mipro (MIPROv2, auto light) raises the valset score and saves the instruction it found", slow, async () => {
+    const env = envFor(sim)
+    const baseline = await run(operatorArgs("labeled", join(dir, "op-zero.json"), "--config", "{\"k\": 0}"), { env })
+    expect(baseline.json().score).toBe(20)
+    const out = join(dir, "mipro.json")
+    const r = await run(operatorArgs("mipro", out, "--config", "{\"auto\": \"light\"}"), { env })
+    expect(r.code, r.stderr).toBe(0)
+    const report = r.json()
+    expect(report).toMatchObject({ optimizer: "MIPROv2", scoredOn: "valset", stopReason: { _tag: "Completed" } })
+    expect(report.score).toBeGreaterThanOrEqual(60)
+    // Its own full evaluation on the valset is the score: the CLI scores nothing again.
+    expect(report.best.score).toBe(report.score)
+    expect(r.stderr).not.toContain("scoring the compiled program")
+    expect(r.stderr).toContain("★ new best")
+    const saved = JSON.parse(readFileSync(out, "utf8"))
+    expect(saved.signature.instructions).toBe(report.predictors.self.instructions)
+    expect(Optimizable.operatorScore(saved.signature.instructions)).toBeGreaterThan(0.2)
+  })
+
+  it(
+    "copro scores its candidates on the trainset, so the CLI scores the result on the given valset; a prompt model by id",
+    slow,
+    async () => {
+      const r = await run(
+        operatorArgs(
+          "copro",
+          join(dir, "copro.json"),
+          "--config",
+          JSON.stringify({ breadth: 4, depth: 2, prompt_model: model })
+        ),
+        { env: envFor(sim) }
+      )
+      expect(r.code, r.stderr).toBe(0)
+      const report = r.json()
+      expect(report).toMatchObject({ optimizer: "COPRO", scoredOn: "valset", stopReason: { _tag: "Completed" } })
+      expect(r.stderr).toContain("▶ scoring the compiled program on 20 examples")
+      expect(report.score).toBeGreaterThan(20)
+      expect(report.best).not.toBeNull()
+      expect(Optimizable.operatorScore(report.predictors.self.instructions)).toBeGreaterThan(0.2)
+    }
+  )
+})
+
+describe.concurrent("knn", () => {
+  it(
+    "embeds with --embedder (the simulator's embeddings here), scores the per-call program, and says the file lacks the trainset",
+    slow,
+    async () => {
+      const r = await run(codesArgs("knn", join(dir, "knn.json"), "--config", "{\"k\": 5}"), { env: envFor(sim) })
+      expect(r.code, r.stderr).toBe(0)
+      const report = r.json()
+      expect(report).toMatchObject({ optimizer: "KNNFewShot", scoredOn: "valset", best: null })
+      expect(report.score).toBeGreaterThanOrEqual(60)
+      expect(report.embeddingUsage["openai/text-embedding-3-small"].calls).toBeGreaterThan(0)
+      expect(r.stderr).toContain("note: KNNFewShot picks each call's demos from the trainset")
+    }
+  )
+
+  it("k has no default (as in DSPy): a UsageError saying so", slow, async () => {
+    const r = await run(codesArgs("knn", join(dir, "knn-no-k.json")), { env: noKeys })
+    expect(r.code).toBe(1)
+    expect(r.json().error).toMatchObject({ _tag: "UsageError" })
+    expect(r.json().error.message).toContain("KNNFewShot needs k")
+    expect(r.json().error.suggestion).toContain("--config '{\"k\": 3}'")
+  })
+})
+
 describe("resuming from a checkpoint", () => {
   it(
     "the same command run twice with --checkpoint: the second replays every step and sends no request",
@@ -275,7 +360,9 @@ describe.concurrent("usage errors are JSON with a suggestion, before anything is
   it("an unknown optimizer lists the known ones", slow, async () => {
     const error = await failsWith([...base, "--signature", "question -> answer", "--optimizer", "gepa"], "UsageError")
     expect(error.message).toContain("--optimizer")
-    for (const name of ["labeled", "bootstrap", "random-search"]) expect(error.message).toContain(name)
+    for (const name of ["labeled", "bootstrap", "random-search", "knn", "copro", "mipro"]) {
+      expect(error.message).toContain(name)
+    }
   })
 
   it("an unknown metric lists the built-in ones and the program file's functions", slow, async () => {
