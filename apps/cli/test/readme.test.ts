@@ -66,7 +66,9 @@ describe("README: compile a program", () => {
     { timeout: 180_000 },
     () => {
       const commands = commandsUnder("## Compile a program")
-      expect(commands.length).toBeGreaterThanOrEqual(2)
+      for (const optimizer of ["bootstrap", "random-search", "mipro"]) {
+        expect(commands.some((c) => c.includes(`--optimizer ${optimizer} `)), optimizer).toBe(true)
+      }
       for (const command of commands) {
         expect(command).toMatch(/^npm run -s dspex -- optimize /)
         // What the command writes, relative to the root; removed afterwards (a checkpoint first, so the run is fresh).
