@@ -148,9 +148,12 @@ export const bootstrap = (
           { metricCalls: 1 }
         )
         if (attempt.fatal === true || (!attempt.success && attempt.error !== undefined && ++errors >= maxErrors)) {
-          return yield* Effect.fail(
-            new BootstrapFailed({ optimizer: name, errors: Math.max(errors, 1), maxErrors, error: attempt.error })
-          )
+          return yield* new BootstrapFailed({
+            optimizer: name,
+            errors: Math.max(errors, 1),
+            maxErrors,
+            error: attempt.error
+          })
         }
         if (attempt.error !== undefined) {
           yield* Effect.logError(`Failed to run or to evaluate example ${i}: ${attempt.error}`)
@@ -224,23 +227,19 @@ export const prepare = (student: Module.Module, options: CompileOptions<any>, co
   Effect.gen(function*() {
     yield* checkConfig(config)
     if (options.trainset.length === 0) {
-      return yield* Effect.fail(
-        new InvalidDataset({ optimizer: name, dataset: "trainset", size: 0, reason: "is empty" })
-      )
+      return yield* new InvalidDataset({ optimizer: name, dataset: "trainset", size: 0, reason: "is empty" })
     }
     const unmarked = options.trainset.findIndex((e) => e.inputKeys === undefined)
     if (unmarked >= 0) {
-      return yield* Effect.fail(
-        new InvalidDataset({
-          optimizer: name,
-          dataset: "trainset",
-          size: options.trainset.length,
-          reason: `has no input keys on example ${unmarked} (call withInputs(...))`
-        })
-      )
+      return yield* new InvalidDataset({
+        optimizer: name,
+        dataset: "trainset",
+        size: options.trainset.length,
+        reason: `has no input keys on example ${unmarked} (call withInputs(...))`
+      })
     }
     if (student.compiled) {
-      return yield* Effect.fail(new InvalidProgram({ optimizer: name, reason: "the student must be uncompiled" }))
+      return yield* new InvalidProgram({ optimizer: name, reason: "the student must be uncompiled" })
     }
     const fresh = student.resetCopy()
     let teacher = (options.teacher ?? student).deepCopy()

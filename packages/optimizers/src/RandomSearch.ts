@@ -69,24 +69,20 @@ export const make = (options: Partial<Config> = {}): Optimizer<Config> => {
   return define(name, config, (session, student, compile) =>
     Effect.gen(function*() {
       if (!Number.isInteger(config.numCandidatePrograms) || config.numCandidatePrograms < 0) {
-        return yield* Effect.fail(
-          new InvalidOption({
-            optimizer: name,
-            option: "numCandidatePrograms",
-            value: String(config.numCandidatePrograms),
-            expected: "an integer ≥ 0"
-          })
-        )
+        return yield* new InvalidOption({
+          optimizer: name,
+          option: "numCandidatePrograms",
+          value: String(config.numCandidatePrograms),
+          expected: "an integer ≥ 0"
+        })
       }
       if (config.maxBootstrappedDemos < 1) {
-        return yield* Effect.fail(
-          new InvalidOption({
-            optimizer: name,
-            option: "maxBootstrappedDemos",
-            value: String(config.maxBootstrappedDemos),
-            expected: "an integer ≥ 1 (each shuffled candidate draws 1 to maxBootstrappedDemos demos)"
-          })
-        )
+        return yield* new InvalidOption({
+          optimizer: name,
+          option: "maxBootstrappedDemos",
+          value: String(config.maxBootstrappedDemos),
+          expected: "an integer ≥ 1 (each shuffled candidate draws 1 to maxBootstrappedDemos demos)"
+        })
       }
       // Checks the trainset, program and config once, as the first bootstrap would.
       yield* BootstrapFewShot.prepare(student, compile, config)

@@ -224,7 +224,7 @@ export class Session {
         complete,
         usage
       })
-      if (!complete) return yield* Effect.fail(new BudgetStop({ reason: self.exhausted()! }))
+      if (!complete) return yield* new BudgetStop({ reason: self.exhausted()! })
       return { trial, score: Evaluate.percentage(sum, n), scores, complete }
     })
   }
