@@ -4,13 +4,26 @@
  * prompt reveals it (scored attempts included). So a zero-shot program scores low and only a search that
  * scores candidates and feeds the scores back finds the rule.
  */
-import { ChatAdapter, Evaluate, Example, LM, Message, Module, Predict, ProgramState, Signature } from "@dspex/core"
+import {
+  ChatAdapter,
+  Evaluate,
+  Example,
+  LM,
+  Message,
+  Module,
+  Predict,
+  ProgramState,
+  PyText,
+  Signature
+} from "@dspex/core"
 import { Optimizable } from "@dspex/simulator"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as Checkpoint from "../src/Checkpoint.ts"
 import * as COPRO from "../src/COPRO.ts"
-import { pyFloat, stripProposal } from "../src/internal/copro.ts"
+import { stripProposal } from "../src/internal/copro.ts"
+
+const pyFloat = PyText.floatRepr
 import type { Trial } from "../src/TrialLog.ts"
 import { simulator, stack } from "./support.ts"
 

@@ -195,11 +195,21 @@ export const pyReprString = (s: string): string => {
     else if (ch === "\n") out += "\\n"
     else if (ch === "\r") out += "\\r"
     else if (ch === "\t") out += "\\t"
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`
+    else if (ch !== " " && NOT_PRINTABLE.test(ch)) out += escapeCodePoint(c)
     else out += ch
   }
   return out + quote
 }
+
+/** What Python's `str.isprintable` rejects: control, format, private-use, unassigned, surrogate, separators. */
+const NOT_PRINTABLE = /^[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Zs}]$/u
+
+const escapeCodePoint = (c: number): string =>
+  c < 0x100
+    ? `\\x${c.toString(16).padStart(2, "0")}`
+    : c < 0x10000
+    ? `\\u${c.toString(16).padStart(4, "0")}`
+    : `\\U${c.toString(16).padStart(8, "0")}`
 
 /** `repr()` of a JSON-like value as Python prints it (`{'a': [1, True, None]}`). */
 export const pyRepr = (raw: unknown, t?: FieldType): string => {

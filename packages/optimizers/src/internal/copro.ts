@@ -3,7 +3,7 @@
  * prompts and keys depend on them, the attempts list fed back to the prompt model, DSPy's statistics and
  * its de-duplication of the final candidate list.
  */
-import type { Module, Signature } from "@dspex/core"
+import { type Module, PyText, type Signature } from "@dspex/core"
 
 /** Python's `str.isspace` characters, which `str.strip()` removes (JS's `trim` differs on a few). */
 const PY_SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
@@ -11,24 +11,6 @@ const PY_SPACE_EDGES = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, "g")
 
 /** DSPy's `s.strip('"').strip()`: outer double quotes first, then outer whitespace. */
 export const stripProposal = (s: string): string => s.replace(/^"+|"+$/g, "").replace(PY_SPACE_EDGES, "")
-
-/** `str(x)` of a Python float: scores are floats in DSPy, so 60 prints as "60.0". */
-export const pyFloat = (n: number): string => {
-  if (Number.isNaN(n)) return "nan"
-  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf"
-  if (n === 0) return Object.is(n, -0) ? "-0.0" : "0.0"
-  const [mantissa, expText] = n.toExponential().split("e") as [string, string]
-  const exp = Number(expText)
-  const digits = mantissa.replace("-", "").replace(".", "")
-  const sign = n < 0 ? "-" : ""
-  if (exp < -4 || exp >= 16) {
-    const m = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`
-    return `${sign}${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`
-  }
-  if (exp >= digits.length - 1) return `${sign}${digits}${"0".repeat(exp - digits.length + 1)}.0`
-  if (exp >= 0) return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`
-  return `${sign}0.${"0".repeat(-exp - 1)}${digits}`
-}
 
 /** One proposal as the prompt model wrote it (DSPy strips it only when it is evaluated). */
 export interface Proposal {
@@ -62,7 +44,7 @@ export const attemptsOf = (entries: ReadonlyArray<Entry>, breadth: number): Arra
     const k = shortest - i
     out.push(`Instruction #${k}: ${e.instruction}`)
     out.push(`Prefix #${k}: ${e.prefix}`)
-    out.push(`Resulting Score #${k}: ${pyFloat(e.score)}`)
+    out.push(`Resulting Score #${k}: ${PyText.floatRepr(e.score)}`)
   }
   return out
 }

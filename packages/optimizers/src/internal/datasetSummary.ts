@@ -7,7 +7,7 @@
  *
  * Every call is a checkpointed step of the session, so a resumed run replays it instead of paying again.
  */
-import { type Example, type LM, Predict, ProgramState, Signature } from "@dspex/core"
+import { type Example, type LM, Predict, ProgramState, PyText, Signature } from "@dspex/core"
 import { Effect } from "effect"
 import type { Session } from "./session.ts"
 
@@ -55,49 +55,6 @@ const DatasetDescriptorWithPriorObservations = Signature.fromFields({
 export const stripPrefix = (text: string): string =>
   text.replace(/^[*\s]*(?:[\p{L}\p{N}_'-]+\s+){0,4}[\p{L}\p{N}_'-]+:\s*/u, "").replace(/^"+|"+$/g, "")
 
-/** Python's `repr` of a str: single quotes unless the text has one and no double quote. */
-const reprString = (s: string): string => {
-  const quote = s.includes("'") && !s.includes("\"") ? "\"" : "'"
-  let out = quote
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!
-    if (ch === "\\") out += "\\\\"
-    else if (ch === quote) out += `\\${quote}`
-    else if (ch === "\n") out += "\\n"
-    else if (ch === "\r") out += "\\r"
-    else if (ch === "\t") out += "\\t"
-    else if (c < 0x20 || (c >= 0x7f && c <= 0xa0)) out += `\\x${c.toString(16).padStart(2, "0")}`
-    else out += ch
-  }
-  return out + quote
-}
-
-/**
- * Python's `repr` of a JSON-like value, as DSPy's prompts show examples. JavaScript has one number type,
- * so a whole float prints as an int (`36`, where Python would print `36.0` for a float).
- */
-export const pyRepr = (value: unknown): string => {
-  if (value === null || value === undefined) return "None"
-  if (typeof value === "string") return reprString(value)
-  if (typeof value === "boolean") return value ? "True" : "False"
-  if (typeof value === "number") {
-    return Number.isNaN(value) ? "nan" : !Number.isFinite(value) ? (value > 0 ? "inf" : "-inf") : String(value)
-  }
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`
-  if (typeof value === "object") {
-    const o = value as { toJSON?: () => unknown }
-    if (typeof o.toJSON === "function") return pyRepr(o.toJSON())
-    return `{${
-      Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${reprString(k)}: ${pyRepr(v)}`)
-        .join(", ")
-    }}`
-  }
-  return reprString(String(value))
-}
-
-/** Python's `str`: text as it is, anything else as its repr. */
-export const pyStr = (value: unknown): string => (typeof value === "string" ? value : pyRepr(value))
-
 /** DSPy's `Example.__repr__` (fields without the `dspy_` ones, then the input keys as a Python set). */
 const exampleRepr = (example: Example.Example): string => {
   const data = Object.fromEntries(Object.entries(example.data).filter(([k]) => !k.startsWith("dspy_")))
@@ -105,8 +62,8 @@ const exampleRepr = (example: Example.Example): string => {
     ? "None"
     : example.inputKeys.length === 0
     ? "set()"
-    : `{${example.inputKeys.map(reprString).join(", ")}}`
-  return `Example(${pyRepr(data)}) (input_keys=${keys})`
+    : `{${example.inputKeys.map(PyText.reprString).join(", ")}}`
+  return `Example(${PyText.repr(data)}) (input_keys=${keys})`
 }
 
 /** `order_input_keys_in_string(repr(examples))`: a list's repr with each set of input keys sorted. */

@@ -8,11 +8,11 @@
  * Each proposal (with its program and module descriptions) is a checkpointed step of the session, run in
  * DSPy's order, so the random draws (tip, rollout id) and a resumed run's replays line up with DSPy's.
  */
-import { type Adapter, type Example, LM, type Module, Predict, ProgramState, Signature } from "@dspex/core"
+import { type Adapter, type Example, LM, type Module, Predict, ProgramState, PyText, Signature } from "@dspex/core"
 import { Effect } from "effect"
 import { ProposalFailed } from "../Errors.ts"
 import type { PyRandom } from "../PyRandom.ts"
-import { createDatasetSummary, isBudgetStop, pyStr, stripPrefix } from "./datasetSummary.ts"
+import { createDatasetSummary, isBudgetStop, stripPrefix } from "./datasetSummary.ts"
 import type { Session } from "./session.ts"
 
 /** DSPy's prompting tips, in its dict order (the order `rng.choice` draws from). */
@@ -110,7 +110,7 @@ export const programCode = (program: Module.Module): string => {
 
 /** DSPy's `create_example_string`: one "Prefix: value" line per signature field. */
 const exampleString = (signature: Signature.Signature, demo: Adapter.Demo): string =>
-  signature.fields.map((f) => `${f.prefix} ${f.name in demo ? pyStr(demo[f.name]) : "None"}`).join("\n")
+  signature.fields.map((f) => `${f.prefix} ${f.name in demo ? PyText.str(demo[f.name]) : "None"}`).join("\n")
 
 /** DSPy's task demos: up to `max` augmented demos from set `setI`, then the sets after it, then those before. */
 const taskDemos = (

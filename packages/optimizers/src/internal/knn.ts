@@ -3,68 +3,12 @@
  * call's inputs, its nearest-neighbour ranking, and a small memo that computes each key once even under
  * concurrent calls.
  */
-import type { Example } from "@dspex/core"
+import { type Example, PyText } from "@dspex/core"
 import { Cause, Deferred, Effect, Exit } from "effect"
-
-const pyReprString = (s: string): string => {
-  const quote = s.includes("'") && !s.includes("\"") ? "\"" : "'"
-  let out = quote
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!
-    if (ch === "\\") out += "\\\\"
-    else if (ch === quote) out += `\\${quote}`
-    else if (ch === "\n") out += "\\n"
-    else if (ch === "\r") out += "\\r"
-    else if (ch === "\t") out += "\\t"
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`
-    else out += ch
-  }
-  return out + quote
-}
-
-/** Python's float repr switches to exponent form below 1e-4 and from 1e16, JavaScript's at 1e-7 and 1e21. */
-const pyFloat = (n: number): string => {
-  if (Number.isNaN(n)) return "nan"
-  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf"
-  const abs = Math.abs(n)
-  if (abs !== 0 && (abs < 1e-4 || abs >= 1e16)) {
-    const [mantissa, exp] = n.toExponential().split("e") as [string, string]
-    const e = Number(exp)
-    return `${mantissa}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`
-  }
-  return String(n)
-}
-
-const pyRepr = (value: unknown): string => {
-  if (value === null || value === undefined) return "None"
-  switch (typeof value) {
-    case "string":
-      return pyReprString(value)
-    case "boolean":
-      return value ? "True" : "False"
-    case "number":
-      // JavaScript cannot tell 4.0 from 4; a whole number prints as Python's int would.
-      return Number.isInteger(value) && Math.abs(value) < 1e21 ? String(value) : pyFloat(value)
-    case "bigint":
-      return value.toString()
-    case "object": {
-      if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`
-      const toJSON = (value as { toJSON?: unknown }).toJSON
-      if (typeof toJSON === "function") return pyRepr(toJSON.call(value))
-      const entries = Object.entries(value).filter(([, v]) => v !== undefined)
-      return `{${entries.map(([k, v]) => `${pyReprString(k)}: ${pyRepr(v)}`).join(", ")}}`
-    }
-    default:
-      return pyReprString(String(value))
-  }
-}
-
-/** Python's `f"{value}"`: strings as they are, everything else as its repr (`True`, `None`, `['a', 'b']`). */
-export const pyStr = (value: unknown): string => (typeof value === "string" ? value : pyRepr(value))
 
 /** DSPy's KNN text: `key: value` pairs joined by " | ". */
 export const fieldsText = (fields: ReadonlyArray<readonly [string, unknown]>): string =>
-  fields.map(([key, value]) => `${key}: ${pyStr(value)}`).join(" | ")
+  fields.map(([key, value]) => `${key}: ${PyText.str(value)}`).join(" | ")
 
 /** An example's text: its input fields only, in the example's field order (as DSPy's KNN builds it). */
 export const exampleText = (example: Example.Example): string => {
