@@ -16,7 +16,7 @@ import {
 import { OpenAi } from "@dspex/providers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -78,10 +78,11 @@ describe("README example", () => {
     }).pipe(Effect.scoped))
 })
 
-/** The README's Effect example, exactly as the README shows it (the first ts block under its heading). */
-const readmeExample = (): string => {
+/** A README example, exactly as the README shows it (the first ts block under its heading). */
+const readmeExample = (heading = "## A program in Effect"): string => {
   const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8")
-  const section = readme.indexOf("## A program in Effect")
+  const section = readme.indexOf(heading)
+  if (section < 0) throw new Error(`README has no ${heading}`)
   const start = readme.indexOf("```ts\n", section)
   const end = readme.indexOf("\n```", start + 6)
   return readme.slice(start + 6, end) + "\n"
@@ -111,4 +112,58 @@ describe("README example without OPENAI_API_KEY", () => {
       rmSync(script, { force: true })
     }
   })
+})
+
+describe("README compile example", () => {
+  it.live(
+    "compiles with BootstrapFewShot as written (OpenAI pointed at the simulator), saves the program, and a second run replays its checkpoint",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* simulator()
+        const script = fileURLToPath(new URL(`./.readme-compile-${process.pid}.ts`, import.meta.url))
+        writeFileSync(script, readmeExample("## Compile a program"))
+        const cwd = tempDir("dspex-readme-compile-")
+        // Asynchronous: the simulator answering it runs in this process.
+        const run = () =>
+          Effect.promise(() =>
+            new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+              const child = spawn(process.execPath, ["--conditions=@dspex/source", script], {
+                cwd,
+                env: {
+                  ...process.env,
+                  OPENAI_API_KEY: "sk-readme",
+                  OPENAI_BASE_URL: sim.openaiBaseUrl,
+                  DSPEX_CACHE: "off"
+                }
+              })
+              let stdout = ""
+              let stderr = ""
+              child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+              child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+              const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+              child.on("close", (status) => {
+                clearTimeout(timer)
+                resolve({ status, stdout, stderr })
+              })
+            })
+          )
+        try {
+          const first = yield* run()
+          expect(first.status, first.stderr).toBe(0)
+          expect(first.stdout).toContain("completed")
+          expect(first.stderr).toMatch(/■ completed · \d+ trials/)
+          const saved = JSON.parse(readFileSync(join(cwd, "qa.compiled.json"), "utf8"))
+          expect(Object.keys(saved)).toEqual(["traces", "train", "demos", "signature", "lm", "metadata"])
+          expect(saved.demos.some((d: { augmented?: boolean }) => d.augmented === true)).toBe(true)
+          const requests = sim.stats().totalRequests
+          const second = yield* run()
+          expect(second.status, second.stderr).toBe(0)
+          // Every bootstrap attempt comes from the checkpoint file: no request is made again.
+          expect(sim.stats().totalRequests).toBe(requests)
+        } finally {
+          rmSync(script, { force: true })
+        }
+      }).pipe(Effect.scoped),
+    120_000
+  )
 })
